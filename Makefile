@@ -11,6 +11,7 @@
 #                       libnng-dev, libmsgpack-dev
 #   make build          configure build/ (RelWithDebInfo) and build it
 #   make bench          Release build in build-release/, run bench/run-bench.sh
+#                       (BENCH_ARGS=--quick for a short run)
 #   make asan           build-asan/ with ASan+UBSan, run the tests
 #   make tsan           build-tsan/ with TSan, run the tests
 #   make install        cmake --install build (PREFIX=/usr/local, DESTDIR honoured)
@@ -20,7 +21,8 @@
 #
 # Variables (make VAR=value): BUILD_TYPE, PREFIX, JOBS, TEST_JOBS,
 # TEST_TIMEOUT (seconds per test), SUITE_TIMEOUT (seconds for a whole ctest
-# run), CMAKE_FLAGS (extra -D options), CLANG_FORMAT.
+# run), CMAKE_FLAGS (extra -D options), BENCH_ARGS (e.g. --quick),
+# CLANG_FORMAT.
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -32,6 +34,7 @@ TEST_JOBS ?= 2
 TEST_TIMEOUT ?= 300
 SUITE_TIMEOUT ?= 1500
 CMAKE_FLAGS ?=
+BENCH_ARGS ?=
 
 BUILD_DIR := build
 RELEASE_DIR := build-release
@@ -116,12 +119,14 @@ demo: build
 test: build
 	$(call run_ctest,$(BUILD_DIR),)
 
+# The tests are not needed in the Release tree, only the benchmarks.
 bench: deps
-	$(CMAKE) -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	$(CMAKE) -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release -DNACT_TESTS=OFF \
+		-DNACT_BENCH=ON $(CMAKE_FLAGS)
 	$(CMAKE) --build $(RELEASE_DIR) -j$(JOBS)
 	@if [ -f bench/run-bench.sh ]; then \
-		echo "bash bench/run-bench.sh $(RELEASE_DIR)"; \
-		bash bench/run-bench.sh $(RELEASE_DIR); \
+		echo "bash bench/run-bench.sh $(BENCH_ARGS) $(RELEASE_DIR)"; \
+		bash bench/run-bench.sh $(BENCH_ARGS) $(RELEASE_DIR); \
 	else \
 		echo "bench: bench/run-bench.sh not found; benchmarks are built in $(RELEASE_DIR)/bench"; \
 	fi
