@@ -1,0 +1,235 @@
+/*
+ * actors/internal.h — internal structures of the system, actors, workers.
+ *
+ * Not installed. Names: nacti_ for internal non-static symbols.
+ */
+#ifndef NACTOR_ACTORS_INTERNAL_H
+#define NACTOR_ACTORS_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+
+#include <nactor/actor.h>
+#include <nactor/registry.h>
+#include <nactor/supervisor.h>
+
+#include "mailbox/envelope.h"
+
+/* ---- actor ids ----
+ * v = node(16) | gen(20) | index(28). gen starts at 1, so v != 0. */
+#define NACTI_IDX_BITS 28
+#define NACTI_GEN_BITS 20
+#define NACTI_IDX_MASK ((UINT64_C(1) << NACTI_IDX_BITS) - 1)
+#define NACTI_GEN_MASK ((UINT64_C(1) << NACTI_GEN_BITS) - 1)
+#define NACTI_ID(gen, idx) ((((uint64_t)(gen) & NACTI_GEN_MASK) << NACTI_IDX_BITS) | (idx))
+#define NACTI_ID_IDX(v) ((uint32_t)((v) & NACTI_IDX_MASK))
+#define NACTI_ID_NODE(v) ((uint16_t)((v) >> 48))
+
+#define NACTI_ASLAB_SHIFT 12 /* 4096 actors per slab */
+#define NACTI_ASLAB_SIZE (1u << NACTI_ASLAB_SHIFT)
+#define NACTI_ASLAB_MAX (1u << (NACTI_IDX_BITS - NACTI_ASLAB_SHIFT))
+
+/* Actor flags (consumer-owned). */
+#define NACTI_AF_EXITING 0x1u
+#define NACTI_AF_WAITER 0x2u /* nact_call's reply address: replies go to fn */
+
+/* Internal header flag: this message was counted against a bounded
+ * mailbox and the consumer must uncount it. */
+#define NACTI_MF_COUNTED 0x8000u
+
+struct nacti_pending; /* request awaiting a reply (actors/request.c) */
+
+/* Rarely used per-actor parts, allocated on demand so an idle actor stays
+ * small. Owned by the actor's consumer except where noted. */
+struct nacti_actor_ext {
+	/* bounded mailbox (fixed at spawn, read by producers) */
+	_Atomic uint32_t cap;      /* 0 = unbounded */
+	_Atomic int overflow;      /* enum nact_overflow */
+	_Atomic uint32_t count;    /* queued messages (bounded only) */
+	_Atomic uint32_t waiters;  /* blocked senders */
+	nng_mtx *mtx;              /* drop-oldest push/pop; block waits */
+	nng_cv *cv;                /* signalled when room appears */
+	/* consumer-owned */
+	char *name;                    /* registered local name, or NULL */
+	struct nacti_pending *pending; /* outstanding requests */
+	int rcv_timeout_ms;            /* receive timeout, 0 = none */
+	uint64_t rcv_stamp;            /* messages handled (timeout check) */
+	nact_timer rcv_timer;          /* armed receive-timeout timer */
+};
+
+/*
+ * An actor. Type-stable: structs live in slabs for the system's lifetime
+ * and are reused after an actor ends. The queue fields are initialised once
+ * and never reset, so a late sender that still holds the struct can always
+ * push safely; the consumer drops (as dead letters) messages whose target
+ * id is not the struct's current id.
+ */
+struct nacti_actor {
+	struct nacti_mq mq;           /* main lane (producers: head) */
+	_Atomic(nact_msg *) ctl;      /* control lane: Treiber stack (producers) */
+	_Atomic uint64_t id;          /* current id; 0 = free. release on spawn */
+	nact_behaviour fn;            /* consumer (set at spawn, before id) */
+	void *state;                  /* owned state */
+	nact_state_fini fini;         /* state destructor */
+	/* optional parts, NULL until an actor in this struct needed them;
+	 * then kept (and reset) across reuses until the system closes, so a
+	 * late sender never reads freed memory. */
+	_Atomic(struct nacti_actor_ext *) ext;
+	struct nacti_actor *rq_next;  /* link in the global run queue / free list */
+	uint32_t flags;               /* NACTI_AF_* (consumer) */
+	uint32_t gen;                 /* generation of the current/next id */
+	uint32_t idx;                 /* index in the actor table */
+};
+
+/* A worker's local run queue: bounded ring. The owner pushes at tail;
+ * owner and thieves pop at head with CAS (as in Go's runtime). */
+#define NACTI_RING 256
+struct nacti_ring {
+	_Atomic uint32_t head;
+	_Atomic uint32_t tail;
+	_Atomic(struct nacti_actor *) buf[NACTI_RING];
+};
+
+struct nacti_worker {
+	/* owner fields */
+	nact_system *sys;
+	uint32_t idx;
+	uint32_t next_runs;    /* consecutive runs from the next slot */
+	uint32_t tick;         /* scheduling rounds, for global-queue fairness */
+	uint64_t rng;          /* seeded mode and victim choice */
+	nng_thread *thr;
+	uint64_t seen_stamp[8]; /* thieves' view of victims' progress */
+	/* shared */
+	_Alignas(64) _Atomic(struct nacti_actor *) next; /* runnext slot */
+	_Atomic uint64_t stamp;  /* actor turns run (progress, read by thieves) */
+	_Alignas(64) struct nacti_ring rq;
+	_Alignas(64) _Atomic int parked; /* 1 while sleeping or about to */
+	int wake;                        /* under mtx */
+	nng_mtx *mtx;
+	nng_cv *cv;
+};
+
+struct nacti_timers;   /* actors/timer.c */
+struct nacti_names;    /* registry/names.c */
+
+struct nact_system {
+	nact_config cfg;
+	nacti_pool *pool;
+	/* actors */
+	_Atomic(struct nacti_actor *) *aslabs; /* NACTI_ASLAB_MAX slab pointers */
+	nng_mtx *amtx;                  /* guards free list and carving */
+	struct nacti_actor *afree;      /* free actor structs (via rq_next) */
+	_Atomic uint32_t acarved;       /* actor structs carved (release) */
+	_Atomic uint64_t spawned;
+	_Atomic uint64_t live;
+	nng_cv *livecv;                 /* on amtx: live reached 0 while closing */
+	/* scheduler */
+	struct nacti_worker *workers;
+	uint32_t nworkers;
+	_Atomic int stopping;           /* workers exit */
+	_Atomic int closing;            /* no new spawns/sends */
+	_Atomic int n_parked;
+	_Atomic int n_spinning;
+	nng_mtx *gmtx;                  /* global run queue */
+	struct nacti_actor *ghead, *gtail;
+	_Atomic uint32_t glen;
+	_Atomic uint64_t parks;
+	_Atomic uint64_t steals;
+	/* clock & timers */
+	_Atomic uint64_t manual_now;
+	struct nacti_timers *timers;
+	/* requests */
+	_Atomic uint64_t corr_next;
+	/* dead letters */
+	_Atomic uint64_t dl[NACT_DL_NREASONS];
+	nng_mtx *dlmtx;
+	nact_aid *dlsubs;
+	uint32_t ndlsubs;
+	_Atomic uint32_t ndlsubs_pub; /* lock-free "any subscriber?" */
+	/* names */
+	struct nacti_names *names;
+	/* logging */
+	_Atomic int log_level;
+	nact_log_fn log_fn;
+	void *log_arg;
+	nng_mtx *logmtx;
+};
+
+/* The context a behaviour runs with (on the worker's stack). */
+struct nact_ctx {
+	nact_system *sys;
+	struct nacti_worker *w;
+	struct nacti_actor *a;
+	nact_aid self;
+	nact_msg *cur;     /* message being handled */
+	int consumed;      /* cur was forwarded/kept: do not free */
+	int exiting;       /* nact_exit called */
+	int reason;        /* exit reason */
+};
+
+/* The running ctx of this thread, NULL outside handlers (documented
+ * thread-local). */
+extern __thread nact_ctx *nacti_cur;
+
+/* ---- actors/actor.c ---- */
+struct nacti_actor *nacti_actor_at(nact_system *sys, uint32_t idx);
+/* Run one turn of an actor on worker w (which holds its schedule token). */
+void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a);
+/* Deliver m to `to` (header already has sender etc.). Ownership as
+ * nact_send. ctl: use the control lane. */
+int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeout_ms);
+/* Close-time cleanup of all actors (single-threaded). */
+void nacti_actors_fini(nact_system *sys);
+struct nacti_actor_ext *nacti_actor_ext(struct nacti_actor *a);
+
+/* ---- actors/sched.c ---- */
+int nacti_sched_start(nact_system *sys);
+void nacti_sched_stop(nact_system *sys);
+void nacti_sched_fini(nact_system *sys);
+/* Make a ready: onto the current worker (if the caller is an actor of this
+ * system) or the global queue. */
+void nacti_schedule(nact_system *sys, struct nacti_actor *a);
+/* Worker-only: a used its batch and still has messages. */
+void nacti_reschedule(struct nacti_worker *w, struct nacti_actor *a);
+
+/* ---- actors/timer.c ---- */
+int nacti_timers_init(nact_system *sys);
+void nacti_timers_stop(nact_system *sys);
+void nacti_timers_fini(nact_system *sys);
+/* Arm a timer that delivers m to `to` (ctl lane if ctl) at due_ns. */
+int nacti_timer_add(nact_system *sys, nact_aid to, nact_msg *m, int ctl, uint64_t due_ns, nact_timer *tp);
+
+/* ---- actors/request.c ---- */
+/* Consumer side: a REPLY message or a request timeout arrived. Returns 1
+ * if the message was consumed (handed to a callback or dropped). */
+void nacti_request_reply(nact_ctx *ctx, nact_msg *m);
+void nacti_request_timeout(nact_ctx *ctx, uint64_t corr);
+void nacti_requests_drop(nact_system *sys, struct nacti_actor_ext *x);
+
+/* ---- actors/deadletter.c ---- */
+/* Count m as a dead letter for reason, report it to subscribers, free it. */
+void nacti_deadletter(nact_system *sys, nact_msg *m, int reason);
+void nacti_deadletters_fini(nact_system *sys);
+
+/* ---- actors/log.c ---- */
+int nacti_log_init(nact_system *sys);
+void nacti_log_fini(nact_system *sys);
+#define NACTI_DEBUG(sys, ...)                                                \
+	do {                                                                   \
+		if (atomic_load_explicit(&(sys)->log_level, memory_order_relaxed) >= \
+		    NACT_LOG_DEBUG)                                            \
+			nact_log((sys), NACT_LOG_DEBUG, __VA_ARGS__);          \
+	} while (0)
+
+/* ---- registry/names.c ---- */
+int nacti_names_init(nact_system *sys);
+void nacti_names_fini(nact_system *sys);
+/* Remove name if it still maps to id. */
+void nacti_names_drop(nact_system *sys, const char *name, nact_aid id);
+/* Add name -> id without checking that id is alive. NACT_EEXIST. */
+int nacti_names_add(nact_system *sys, const char *name, nact_aid id);
+
+#endif
