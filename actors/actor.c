@@ -31,6 +31,8 @@
 
 __thread nact_ctx *nacti_cur; /* documented thread-local: running ctx */
 
+#define MQ(a) NACTI_MQ(&(a)->mq_head, &(a)->mq_tail)
+
 struct nacti_actor *nacti_actor_at(nact_system *sys, uint32_t idx)
 {
 	uint32_t s = idx >> NACTI_ASLAB_SHIFT;
@@ -65,16 +67,17 @@ static struct nacti_actor *actor_get(nact_system *sys)
 		return NULL;
 	struct nacti_actor *slab = atomic_load_explicit(&sys->aslabs[s], memory_order_relaxed);
 	if (slab == NULL) {
-		slab = calloc(NACTI_ASLAB_SIZE, sizeof(*slab));
+		slab = aligned_alloc(64, NACTI_ASLAB_SIZE * sizeof(*slab));
 		if (slab == NULL)
 			return NULL;
+		memset(slab, 0, NACTI_ASLAB_SIZE * sizeof(*slab));
 		atomic_store_explicit(&sys->aslabs[s], slab, memory_order_release);
 	}
 	a = &slab[idx & (NACTI_ASLAB_SIZE - 1)];
 	nact_msg *stub = nacti_env_get(sys->pool);
 	if (stub == NULL)
 		return NULL;
-	nacti_mq_init(&a->mq, stub);
+	nacti_mq_init(MQ(a), stub);
 	atomic_store_explicit(&a->ctl, NULL, memory_order_relaxed);
 	atomic_store_explicit(&a->id, 0, memory_order_relaxed);
 	a->gen = 1;
@@ -226,7 +229,7 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 		nact_msg *dropped = NULL;
 		nng_mtx_lock(x->mtx);
 		while (atomic_load_explicit(&x->count, memory_order_relaxed) >= cap) {
-			nact_msg *old = nacti_mq_pop(&a->mq);
+			nact_msg *old = nacti_mq_pop(MQ(a));
 			if (old == NULL)
 				break; /* a producer mid-push: tolerate one extra */
 			if (nacti_le16(nacti_hdr(old) + NACTI_OFF_FLAGS) & NACTI_MF_COUNTED)
@@ -235,7 +238,7 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 			dropped = old;
 		}
 		atomic_fetch_add_explicit(&x->count, 1, memory_order_relaxed);
-		*sched = nacti_mq_push(&a->mq, m);
+		*sched = nacti_mq_push(MQ(a), m);
 		nng_mtx_unlock(x->mtx);
 		while (dropped != NULL) {
 			nact_msg *n = atomic_load_explicit(&dropped->next, memory_order_relaxed);
@@ -270,7 +273,7 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 			return NACT_ETIMEDOUT;
 		}
 	}
-	*sched = nacti_mq_push(&a->mq, m);
+	*sched = nacti_mq_push(MQ(a), m);
 	return 0;
 full:
 	nacti_put16(h + NACTI_OFF_FLAGS, nacti_le16(h + NACTI_OFF_FLAGS) & ~NACTI_MF_COUNTED);
@@ -306,7 +309,7 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 		uint16_t f = nacti_le16(h + NACTI_OFF_FLAGS);
 		nacti_put16(h + NACTI_OFF_FLAGS, (uint16_t)((f | NACT_MF_CONTROL) & ~NACTI_MF_COUNTED));
 		ctl_push(a, m);
-		sched = nacti_mq_claim(&a->mq);
+		sched = nacti_mq_claim(MQ(a));
 	} else {
 		struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_acquire);
 		uint32_t cap = x ? atomic_load_explicit(&x->cap, memory_order_relaxed) : 0;
@@ -315,7 +318,7 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 			if (rv != 0)
 				return rv;
 		} else {
-			sched = nacti_mq_push(&a->mq, m);
+			sched = nacti_mq_push(MQ(a), m);
 		}
 	}
 	if (sched)
@@ -436,12 +439,12 @@ int nact_receive_timeout(nact_ctx *ctx, int timeout_ms)
 static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 {
 	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
-		return nacti_mq_pop(&a->mq);
+		return nacti_mq_pop(MQ(a));
 	nact_msg *m;
 	int drop = atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
 	if (drop)
 		nng_mtx_lock(x->mtx);
-	m = nacti_mq_pop(&a->mq);
+	m = nacti_mq_pop(MQ(a));
 	if (m != NULL && (nacti_le16(nacti_hdr(m) + NACTI_OFF_FLAGS) & NACTI_MF_COUNTED)) {
 		atomic_fetch_sub_explicit(&x->count, 1, memory_order_seq_cst);
 		if (!drop && atomic_load_explicit(&x->waiters, memory_order_seq_cst) > 0) {
@@ -459,9 +462,9 @@ static int cons_markempty(struct nacti_actor *a, struct nacti_actor_ext *x)
 {
 	if (x == NULL || atomic_load_explicit(&x->overflow, memory_order_relaxed) != NACT_OVERFLOW_DROP_OLDEST ||
 	    atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
-		return nacti_mq_markempty(&a->mq);
+		return nacti_mq_markempty(MQ(a));
 	nng_mtx_lock(x->mtx);
-	int ok = nacti_mq_markempty(&a->mq);
+	int ok = nacti_mq_markempty(MQ(a));
 	nng_mtx_unlock(x->mtx);
 	return ok;
 }
@@ -623,6 +626,12 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 			nacti_reschedule(w, a);
 			break;
 		}
+		/* Nothing else for this worker to do: wait a moment for the
+		 * next message before giving the actor up. A producer that
+		 * keeps this actor busy then never pays for scheduling it
+		 * (global queue and a wake-up) after each short lull. */
+		if (n > 0 && nacti_linger(w, MQ(a)))
+			continue;
 		if (!cons_markempty(a, x)) {
 			/* a producer is between its exchange and its link:
 			 * yield rather than spin on it. */
@@ -631,7 +640,7 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 		}
 		/* seq_cst load: pairs with ctl_push's CAS then claim. */
 		if (atomic_load_explicit(&a->ctl, memory_order_seq_cst) != NULL &&
-		    nacti_mq_claim(&a->mq))
+		    nacti_mq_claim(MQ(a)))
 			continue;
 		break;
 	}

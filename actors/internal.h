@@ -68,16 +68,20 @@ struct nacti_actor_ext {
  * id is not the struct's current id.
  */
 struct nacti_actor {
-	struct nacti_mq mq;           /* main lane (producers: head) */
+	/* line 0: written by producers, read by senders on every send */
+	_Atomic uintptr_t mq_head;    /* main lane head (see envelope.h) */
 	_Atomic(nact_msg *) ctl;      /* control lane: Treiber stack (producers) */
 	_Atomic uint64_t id;          /* current id; 0 = free. release on spawn */
-	nact_behaviour fn;            /* consumer (set at spawn, before id) */
-	void *state;                  /* owned state */
-	nact_state_fini fini;         /* state destructor */
 	/* optional parts, NULL until an actor in this struct needed them;
 	 * then kept (and reset) across reuses until the system closes, so a
 	 * late sender never reads freed memory. */
 	_Atomic(struct nacti_actor_ext *) ext;
+	/* line 1: the consumer's; the per-message write (mq tail) must not
+	 * share a line with the producers' exchange on the head. */
+	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
+	nact_behaviour fn;            /* consumer (set at spawn, before id) */
+	void *state;                  /* owned state */
+	nact_state_fini fini;         /* state destructor */
 	struct nacti_actor *rq_next;  /* link in the global run queue / free list */
 	uint32_t flags;               /* NACTI_AF_* (consumer) */
 	uint32_t gen;                 /* generation of the current/next id */
@@ -192,6 +196,9 @@ void nacti_sched_fini(nact_system *sys);
 /* Make a ready: onto the current worker (if the caller is an actor of this
  * system) or the global queue. */
 void nacti_schedule(nact_system *sys, struct nacti_actor *a);
+/* Worker-only: poll q for up to cfg.spin_us while this worker has no
+ * other work; 1 if a message arrived (0 if none came or other work did). */
+int nacti_linger(struct nacti_worker *w, struct nacti_mq q);
 /* Worker-only: a used its batch and still has messages. */
 void nacti_reschedule(struct nacti_worker *w, struct nacti_actor *a);
 

@@ -35,6 +35,9 @@
 
 #define GLOBAL_EVERY 61
 #define NEXT_MAX 64
+#ifndef LINGER_PAUSE
+#define LINGER_PAUSE 32
+#endif
 
 static inline void cpu_relax(void)
 {
@@ -204,6 +207,36 @@ void nacti_schedule(nact_system *sys, struct nacti_actor *a)
 void nacti_reschedule(struct nacti_worker *w, struct nacti_actor *a)
 {
 	ring_or_global(w, a);
+}
+
+static uint64_t mono_ns(void);
+
+int nacti_linger(struct nacti_worker *w, struct nacti_mq q)
+{
+	nact_system *sys = w->sys;
+	if (seeded(sys))
+		return 0;
+	uint64_t until = 0;
+	for (uint32_t i = 0;; i++) {
+		if (atomic_load_explicit(&(*q.tail)->next, memory_order_acquire) != NULL)
+			return 1;
+		if (atomic_load_explicit(&w->next, memory_order_relaxed) != NULL ||
+		    ring_len(&w->rq) != 0 ||
+		    atomic_load_explicit(&sys->glen, memory_order_relaxed) != 0 ||
+		    atomic_load_explicit(&sys->stopping, memory_order_relaxed))
+			return 0;
+		if ((i & 15) == 0) {
+			uint64_t now = mono_ns();
+			if (until == 0)
+				until = now + (uint64_t)sys->cfg.spin_us * 1000u;
+			else if (now >= until)
+				return 0;
+		}
+		/* back off between polls: let a batch accumulate instead of
+		 * pulling the producer's cache line over for every message */
+		for (int k = 0; k < LINGER_PAUSE; k++)
+			cpu_relax();
+	}
 }
 
 /* ---- stealing ---- */

@@ -101,27 +101,31 @@ static inline uint8_t *nacti_hdr(const nact_msg *m)
 
 /* ---- MPSC queue ---- */
 
+/* The queue is two fields that the owner may place on separate cache
+ * lines (the actor struct does): head is the producers', tail the
+ * consumer's. The calls take both. */
 struct nacti_mq {
-	_Atomic uintptr_t head; /* producers; bit 0: empty and not scheduled */
-	nact_msg *tail;         /* consumer only: the current stub */
+	_Atomic uintptr_t *head; /* producers; bit 0: empty and not scheduled */
+	nact_msg **tail;         /* consumer only: the current stub */
 };
+#define NACTI_MQ(h, t) ((struct nacti_mq){(h), (t)})
 
 /* Start with stub as the only node, marked empty (not scheduled). */
-static inline void nacti_mq_init(struct nacti_mq *q, nact_msg *stub)
+static inline void nacti_mq_init(struct nacti_mq q, nact_msg *stub)
 {
 	atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
-	atomic_store_explicit(&q->head, (uintptr_t)stub | 1, memory_order_relaxed);
-	q->tail = stub;
+	atomic_store_explicit(q.head, (uintptr_t)stub | 1, memory_order_relaxed);
+	*q.tail = stub;
 }
 
 /* Append m. Returns 1 if the queue was marked empty: the caller must then
  * schedule its actor. Any thread. */
-static inline int nacti_mq_push(struct nacti_mq *q, nact_msg *m)
+static inline int nacti_mq_push(struct nacti_mq q, nact_msg *m)
 {
 	atomic_store_explicit(&m->next, NULL, memory_order_relaxed);
 	/* acq_rel: release publishes m's contents to the consumer; acquire
 	 * orders us after the previous producer so prev is a live node. */
-	uintptr_t prev = atomic_exchange_explicit(&q->head, (uintptr_t)m, memory_order_acq_rel);
+	uintptr_t prev = atomic_exchange_explicit(q.head, (uintptr_t)m, memory_order_acq_rel);
 	nact_msg *p = (nact_msg *)(prev & ~(uintptr_t)1);
 	/* release: the consumer's acquire load of p->next sees m's fields. */
 	atomic_store_explicit(&p->next, m, memory_order_release);
@@ -130,13 +134,13 @@ static inline int nacti_mq_push(struct nacti_mq *q, nact_msg *m)
 
 /* Consumer only. Take the oldest message, or NULL when none is linked yet
  * (empty, or a producer between its exchange and its link store). */
-static inline nact_msg *nacti_mq_pop(struct nacti_mq *q)
+static inline nact_msg *nacti_mq_pop(struct nacti_mq q)
 {
-	nact_msg *tail = q->tail;
+	nact_msg *tail = *q.tail;
 	nact_msg *next = atomic_load_explicit(&tail->next, memory_order_acquire);
 	if (next == NULL)
 		return NULL;
-	q->tail = next;
+	*q.tail = next;
 	nng_msg *t = tail->nm; /* swap payloads: the new stub keeps the old */
 	tail->nm = next->nm;   /* stub's cached nng_msg (or NULL) */
 	next->nm = t;
@@ -147,21 +151,21 @@ static inline nact_msg *nacti_mq_pop(struct nacti_mq *q)
 /* Consumer only. Mark the queue empty and unscheduled if no message was
  * pushed since the last pop. Returns 1 on success: the caller gives up the
  * right to run the actor. seq_cst pairs with the control-lane check. */
-static inline int nacti_mq_markempty(struct nacti_mq *q)
+static inline int nacti_mq_markempty(struct nacti_mq q)
 {
-	uintptr_t expect = (uintptr_t)q->tail;
-	return atomic_compare_exchange_strong_explicit(&q->head, &expect,
+	uintptr_t expect = (uintptr_t)*q.tail;
+	return atomic_compare_exchange_strong_explicit(q.head, &expect,
 	    expect | 1, memory_order_seq_cst, memory_order_relaxed);
 }
 
 /* Any thread: if the queue is marked unscheduled, clear the mark and return
  * 1 (the caller must schedule the actor); else 0. Used by the control lane,
  * which is not in this queue. */
-static inline int nacti_mq_claim(struct nacti_mq *q)
+static inline int nacti_mq_claim(struct nacti_mq q)
 {
-	uintptr_t h = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	uintptr_t h = atomic_load_explicit(q.head, memory_order_seq_cst);
 	while (h & 1) {
-		if (atomic_compare_exchange_weak_explicit(&q->head, &h, h & ~(uintptr_t)1,
+		if (atomic_compare_exchange_weak_explicit(q.head, &h, h & ~(uintptr_t)1,
 		        memory_order_seq_cst, memory_order_seq_cst))
 			return 1;
 	}
