@@ -227,7 +227,7 @@ nt_slow(uint64_t ms)
 }
 
 /* Generous deadline for conditions that should hold "soon". */
-#define NT_LONG_MS 30000
+#define NT_LONG_MS 10000
 /* Short window for "this should NOT happen" checks. */
 #define NT_QUIET_MS 100
 
