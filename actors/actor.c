@@ -33,6 +33,8 @@ __thread nact_ctx *nacti_cur; /* documented thread-local: running ctx */
 
 #define MQ(a) NACTI_MQ(&(a)->mq_head, &(a)->mq_tail)
 
+_Static_assert(sizeof(struct nacti_actor) == 128, "actor struct: two cache lines");
+
 struct nacti_actor *nacti_actor_at(nact_system *sys, uint32_t idx)
 {
 	uint32_t s = idx >> NACTI_ASLAB_SHIFT;
@@ -301,7 +303,10 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 		nng_mtx_lock(sys->amtx);
 		never = never || gen >= a->gen + 1; /* gen not yet issued (a->gen is current/next) */
 		nng_mtx_unlock(sys->amtx);
-		nacti_deadletter(sys, m, never ? NACT_DL_UNKNOWN : NACT_DL_DEAD);
+		/* a reply whose requester is gone (a timed-out nact_call's
+		 * waiter, or an ended actor) arrived late */
+		int late = !never && (nacti_le16(h + NACTI_OFF_FLAGS) & NACT_MF_REPLY);
+		nacti_deadletter(sys, m, never ? NACT_DL_UNKNOWN : late ? NACT_DL_LATE : NACT_DL_DEAD);
 		return 0;
 	}
 	int sched;
@@ -570,7 +575,8 @@ static void handle(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	/* acquire: see fn/state of the incarnation the id names. */
 	uint64_t aid = atomic_load_explicit(&a->id, memory_order_acquire);
 	if (aid == 0 || nacti_le64(h + NACTI_OFF_TARGET) != aid) {
-		nacti_deadletter(ctx->sys, m, NACT_DL_DEAD);
+		nacti_deadletter(ctx->sys, m,
+		    (nacti_le16(h + NACTI_OFF_FLAGS) & NACT_MF_REPLY) ? NACT_DL_LATE : NACT_DL_DEAD);
 		return;
 	}
 	ctx->self.v = aid;
@@ -620,6 +626,10 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 		while (n < batch && (m = cons_pop(a, x)) != NULL) {
 			n++;
 			handle(&ctx, m, x);
+			/* a stop (or request timeout) takes effect right after
+			 * the handler that was running when it arrived */
+			if (atomic_load_explicit(&a->ctl, memory_order_relaxed) != NULL)
+				run_ctl(&ctx);
 			x = atomic_load_explicit(&a->ext, memory_order_acquire);
 		}
 		if (n >= batch) {

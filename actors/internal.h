@@ -70,7 +70,6 @@ struct nacti_actor_ext {
 struct nacti_actor {
 	/* line 0: written by producers, read by senders on every send */
 	_Atomic uintptr_t mq_head;    /* main lane head (see envelope.h) */
-	_Atomic(nact_msg *) ctl;      /* control lane: Treiber stack (producers) */
 	_Atomic uint64_t id;          /* current id; 0 = free. release on spawn */
 	/* optional parts, NULL until an actor in this struct needed them;
 	 * then kept (and reset) across reuses until the system closes, so a
@@ -79,6 +78,9 @@ struct nacti_actor {
 	/* line 1: the consumer's; the per-message write (mq tail) must not
 	 * share a line with the producers' exchange on the head. */
 	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
+	/* control lane: Treiber stack. Pushed rarely, but polled by the
+	 * consumer after every message, so it lives on the consumer's line. */
+	_Atomic(nact_msg *) ctl;
 	nact_behaviour fn;            /* consumer (set at spawn, before id) */
 	void *state;                  /* owned state */
 	nact_state_fini fini;         /* state destructor */
