@@ -105,7 +105,8 @@ struct nacti_worker {
 	uint32_t idx;
 	uint32_t next_runs;    /* consecutive runs from the next slot */
 	uint32_t tick;         /* scheduling rounds, for global-queue fairness */
-	uint64_t rng;          /* seeded mode and victim choice */
+	uint64_t rng;          /* victim choice */
+	uint64_t seed_rng;     /* seeded mode's choices, advanced only by them */
 	nng_thread *thr;
 	uint64_t seen_stamp[8]; /* thieves' view of victims' progress */
 	/* shared */

@@ -106,7 +106,7 @@ static struct nacti_actor *ring_pop_random(struct nacti_worker *w)
 	uint32_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	if (t == h)
 		return NULL;
-	uint32_t k = h + (uint32_t)(xorshift(&w->rng) % (t - h));
+	uint32_t k = h + (uint32_t)(xorshift(&w->seed_rng) % (t - h));
 	struct nacti_actor *a = atomic_load_explicit(&r->buf[k % NACTI_RING], memory_order_relaxed);
 	struct nacti_actor *b = atomic_load_explicit(&r->buf[h % NACTI_RING], memory_order_relaxed);
 	atomic_store_explicit(&r->buf[k % NACTI_RING], b, memory_order_relaxed);
@@ -245,6 +245,8 @@ static struct nacti_actor *steal(struct nacti_worker *w)
 {
 	nact_system *sys = w->sys;
 	uint32_t n = sys->nworkers;
+	if (n == 1)
+		return NULL;
 	uint32_t start = (uint32_t)(xorshift(&w->rng) % n);
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t vi = (start + k) % n;
@@ -290,7 +292,9 @@ static struct nacti_actor *find_work(struct nacti_worker *w)
 {
 	nact_system *sys = w->sys;
 	struct nacti_actor *a = NULL;
-	if (++w->tick % GLOBAL_EVERY == 0 && (a = global_pop(sys)) != NULL)
+	/* tick counts actor turns (worker_main), not calls here: idle
+	 * polling must not change the order a seed replays. */
+	if (w->tick % GLOBAL_EVERY == 0 && (a = global_pop(sys)) != NULL)
 		return a;
 	if (seeded(sys)) {
 		if ((a = ring_pop_random(w)) != NULL)
@@ -394,6 +398,7 @@ static void worker_main(void *arg)
 			break;
 		atomic_store_explicit(&w->stamp, atomic_load_explicit(&w->stamp, memory_order_relaxed) + 1,
 		    memory_order_relaxed);
+		w->tick++;
 		nacti_actor_run(w, a);
 		if (atomic_load_explicit(&sys->stopping, memory_order_relaxed) > 1)
 			break;
@@ -413,7 +418,8 @@ int nacti_sched_start(nact_system *sys)
 		struct nacti_worker *w = &sys->workers[i];
 		w->sys = sys;
 		w->idx = i;
-		w->rng = sys->cfg.seed ? sys->cfg.seed : (0x9E3779B97F4A7C15ull * (i + 1));
+		w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+		w->seed_rng = sys->cfg.seed ? sys->cfg.seed : 1;
 		for (int k = 0; k < 8; k++)
 			w->seen_stamp[k] = UINT64_MAX;
 		if (nng_mtx_alloc(&w->mtx) != 0 || nng_cv_alloc(&w->cv, w->mtx) != 0)

@@ -111,10 +111,17 @@ int nacti_names_add(nact_system *sys, const char *name, nact_aid id)
 	e->id = id;
 	nng_mtx_lock(t->mtx);
 	struct entry **pp = find(t, name);
-	if (*pp != NULL) {
+	if (*pp != NULL && nact_alive(sys, (*pp)->id)) {
 		nng_mtx_unlock(t->mtx);
 		free(e);
 		return NACT_EEXIST;
+	}
+	if (*pp != NULL) {
+		/* its actor ended: the name is free again */
+		struct entry *old = *pp;
+		*pp = old->next;
+		t->n--;
+		free(old);
 	}
 	e->next = NULL;
 	*pp = e;
@@ -138,10 +145,10 @@ void nacti_names_drop(nact_system *sys, const char *name, nact_aid id)
 	nng_mtx_unlock(t->mtx);
 }
 
-/* A name given with nact_register is remembered in the actor's ext only
- * when registered through spawn; names registered later are dropped when
- * the actor ends by the check in nact_whereis (a dead id is not returned)
- * and removed lazily there. */
+/* A name given at spawn is dropped by the actor's end. A name registered
+ * later is checked instead: whereis never returns an ended actor and
+ * register takes over a name whose actor ended; both remove the stale
+ * entry. */
 int nact_register(nact_system *sys, const char *name, nact_aid id)
 {
 	if (sys == NULL || !valid(name))
