@@ -220,7 +220,9 @@ NACT_DECL uint64_t nact_deadletters(nact_system *sys, int reason);
  * NACT_T_DEADLETTER message whose body is the msgpack map
  *   {"reason": str, "target": uint, "sender": uint, "type": uint,
  *    "corr": uint, "body": bin}
- * A dead letter whose report cannot be delivered is only counted. */
+ * A dead letter whose report cannot be delivered is only counted.
+ * Errors: NACT_EINVAL, NACT_EEXIST (already subscribed), NACT_EFULL (16
+ * subscribers already). unsubscribe: NACT_ENOENT if not subscribed. */
 NACT_DECL int nact_deadletter_subscribe(nact_system *sys, nact_aid who);
 NACT_DECL int nact_deadletter_unsubscribe(nact_system *sys, nact_aid who);
 
