@@ -6,6 +6,7 @@
  * - A send to an id no actor ever had is accepted (0) and counted as
  *   NACT_DL_UNKNOWN; to an actor that has ended, NACT_DL_DEAD.
  * - Messages still queued when an actor is stopped become NACT_DL_STOPPED.
+ * - A drop-oldest mailbox reports what it drops as NACT_DL_DROPPED.
  * - A message whose deadline has passed (already at send, or while it
  *   waited in the mailbox) is never handed to the handler: it becomes
  *   NACT_DL_EXPIRED. A future deadline does not stop delivery.
@@ -285,6 +286,35 @@ test_stopped(void)
 }
 
 static void
+test_dropped(void)
+{
+	collector c;
+	nact_aid cid, v;
+	recv_st s = { 0 };
+	nact_spawn_opts o = { .capacity = 2, .overflow = NACT_OVERFLOW_DROP_OLDEST };
+	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MONOTONIC);
+	REQUIRE(sys != NULL);
+
+	REQUIRE_RV(nact_spawn(&v, sys, receiver, &s, recv_fini, &o));
+	nt_send_int(sys, v, T_BLOCK, 0);
+	CHECK(NT_WAIT(atomic_load(&s.gate.entered), NT_LONG_MS));
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(nt_send_int(sys, v, T_VAL, i), 0);
+	CHECK(NT_WAIT(nact_deadletters(sys, NACT_DL_DROPPED) == 3, NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load(&c.count) == 3, NT_LONG_MS));
+	int n = atomic_load_explicit(&c.count, memory_order_acquire);
+	for (int i = 0; i < n && i < MAXREC; i++) {
+		CHECK_REC(&c.rec[i], "dropped", v.v, 0, T_VAL);
+		/* The oldest go first: bodies 0, 1, 2. */
+		CHECK_EQ_INT(c.rec[i].body_len, 1);
+		CHECK_EQ_INT(c.rec[i].body[0], i);
+	}
+	nt_gate_open(&s.gate);
+	CHECK(NT_WAIT(atomic_load(&s.by_type[T_VAL]) == 2, NT_LONG_MS));
+	nact_system_close(sys, 5000);
+}
+
+static void
 test_expired_at_send(void)
 {
 	collector c;
@@ -389,5 +419,6 @@ test_unsubscribe(void)
 }
 
 NT_MAIN(NT_CASE(test_unknown), NT_CASE(test_dead), NT_CASE(test_stopped),
+    NT_CASE(test_dropped),
     NT_CASE(test_expired_at_send), NT_CASE(test_expired_in_mailbox),
     NT_CASE(test_unsubscribe))

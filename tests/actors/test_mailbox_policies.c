@@ -17,11 +17,15 @@
  * - Control messages (nact_stop) get through a full bounded mailbox and are
  *   never dropped; the queued messages become NACT_DL_STOPPED dead letters.
  * - A bad overflow policy is refused with NACT_EINVAL.
+ * - Under concurrent producers nothing is lost or duplicated: with BLOCK
+ *   every message arrives, in per-sender order; with DROP_OLDEST handled +
+ *   dropped == sent; with FAIL handled == accepted.
  *
  * To keep a mailbox full, the receiver's first handler blocks on a gate the
  * test opens later (tests/testutil.h nt_gate).
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "testutil.h"
 
@@ -360,6 +364,144 @@ test_bad_policy(void)
 	nact_system_close(sys, 5000);
 }
 
+/* ---- concurrent producers ---- */
+
+enum { NPROD = 3 };
+
+typedef struct stress_recv {
+	int64_t expect[NPROD]; /* receiver only */
+	atomic_long handled;
+	atomic_long order_errors;
+} stress_recv;
+
+static int
+stress_receiver(nact_ctx *ctx, nact_msg *m)
+{
+	stress_recv *r = nact_state(ctx);
+	int64_t key = -1, seq = -1;
+	if (nt_body_pair(m, &key, &seq) != 0 || key < 0 || key >= NPROD ||
+	    seq < r->expect[key])
+		atomic_fetch_add(&r->order_errors, 1);
+	else
+		r->expect[key] = seq + 1; /* gaps allowed (drops), never back */
+	atomic_fetch_add_explicit(&r->handled, 1, memory_order_release);
+	return 0;
+}
+
+typedef struct producer {
+	nact_system *sys;
+	nact_aid to;
+	int key;
+	long n;
+	int use_wait;
+	atomic_long accepted;
+	atomic_long full;
+	atomic_long other;
+} producer;
+
+static void *
+producer_fn(void *arg)
+{
+	producer *p = arg;
+	for (long i = 0; i < p->n; i++) {
+		/* Pace a little so the receiver gets CPU while we produce (two
+		 * cores, three producers), and the policies really interleave. */
+		if ((i & 15) == 0)
+			sched_yield();
+		nact_msg *m = nt_msg_pair(p->sys, T_VAL, p->key, i);
+		if (m == NULL)
+			break;
+		int rv = p->use_wait
+		    ? nact_send_wait(p->sys, p->to, m, (int)nt_slow(NT_LONG_MS))
+		    : nact_send(p->sys, p->to, m);
+		if (rv == 0) {
+			atomic_fetch_add(&p->accepted, 1);
+			continue;
+		}
+		nact_msg_free(m);
+		if (rv == NACT_EFULL)
+			atomic_fetch_add(&p->full, 1);
+		else
+			atomic_fetch_add(&p->other, 1);
+	}
+	return NULL;
+}
+
+static void
+run_stress(int overflow, int use_wait)
+{
+	nact_system *sys = NULL;
+	stress_recv *r = calloc(1, sizeof(*r));
+	producer pr[NPROD];
+	pthread_t th[NPROD];
+	nact_aid id;
+	nact_spawn_opts o = { .capacity = 8, .overflow = overflow };
+	long n = nt_scaled(5000);
+
+	REQUIRE(r != NULL);
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	REQUIRE_RV(nact_spawn(&id, sys, stress_receiver, r, free, &o));
+	for (int k = 0; k < NPROD; k++) {
+		memset(&pr[k], 0, sizeof(pr[k]));
+		pr[k].sys = sys;
+		pr[k].to = id;
+		pr[k].key = k;
+		pr[k].n = n;
+		pr[k].use_wait = use_wait;
+		REQUIRE(pthread_create(&th[k], NULL, producer_fn, &pr[k]) == 0);
+	}
+	long accepted = 0, full = 0, other = 0;
+	for (int k = 0; k < NPROD; k++) {
+		pthread_join(th[k], NULL);
+		accepted += atomic_load(&pr[k].accepted);
+		full += atomic_load(&pr[k].full);
+		other += atomic_load(&pr[k].other);
+	}
+	CHECK_EQ_INT(other, 0);
+	CHECK_EQ_INT(accepted + full, n * NPROD);
+	long dropped = 0;
+	if (overflow == NACT_OVERFLOW_DROP_OLDEST) {
+		/* Every accepted message is handled or dropped, exactly once. */
+		CHECK_EQ_INT(full, 0);
+		CHECK(NT_WAIT(atomic_load(&r->handled) +
+		            (long)nact_deadletters(sys, NACT_DL_DROPPED) ==
+		        accepted,
+		    NT_LONG_MS));
+		dropped = (long)nact_deadletters(sys, NACT_DL_DROPPED);
+	} else {
+		CHECK(NT_WAIT(atomic_load(&r->handled) == accepted, NT_LONG_MS));
+	}
+	if (overflow == NACT_OVERFLOW_BLOCK)
+		CHECK_EQ_INT(accepted, n * NPROD); /* waited, never lost */
+	CHECK(NT_STAYS_FALSE(atomic_load(&r->handled) + dropped > accepted, 20));
+	CHECK_EQ_INT(atomic_load(&r->order_errors), 0);
+	printf("policy %d: sent %ld, accepted %ld, refused %ld, dropped %ld, "
+	       "handled %ld\n",
+	    overflow, n * NPROD, accepted, full, dropped,
+	    atomic_load(&r->handled));
+	nact_system_close(sys, 5000);
+}
+
+static void
+test_stress_block(void)
+{
+	run_stress(NACT_OVERFLOW_BLOCK, 1);
+}
+
+static void
+test_stress_drop_oldest(void)
+{
+	run_stress(NACT_OVERFLOW_DROP_OLDEST, 0);
+}
+
+static void
+test_stress_fail(void)
+{
+	run_stress(NACT_OVERFLOW_FAIL, 0);
+}
+
 NT_MAIN(NT_CASE(test_fail_policy), NT_CASE(test_block_policy_external),
     NT_CASE(test_block_policy_from_actor), NT_CASE(test_drop_oldest),
-    NT_CASE(test_control_through_full), NT_CASE(test_bad_policy))
+    NT_CASE(test_control_through_full), NT_CASE(test_bad_policy),
+    NT_CASE(test_stress_block), NT_CASE(test_stress_drop_oldest),
+    NT_CASE(test_stress_fail))

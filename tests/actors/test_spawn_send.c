@@ -14,6 +14,8 @@
  * - nact_stop ends a live actor (destructor runs) and gives NACT_ENOENT for
  *   one that is not alive.
  * - nact_forward hands the message being handled on without copying it.
+ * - A handler that takes the nng_msg (nact_msg_take) keeps it beyond its
+ *   return; the runtime frees only the emptied envelope.
  * - Messages from one sender to one receiver arrive in send order, with
  *   many senders (external threads and actors) at once.
  * - 100k actors spawned and stopped: exactly 100k destructor calls and
@@ -294,6 +296,52 @@ test_sender_and_forward(void)
 	    3);
 }
 
+typedef struct keeper {
+	nng_msg *kept; /* the handler's, then main's after `got` */
+	atomic_int got;
+} keeper;
+
+static int
+keeper_fn(nact_ctx *ctx, nact_msg *m)
+{
+	keeper *k = nact_state(ctx);
+	if (k->kept == NULL)
+		k->kept = nact_msg_take(m);
+	atomic_store_explicit(&k->got, 1, memory_order_release);
+	return 0;
+}
+
+static void
+test_take_in_handler(void)
+{
+	nact_system *sys = NULL;
+	keeper k = { 0 };
+	nact_aid id;
+
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	REQUIRE_RV(nact_spawn(&id, sys, keeper_fn, &k, NULL, NULL));
+	nt_send_int(sys, id, T_INT, 4242);
+	CHECK(NT_WAIT(atomic_load_explicit(&k.got, memory_order_acquire),
+	    NT_LONG_MS));
+	REQUIRE(k.kept != NULL);
+	/* Still valid after the handler returned: header + body bytes. */
+	CHECK_RV(nact_hdr_check(nng_msg_body(k.kept), nng_msg_len(k.kept)));
+	nact_hdr h;
+	CHECK_RV(nact_hdr_decode(&h, nng_msg_body(k.kept), nng_msg_len(k.kept)));
+	CHECK_EQ_U64(h.target, id.v);
+	CHECK_EQ_INT(h.type, T_INT);
+	nact_msg *m = NULL;
+	int rv = nact_msg_wrap(&m, sys, k.kept);
+	CHECK_RV(rv);
+	if (rv == 0) {
+		CHECK_EQ_INT(nt_body_int(m, -1), 4242);
+		nact_msg_free(m);
+	} else {
+		nng_msg_free(k.kept);
+	}
+	nact_system_close(sys, 5000);
+}
+
 /* ---- FIFO per sender/receiver pair ---- */
 
 enum { NTHREADS = 4, NACTORS = 4, MAXKEYS = NTHREADS + NACTORS };
@@ -517,5 +565,6 @@ test_bad_args(void)
 
 NT_MAIN(NT_CASE(test_spawn_send_state), NT_CASE(test_become),
     NT_CASE(test_exit), NT_CASE(test_sender_and_forward),
+    NT_CASE(test_take_in_handler),
     NT_CASE(test_fifo_many_senders), NT_CASE(test_many_actors),
     NT_CASE(test_bad_args))
