@@ -91,7 +91,7 @@ static int source(nact_ctx *ctx, nact_msg *msg)
 	int rv;
 
 	if (s->next > N) {
-		printf("source:  sent %d numbers; sending END and exiting\n", N);
+		printf("source:  sent %d numbers; END, then exit\n", N);
 		nact_exit(ctx, 0); /* takes effect when this handler returns */
 		return send_int(sys, s->to, T_END, 0);
 	}
@@ -196,12 +196,14 @@ int main(void)
 	check("calloc", sum != NULL && src != NULL ? 0 : NACT_ENOMEM);
 	check("nact_system_open", nact_system_open(&sys, NULL));
 	/* Each actor owns its state from here on: free() runs when it ends. */
-	check("spawn summer", nact_spawn(&a_sum, sys, summer_add, sum, free, &named));
-	check("spawn squarer", nact_spawn(&a_sq, sys, squarer, NULL, NULL, NULL));
+	check("spawn summer",
+	    nact_spawn(&a_sum, sys, summer_add, sum, free, &named));
+	check("spawn squarer",
+	    nact_spawn(&a_sq, sys, squarer, NULL, NULL, NULL));
 	src->next = 1;
 	src->to = a_sq;
 	check("spawn source", nact_spawn(&a_src, sys, source, src, free, NULL));
-	printf("main:    spawned summer, squarer and source; starting the timer\n");
+	printf("main:    spawned summer, squarer, source; starting a timer\n");
 	m = int_msg(sys, T_TICK, 0);
 	check("nact_send_after", nact_send_after(sys, a_src, m, 1, NULL));
 
@@ -225,14 +227,15 @@ int main(void)
 	check("send to the exited source", send_int(sys, a_src, T_NUM, 99));
 	for (i = 0; i < 200 && nact_deadletters(sys, -1) == dead0; i++)
 		nng_msleep(5);
-	printf("main:    NUM 99 to the exited source: dead letters %llu -> %llu "
-	       "(reason \"%s\": %llu)\n",
-	    (unsigned long long)dead0, (unsigned long long)nact_deadletters(sys, -1),
-	    nact_dl_reason_str(NACT_DL_DEAD),
+	printf("main:    NUM 99 to exited source: dead letters %llu -> %llu",
+	    (unsigned long long)dead0,
+	    (unsigned long long)nact_deadletters(sys, -1));
+	printf(" (reason \"%s\": %llu)\n", nact_dl_reason_str(NACT_DL_DEAD),
 	    (unsigned long long)nact_deadletters(sys, NACT_DL_DEAD));
 	ok = total == want && nact_deadletters(sys, -1) > dead0;
 
-	nact_system_close(sys, 2000); /* stops summer and squarer, frees state */
+	/* Stops summer and squarer and runs their state destructors. */
+	nact_system_close(sys, 2000);
 	printf("main:    %s\n", ok ? "OK" : "FAILED");
 	return ok ? 0 : 1;
 }

@@ -46,7 +46,7 @@ for f in "$lib/libnactor.so" "$lib/libnactor.a" \
 done
 soname=$(ls "$lib"/libnactor.so.* 2>/dev/null | head -n 1)
 [ -n "$soname" ] || fail "no versioned libnactor.so.N in $lib"
-echo "ok: $(cd "$lib" && ls libnactor*)"
+echo "ok:" $(cd "$lib" && ls libnactor*)
 
 # run NAME BINARY: run it and check its one line of output.
 run() {
