@@ -62,8 +62,7 @@ static atomic_int nt_fail_count; /* failures in the current test */
 static inline void nt_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static inline void
-nt_fail(const char *file, int line, const char *fmt, ...)
+static inline void nt_fail(const char *file, int line, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -75,18 +74,18 @@ nt_fail(const char *file, int line, const char *fmt, ...)
 	atomic_fetch_add_explicit(&nt_fail_count, 1, memory_order_relaxed);
 }
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			nt_fail(__FILE__, __LINE__, "%s", #c);                 \
+#define CHECK(c)                                               \
+	do {                                                   \
+		if (!(c))                                      \
+			nt_fail(__FILE__, __LINE__, "%s", #c); \
 	} while (0)
 
-#define REQUIRE(c)                                                             \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			nt_fail(__FILE__, __LINE__, "%s (required)", #c);      \
-			return;                                                \
-		}                                                              \
+#define REQUIRE(c)                                                        \
+	do {                                                              \
+		if (!(c)) {                                               \
+			nt_fail(__FILE__, __LINE__, "%s (required)", #c); \
+			return;                                           \
+		}                                                         \
 	} while (0)
 
 #define CHECK_EQ_INT(a, b)                                                     \
@@ -97,50 +96,51 @@ nt_fail(const char *file, int line, const char *fmt, ...)
 			    #a, #b, nt_a_, nt_b_);                             \
 	} while (0)
 
-#define CHECK_EQ_U64(a, b)                                                     \
-	do {                                                                   \
-		uint64_t nt_a_ = (uint64_t)(a), nt_b_ = (uint64_t)(b);         \
-		if (nt_a_ != nt_b_)                                            \
-			nt_fail(__FILE__, __LINE__,                            \
-			    "%s == %s (0x%" PRIx64 " vs 0x%" PRIx64 ")", #a,   \
-			    #b, nt_a_, nt_b_);                                 \
+#define CHECK_EQ_U64(a, b)                                                   \
+	do {                                                                 \
+		uint64_t nt_a_ = (uint64_t)(a), nt_b_ = (uint64_t)(b);       \
+		if (nt_a_ != nt_b_)                                          \
+			nt_fail(__FILE__, __LINE__,                          \
+			    "%s == %s (0x%" PRIx64 " vs 0x%" PRIx64 ")", #a, \
+			    #b, nt_a_, nt_b_);                               \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                        \
-	do {                                                                   \
-		const char *nt_a_ = (a), *nt_b_ = (b);                         \
-		if (nt_a_ == NULL || nt_b_ == NULL || strcmp(nt_a_, nt_b_))    \
-			nt_fail(__FILE__, __LINE__,                            \
-			    "%s == %s (\"%s\" vs \"%s\")", #a, #b,             \
-			    nt_a_ ? nt_a_ : "(null)", nt_b_ ? nt_b_ : "(null)"); \
+#define CHECK_STR(a, b)                                                     \
+	do {                                                                \
+		const char *nt_a_ = (a), *nt_b_ = (b);                      \
+		if (nt_a_ == NULL || nt_b_ == NULL || strcmp(nt_a_, nt_b_)) \
+			nt_fail(__FILE__, __LINE__,                         \
+			    "%s == %s (\"%s\" vs \"%s\")", #a, #b,          \
+			    nt_a_ ? nt_a_ : "(null)",                       \
+			    nt_b_ ? nt_b_ : "(null)");                      \
 	} while (0)
 
-#define CHECK_RV(call)                                                         \
-	do {                                                                   \
-		int nt_rv_ = (call);                                           \
-		if (nt_rv_ != 0)                                               \
-			nt_fail(__FILE__, __LINE__, "%s: %s (%d)", #call,      \
-			    nact_strerror(nt_rv_), nt_rv_);                    \
+#define CHECK_RV(call)                                                    \
+	do {                                                              \
+		int nt_rv_ = (call);                                      \
+		if (nt_rv_ != 0)                                          \
+			nt_fail(__FILE__, __LINE__, "%s: %s (%d)", #call, \
+			    nact_strerror(nt_rv_), nt_rv_);               \
 	} while (0)
 
-#define REQUIRE_RV(call)                                                       \
-	do {                                                                   \
-		int nt_rv_ = (call);                                           \
-		if (nt_rv_ != 0) {                                             \
-			nt_fail(__FILE__, __LINE__, "%s: %s (%d) (required)",  \
-			    #call, nact_strerror(nt_rv_), nt_rv_);             \
-			return;                                                \
-		}                                                              \
+#define REQUIRE_RV(call)                                                      \
+	do {                                                                  \
+		int nt_rv_ = (call);                                          \
+		if (nt_rv_ != 0) {                                            \
+			nt_fail(__FILE__, __LINE__, "%s: %s (%d) (required)", \
+			    #call, nact_strerror(nt_rv_), nt_rv_);            \
+			return;                                               \
+		}                                                             \
 	} while (0)
 
-#define CHECK_ERR(call, want)                                                  \
-	do {                                                                   \
-		int nt_rv_ = (call), nt_w_ = (want);                           \
-		if (nt_rv_ != nt_w_)                                           \
-			nt_fail(__FILE__, __LINE__,                            \
-			    "%s: got %s (%d), want %s (%d)", #call,            \
-			    nact_strerror(nt_rv_), nt_rv_,                     \
-			    nact_strerror(nt_w_), nt_w_);                      \
+#define CHECK_ERR(call, want)                                       \
+	do {                                                        \
+		int nt_rv_ = (call), nt_w_ = (want);                \
+		if (nt_rv_ != nt_w_)                                \
+			nt_fail(__FILE__, __LINE__,                 \
+			    "%s: got %s (%d), want %s (%d)", #call, \
+			    nact_strerror(nt_rv_), nt_rv_,          \
+			    nact_strerror(nt_w_), nt_w_);           \
 	} while (0)
 
 /* ---- runner ---- */
@@ -150,24 +150,24 @@ typedef struct nt_case {
 	void (*fn)(void);
 } nt_case;
 
-#define NT_CASE(fn) { #fn, fn }
+#define NT_CASE(fn)     \
+	{               \
+#fn, fn \
+	}
 
-static inline uint64_t
-nt_now_ns(void)
+static inline uint64_t nt_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t
-nt_now_ms(void)
+static inline uint64_t nt_now_ms(void)
 {
 	return nt_now_ns() / 1000000u;
 }
 
-static inline int
-nt_run(int argc, char **argv, const nt_case *cases)
+static inline int nt_run(int argc, char **argv, const nt_case *cases)
 {
 	int passed = 0, failed = 0;
 
@@ -180,8 +180,8 @@ nt_run(int argc, char **argv, const nt_case *cases)
 		printf("---- %s\n", c->name);
 		c->fn();
 		int nf = atomic_load(&nt_fail_count);
-		printf("%s %s (%" PRIu64 " ms)\n", nf ? "FAIL" : "ok  ", c->name,
-		    nt_now_ms() - t0);
+		printf("%s %s (%" PRIu64 " ms)\n", nf ? "FAIL" : "ok  ",
+		    c->name, nt_now_ms() - t0);
 		if (nf)
 			failed++;
 		else
@@ -191,18 +191,17 @@ nt_run(int argc, char **argv, const nt_case *cases)
 	return failed ? 1 : 0;
 }
 
-#define NT_MAIN(...)                                                           \
-	int main(int argc, char **argv)                                        \
-	{                                                                      \
-		static const nt_case nt_cases_[] = { __VA_ARGS__,              \
-			{ NULL, NULL } };                                      \
-		return nt_run(argc, argv, nt_cases_);                          \
+#define NT_MAIN(...)                                             \
+	int main(int argc, char **argv)                          \
+	{                                                        \
+		static const nt_case nt_cases_[] = {__VA_ARGS__, \
+		    {NULL, NULL}};                               \
+		return nt_run(argc, argv, nt_cases_);            \
 	}
 
 /* ---- scaling and waiting ---- */
 
-static inline double
-nt_env_double(const char *name, double dflt)
+static inline double nt_env_double(const char *name, double dflt)
 {
 	const char *s = getenv(name);
 	if (s == NULL || *s == '\0')
@@ -212,16 +211,14 @@ nt_env_double(const char *name, double dflt)
 }
 
 /* n scaled by NACT_TEST_SCALE, at least 1. */
-static inline long
-nt_scaled(long n)
+static inline long nt_scaled(long n)
 {
 	long v = (long)((double)n * nt_env_double("NACT_TEST_SCALE", 1.0));
 	return v < 1 ? 1 : v;
 }
 
 /* A deadline in ms stretched by NACT_TEST_SLOW. */
-static inline uint64_t
-nt_slow(uint64_t ms)
+static inline uint64_t nt_slow(uint64_t ms)
 {
 	return (uint64_t)((double)ms * nt_env_double("NACT_TEST_SLOW", 1.0));
 }
@@ -231,13 +228,13 @@ nt_slow(uint64_t ms)
 /* Short window for "this should NOT happen" checks. */
 #define NT_QUIET_MS 100
 
-#define NT_WAIT(cond, ms)                                                      \
-	({                                                                     \
-		uint64_t nt_dl_ = nt_now_ms() + nt_slow(ms);                   \
-		int nt_ok_;                                                    \
-		while (!(nt_ok_ = !!(cond)) && nt_now_ms() < nt_dl_)           \
-			nng_msleep(1);                                         \
-		nt_ok_;                                                        \
+#define NT_WAIT(cond, ms)                                            \
+	({                                                           \
+		uint64_t nt_dl_ = nt_now_ms() + nt_slow(ms);         \
+		int nt_ok_;                                          \
+		while (!(nt_ok_ = !!(cond)) && nt_now_ms() < nt_dl_) \
+			nng_msleep(1);                               \
+		nt_ok_;                                              \
 	})
 
 /* True if cond stays false for the whole window (a negative check: the only
@@ -248,8 +245,7 @@ nt_slow(uint64_t ms)
 
 /* Open a system with `workers` threads and the given clock; quiet logging
  * unless NACTOR_LOG says otherwise. */
-static inline int
-nt_open(nact_system **sysp, uint32_t workers, int clock)
+static inline int nt_open(nact_system **sysp, uint32_t workers, int clock)
 {
 	nact_config cfg;
 	nact_config_init(&cfg);
@@ -260,20 +256,21 @@ nt_open(nact_system **sysp, uint32_t workers, int clock)
 
 /* A message of `type` whose body is one msgpack int. NULL on failure (and a
  * check failure recorded). */
-static inline nact_msg *
-nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
+static inline nact_msg *nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
 {
 	nact_msg *m = NULL;
 	nact_pack pk;
 	int rv = nact_msg_alloc(&m, sys, type);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s",
+		    nact_strerror(rv));
 		return NULL;
 	}
 	nact_pack_init(&pk, m);
 	nact_pack_int(&pk, v);
 	if ((rv = nact_pack_error(&pk)) != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_pack_int: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_pack_int: %s",
+		    nact_strerror(rv));
 		nact_msg_free(m);
 		return NULL;
 	}
@@ -281,14 +278,15 @@ nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
 }
 
 /* A message of `type` whose body is the array [a, b]. */
-static inline nact_msg *
-nt_msg_pair(nact_system *sys, uint32_t type, int64_t a, int64_t b)
+static inline nact_msg *nt_msg_pair(nact_system *sys, uint32_t type, int64_t a,
+    int64_t b)
 {
 	nact_msg *m = NULL;
 	nact_pack pk;
 	int rv = nact_msg_alloc(&m, sys, type);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s",
+		    nact_strerror(rv));
 		return NULL;
 	}
 	nact_pack_init(&pk, m);
@@ -304,26 +302,26 @@ nt_msg_pair(nact_system *sys, uint32_t type, int64_t a, int64_t b)
 }
 
 /* The one int in m's body, or `dflt` (and a check failure) if there is none. */
-static inline int64_t
-nt_body_int(const nact_msg *m, int64_t dflt)
+static inline int64_t nt_body_int(const nact_msg *m, int64_t dflt)
 {
 	nact_reader r;
 	int64_t v = dflt;
 	int rv = nact_reader_init(&r, m, NULL);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_reader_init: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_reader_init: %s",
+		    nact_strerror(rv));
 		return dflt;
 	}
 	rv = nact_read_int(&r, &v);
 	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "reading int body: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "reading int body: %s",
+		    nact_strerror(rv));
 	nact_reader_fini(&r);
 	return rv == 0 ? v : dflt;
 }
 
 /* Read the [a, b] body of m; 0 or the reader error. */
-static inline int
-nt_body_pair(const nact_msg *m, int64_t *a, int64_t *b)
+static inline int nt_body_pair(const nact_msg *m, int64_t *a, int64_t *b)
 {
 	nact_reader r;
 	uint32_t n = 0;
@@ -342,8 +340,8 @@ nt_body_pair(const nact_msg *m, int64_t *a, int64_t *b)
 }
 
 /* Send an int message; records a failure if the send fails. */
-static inline int
-nt_send_int(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
+static inline int nt_send_int(nact_system *sys, nact_aid to, uint32_t type,
+    int64_t v)
 {
 	nact_msg *m = nt_msg_int(sys, type, v);
 	if (m == NULL)
@@ -365,8 +363,7 @@ typedef struct nt_gate {
 
 /* Handler side: announce we are in, then wait (bounded, so a broken test
  * cannot hang the suite forever) until the gate opens. */
-static inline void
-nt_gate_block(nt_gate *g)
+static inline void nt_gate_block(nt_gate *g)
 {
 	atomic_store_explicit(&g->entered, 1, memory_order_release);
 	uint64_t dl = nt_now_ms() + nt_slow(NT_LONG_MS);
@@ -379,8 +376,7 @@ nt_gate_block(nt_gate *g)
 	}
 }
 
-static inline void
-nt_gate_open(nt_gate *g)
+static inline void nt_gate_open(nt_gate *g)
 {
 	atomic_store_explicit(&g->open, 1, memory_order_release);
 }

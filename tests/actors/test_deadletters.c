@@ -39,14 +39,12 @@ typedef struct collector {
 	atomic_int other; /* messages that were not dead-letter reports */
 } collector;
 
-static int
-read_uint_any(nact_reader *r, uint64_t *v)
+static int read_uint_any(nact_reader *r, uint64_t *v)
 {
 	return nact_read_uint(r, v);
 }
 
-static int
-collect(nact_ctx *ctx, nact_msg *m)
+static int collect(nact_ctx *ctx, nact_msg *m)
 {
 	collector *c = nact_state(ctx);
 	if (nact_msg_type(m) != NACT_T_DEADLETTER) {
@@ -93,7 +91,9 @@ collect(nact_ctx *ctx, nact_msg *m)
 				if (rv == 0) {
 					d->body_len = bl;
 					memcpy(d->body, b,
-					    bl < sizeof(d->body) ? bl : sizeof(d->body));
+					    bl < sizeof(d->body) ?
+					        bl :
+					        sizeof(d->body));
 				}
 				d->keys |= 32;
 			} else {
@@ -109,16 +109,18 @@ collect(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-check_rec(const dl_rec *d, const char *reason, uint64_t target,
+static void check_rec(const dl_rec *d, const char *reason, uint64_t target,
     uint64_t sender, uint64_t type, int line)
 {
 	if (d->parse_err != 0)
-		nt_fail(__FILE__, line, "report body: %s", nact_strerror(d->parse_err));
+		nt_fail(__FILE__, line, "report body: %s",
+		    nact_strerror(d->parse_err));
 	if (d->keys != 63)
-		nt_fail(__FILE__, line, "report keys seen 0x%x, want 0x3f", d->keys);
+		nt_fail(__FILE__, line, "report keys seen 0x%x, want 0x3f",
+		    d->keys);
 	if (strcmp(d->reason, reason) != 0)
-		nt_fail(__FILE__, line, "reason \"%s\", want \"%s\"", d->reason, reason);
+		nt_fail(__FILE__, line, "reason \"%s\", want \"%s\"", d->reason,
+		    reason);
 	if (d->target != target)
 		nt_fail(__FILE__, line, "target %" PRIx64 ", want %" PRIx64,
 		    d->target, target);
@@ -126,10 +128,10 @@ check_rec(const dl_rec *d, const char *reason, uint64_t target,
 		nt_fail(__FILE__, line, "sender %" PRIx64 ", want %" PRIx64,
 		    d->sender, sender);
 	if (d->type != type)
-		nt_fail(__FILE__, line, "type %" PRIu64 ", want %" PRIu64, d->type,
-		    type);
+		nt_fail(__FILE__, line, "type %" PRIu64 ", want %" PRIu64,
+		    d->type, type);
 }
-#define CHECK_REC(d, reason, target, sender, type)                             \
+#define CHECK_REC(d, reason, target, sender, type) \
 	check_rec(d, reason, target, sender, type, __LINE__)
 
 /* ---- a plain receiver that can be blocked ---- */
@@ -142,8 +144,7 @@ typedef struct recv_st {
 	nact_aid peer; /* T_GO: send a T_VAL here */
 } recv_st;
 
-static int
-receiver(nact_ctx *ctx, nact_msg *m)
+static int receiver(nact_ctx *ctx, nact_msg *m)
 {
 	recv_st *s = nact_state(ctx);
 	uint32_t t = nact_msg_type(m);
@@ -160,15 +161,13 @@ receiver(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-recv_fini(void *arg)
+static void recv_fini(void *arg)
 {
 	recv_st *s = arg;
 	atomic_fetch_add(&s->fini, 1);
 }
 
-static nact_system *
-open_with_collector(collector *c, nact_aid *cid, int clock)
+static nact_system *open_with_collector(collector *c, nact_aid *cid, int clock)
 {
 	nact_system *sys = NULL;
 	int rv = nt_open(&sys, 2, clock);
@@ -186,8 +185,7 @@ open_with_collector(collector *c, nact_aid *cid, int clock)
 	return sys;
 }
 
-static uint64_t
-sum_reasons(nact_system *sys)
+static uint64_t sum_reasons(nact_system *sys)
 {
 	uint64_t t = 0;
 	for (int i = 0; i < NACT_DL_NREASONS; i++)
@@ -195,10 +193,9 @@ sum_reasons(nact_system *sys)
 	return t;
 }
 
-static const nact_aid never = { 0x0000FFFFFFFF0001ull };
+static const nact_aid never = {0x0000FFFFFFFF0001ull};
 
-static void
-test_unknown(void)
+static void test_unknown(void)
 {
 	collector c;
 	nact_aid cid;
@@ -208,7 +205,8 @@ test_unknown(void)
 	CHECK_EQ_U64(nact_deadletters(sys, -1), 0);
 	nact_msg *m = nt_msg_int(sys, T_VAL, 123);
 	REQUIRE(m != NULL);
-	CHECK_RV(nact_send(sys, never, m)); /* accepted: not the sender's error */
+	CHECK_RV(
+	    nact_send(sys, never, m)); /* accepted: not the sender's error */
 	CHECK(NT_WAIT(nact_deadletters(sys, NACT_DL_UNKNOWN) == 1, NT_LONG_MS));
 	CHECK(NT_WAIT(atomic_load(&c.count) == 1, NT_LONG_MS));
 	if (atomic_load_explicit(&c.count, memory_order_acquire) >= 1) {
@@ -234,12 +232,11 @@ test_unknown(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_dead(void)
+static void test_dead(void)
 {
 	collector c;
 	nact_aid cid, v;
-	recv_st s = { 0 };
+	recv_st s = {0};
 	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 
@@ -257,12 +254,11 @@ test_dead(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_stopped(void)
+static void test_stopped(void)
 {
 	collector c;
 	nact_aid cid, v;
-	recv_st s = { 0 };
+	recv_st s = {0};
 	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 
@@ -285,13 +281,13 @@ test_stopped(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_dropped(void)
+static void test_dropped(void)
 {
 	collector c;
 	nact_aid cid, v;
-	recv_st s = { 0 };
-	nact_spawn_opts o = { .capacity = 2, .overflow = NACT_OVERFLOW_DROP_OLDEST };
+	recv_st s = {0};
+	nact_spawn_opts o = {.capacity = 2,
+	    .overflow = NACT_OVERFLOW_DROP_OLDEST};
 	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 
@@ -314,12 +310,11 @@ test_dropped(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_expired_at_send(void)
+static void test_expired_at_send(void)
 {
 	collector c;
 	nact_aid cid, v;
-	recv_st s = { 0 };
+	recv_st s = {0};
 	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 
@@ -344,14 +339,13 @@ test_expired_at_send(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_expired_in_mailbox(void)
+static void test_expired_in_mailbox(void)
 {
 	/* Manual clock: the deadline passes while the message waits behind a
 	 * blocked handler. */
 	collector c;
 	nact_aid cid, v;
-	recv_st s = { 0 };
+	recv_st s = {0};
 	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MANUAL);
 	REQUIRE(sys != NULL);
 
@@ -378,8 +372,7 @@ test_expired_in_mailbox(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_unsubscribe(void)
+static void test_unsubscribe(void)
 {
 	collector c;
 	nact_aid cid;
@@ -419,6 +412,5 @@ test_unsubscribe(void)
 }
 
 NT_MAIN(NT_CASE(test_unknown), NT_CASE(test_dead), NT_CASE(test_stopped),
-    NT_CASE(test_dropped),
-    NT_CASE(test_expired_at_send), NT_CASE(test_expired_in_mailbox),
-    NT_CASE(test_unsubscribe))
+    NT_CASE(test_dropped), NT_CASE(test_expired_at_send),
+    NT_CASE(test_expired_in_mailbox), NT_CASE(test_unsubscribe))

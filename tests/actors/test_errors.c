@@ -16,14 +16,13 @@
 
 #include "testutil.h"
 
-static const int codes[] = { NACT_OK, NACT_ENOMEM, NACT_EINVAL, NACT_ENOENT,
-	NACT_EDEAD, NACT_EFULL, NACT_ETIMEDOUT, NACT_EDEADLK, NACT_ECLOSED,
-	NACT_EEXIST, NACT_ETYPE, NACT_ETRUNC, NACT_EMALFORMED, NACT_ELIMIT,
-	NACT_ERANGE, NACT_EEOF, NACT_EEXPIRED, NACT_ESTATE };
+static const int codes[] = {NACT_OK, NACT_ENOMEM, NACT_EINVAL, NACT_ENOENT,
+    NACT_EDEAD, NACT_EFULL, NACT_ETIMEDOUT, NACT_EDEADLK, NACT_ECLOSED,
+    NACT_EEXIST, NACT_ETYPE, NACT_ETRUNC, NACT_EMALFORMED, NACT_ELIMIT,
+    NACT_ERANGE, NACT_EEOF, NACT_EEXPIRED, NACT_ESTATE};
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
-static void
-test_strerror(void)
+static void test_strerror(void)
 {
 	const char *s[NCODES];
 
@@ -43,10 +42,10 @@ test_strerror(void)
 				    codes[j], s[i]);
 
 	/* Unknown and wrapped codes: still a string. */
-	const int other[] = { 18, 999, -1, -12345, NACT_ESYSERR,
-		NACT_ESYSERR + ENOENT, NACT_ESYSERR + EAGAIN, NACT_ETRANERR,
-		NACT_ETRANERR + NNG_ETIMEDOUT, NACT_ETRANERR + NNG_ECONNREFUSED,
-		0x7fffffff };
+	const int other[] = {18, 999, -1, -12345, NACT_ESYSERR,
+	    NACT_ESYSERR + ENOENT, NACT_ESYSERR + EAGAIN, NACT_ETRANERR,
+	    NACT_ETRANERR + NNG_ETIMEDOUT, NACT_ETRANERR + NNG_ECONNREFUSED,
+	    0x7fffffff};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		const char *t = nact_strerror(other[i]);
 		CHECK(t != NULL);
@@ -58,8 +57,7 @@ test_strerror(void)
 	CHECK(strcmp(nact_strerror(NACT_ETRANERR + NNG_ETIMEDOUT), s[0]) != 0);
 }
 
-static void
-test_exit_str(void)
+static void test_exit_str(void)
 {
 	CHECK_STR(nact_exit_str(NACT_EXIT_NORMAL), "normal");
 	CHECK_STR(nact_exit_str(NACT_EXIT_STOPPED), "stopped");
@@ -69,11 +67,10 @@ test_exit_str(void)
 	CHECK(nact_exit_str(123456) != NULL);
 }
 
-static void
-test_dl_reason_str(void)
+static void test_dl_reason_str(void)
 {
-	static const char *names[NACT_DL_NREASONS] = { "unknown", "dead",
-		"stopped", "dropped", "expired", "late" };
+	static const char *names[NACT_DL_NREASONS] = {"unknown", "dead",
+	    "stopped", "dropped", "expired", "late"};
 	CHECK_EQ_INT(NACT_DL_NREASONS, 6);
 	for (int i = 0; i < NACT_DL_NREASONS; i++)
 		CHECK_STR(nact_dl_reason_str(i), names[i]);
@@ -82,8 +79,7 @@ test_dl_reason_str(void)
 	CHECK(nact_dl_reason_str(1000) != NULL);
 }
 
-static void
-test_config(void)
+static void test_config(void)
 {
 	nact_config cfg;
 	memset(&cfg, 0xA5, sizeof(cfg));

@@ -39,8 +39,7 @@ typedef struct recv_st {
 	atomic_int fini;
 } recv_st;
 
-static int
-receiver(nact_ctx *ctx, nact_msg *m)
+static int receiver(nact_ctx *ctx, nact_msg *m)
 {
 	recv_st *s = nact_state(ctx);
 	if (nact_msg_type(m) == T_BLOCK) {
@@ -55,19 +54,17 @@ receiver(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-recv_fini(void *arg)
+static void recv_fini(void *arg)
 {
 	recv_st *s = arg;
 	atomic_fetch_add(&s->fini, 1);
 }
 
 /* Spawn a receiver with the given bound and block it inside a handler. */
-static int
-spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g,
+static int spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g,
     uint32_t cap, int overflow)
 {
-	nact_spawn_opts o = { .capacity = cap, .overflow = overflow };
+	nact_spawn_opts o = {.capacity = cap, .overflow = overflow};
 	int rv;
 
 	memset(s, 0, sizeof(*s));
@@ -88,8 +85,7 @@ spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g,
 	return 0;
 }
 
-static void
-test_fail_policy(void)
+static void test_fail_policy(void)
 {
 	nact_system *sys = NULL;
 	recv_st s;
@@ -143,8 +139,7 @@ typedef struct wait_arg {
 	atomic_long elapsed_ms;
 } wait_arg;
 
-static void *
-send_wait_thread(void *arg)
+static void *send_wait_thread(void *arg)
 {
 	wait_arg *w = arg;
 	nact_msg *m = nt_msg_int(w->sys, T_VAL, 3);
@@ -159,8 +154,7 @@ send_wait_thread(void *arg)
 	return NULL;
 }
 
-static void
-test_block_policy_external(void)
+static void test_block_policy_external(void)
 {
 	nact_system *sys = NULL;
 	recv_st s;
@@ -188,7 +182,7 @@ test_block_policy_external(void)
 	nact_msg_free(m);
 
 	/* A waiting sender is released when the receiver drains. */
-	wait_arg w = { .sys = sys, .to = id };
+	wait_arg w = {.sys = sys, .to = id};
 	pthread_t th;
 	REQUIRE(pthread_create(&th, NULL, send_wait_thread, &w) == 0);
 	CHECK(NT_WAIT(atomic_load(&w.started), NT_LONG_MS));
@@ -216,8 +210,7 @@ typedef struct sender_st {
 	atomic_long elapsed_ms;
 } sender_st;
 
-static int
-sender(nact_ctx *ctx, nact_msg *msg)
+static int sender(nact_ctx *ctx, nact_msg *msg)
 {
 	sender_st *s = nact_state(ctx);
 	nact_system *sys = nact_sys(ctx);
@@ -241,14 +234,13 @@ sender(nact_ctx *ctx, nact_msg *msg)
 	return 0;
 }
 
-static void
-test_block_policy_from_actor(void)
+static void test_block_policy_from_actor(void)
 {
 	nact_system *sys = NULL;
 	recv_st s;
 	nt_gate g;
 	nact_aid id, snd;
-	sender_st ss = { 0 };
+	sender_st ss = {0};
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
 	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 1, NACT_OVERFLOW_BLOCK));
@@ -267,8 +259,7 @@ test_block_policy_from_actor(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_drop_oldest(void)
+static void test_drop_oldest(void)
 {
 	nact_system *sys = NULL;
 	recv_st s;
@@ -276,7 +267,8 @@ test_drop_oldest(void)
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 3, NACT_OVERFLOW_DROP_OLDEST));
+	REQUIRE_RV(
+	    spawn_blocked(&id, sys, &s, &g, 3, NACT_OVERFLOW_DROP_OLDEST));
 	for (int i = 1; i <= 10; i++)
 		CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, i), 0);
 	CHECK(NT_WAIT(nact_deadletters(sys, NACT_DL_DROPPED) == 7, NT_LONG_MS));
@@ -292,8 +284,7 @@ test_drop_oldest(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_control_through_full(void)
+static void test_control_through_full(void)
 {
 	nact_system *sys = NULL;
 	recv_st s;
@@ -321,8 +312,8 @@ test_control_through_full(void)
 	recv_st s2;
 	nt_gate g2;
 	nact_aid id2;
-	REQUIRE_RV(spawn_blocked(&id2, sys, &s2, &g2, 1,
-	    NACT_OVERFLOW_DROP_OLDEST));
+	REQUIRE_RV(
+	    spawn_blocked(&id2, sys, &s2, &g2, 1, NACT_OVERFLOW_DROP_OLDEST));
 	CHECK_EQ_INT(nt_send_int(sys, id2, T_VAL, 1), 0);
 	CHECK_RV(nact_stop(sys, id2));
 	CHECK_EQ_INT(nt_send_int(sys, id2, T_VAL, 2), 0);
@@ -339,20 +330,20 @@ test_control_through_full(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_bad_policy(void)
+static void test_bad_policy(void)
 {
 	nact_system *sys = NULL;
 	nact_aid id;
-	recv_st s = { 0 };
+	recv_st s = {0};
 
 	REQUIRE_RV(nt_open(&sys, 1, NACT_CLOCK_MONOTONIC));
-	nact_spawn_opts o = { .capacity = 4, .overflow = 99 };
-	CHECK_ERR(nact_spawn(&id, sys, receiver, &s, recv_fini, &o), NACT_EINVAL);
+	nact_spawn_opts o = {.capacity = 4, .overflow = 99};
+	CHECK_ERR(nact_spawn(&id, sys, receiver, &s, recv_fini, &o),
+	    NACT_EINVAL);
 	CHECK_EQ_INT(atomic_load(&s.fini), 0);
 	/* capacity 0 = unbounded: far more than any bound fits. */
-	nact_spawn_opts u = { .capacity = 0, .overflow = NACT_OVERFLOW_FAIL };
-	nt_gate g = { 0 };
+	nact_spawn_opts u = {.capacity = 0, .overflow = NACT_OVERFLOW_FAIL};
+	nt_gate g = {0};
 	s.gate = &g;
 	REQUIRE_RV(nact_spawn(&id, sys, receiver, &s, recv_fini, &u));
 	int fails = 0;
@@ -374,8 +365,7 @@ typedef struct stress_recv {
 	atomic_long order_errors;
 } stress_recv;
 
-static int
-stress_receiver(nact_ctx *ctx, nact_msg *m)
+static int stress_receiver(nact_ctx *ctx, nact_msg *m)
 {
 	stress_recv *r = nact_state(ctx);
 	int64_t key = -1, seq = -1;
@@ -399,8 +389,7 @@ typedef struct producer {
 	atomic_long other;
 } producer;
 
-static void *
-producer_fn(void *arg)
+static void *producer_fn(void *arg)
 {
 	producer *p = arg;
 	for (long i = 0; i < p->n; i++) {
@@ -411,9 +400,9 @@ producer_fn(void *arg)
 		nact_msg *m = nt_msg_pair(p->sys, T_VAL, p->key, i);
 		if (m == NULL)
 			break;
-		int rv = p->use_wait
-		    ? nact_send_wait(p->sys, p->to, m, (int)nt_slow(NT_LONG_MS))
-		    : nact_send(p->sys, p->to, m);
+		int rv = p->use_wait ?
+		    nact_send_wait(p->sys, p->to, m, (int)nt_slow(NT_LONG_MS)) :
+		    nact_send(p->sys, p->to, m);
 		if (rv == 0) {
 			atomic_fetch_add(&p->accepted, 1);
 			continue;
@@ -427,15 +416,14 @@ producer_fn(void *arg)
 	return NULL;
 }
 
-static void
-run_stress(int overflow, int use_wait)
+static void run_stress(int overflow, int use_wait)
 {
 	nact_system *sys = NULL;
 	stress_recv *r = calloc(1, sizeof(*r));
 	producer pr[NPROD];
 	pthread_t th[NPROD];
 	nact_aid id;
-	nact_spawn_opts o = { .capacity = 8, .overflow = overflow };
+	nact_spawn_opts o = {.capacity = 8, .overflow = overflow};
 	long n = nt_scaled(5000);
 
 	REQUIRE(r != NULL);
@@ -469,11 +457,13 @@ run_stress(int overflow, int use_wait)
 		    NT_LONG_MS));
 		dropped = (long)nact_deadletters(sys, NACT_DL_DROPPED);
 	} else {
-		CHECK(NT_WAIT(atomic_load(&r->handled) == accepted, NT_LONG_MS));
+		CHECK(
+		    NT_WAIT(atomic_load(&r->handled) == accepted, NT_LONG_MS));
 	}
 	if (overflow == NACT_OVERFLOW_BLOCK)
 		CHECK_EQ_INT(accepted, n * NPROD); /* waited, never lost */
-	CHECK(NT_STAYS_FALSE(atomic_load(&r->handled) + dropped > accepted, 20));
+	CHECK(
+	    NT_STAYS_FALSE(atomic_load(&r->handled) + dropped > accepted, 20));
 	CHECK_EQ_INT(atomic_load(&r->order_errors), 0);
 	printf("policy %d: sent %ld, accepted %ld, refused %ld, dropped %ld, "
 	       "handled %ld\n",
@@ -482,20 +472,17 @@ run_stress(int overflow, int use_wait)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_stress_block(void)
+static void test_stress_block(void)
 {
 	run_stress(NACT_OVERFLOW_BLOCK, 1);
 }
 
-static void
-test_stress_drop_oldest(void)
+static void test_stress_drop_oldest(void)
 {
 	run_stress(NACT_OVERFLOW_DROP_OLDEST, 0);
 }
 
-static void
-test_stress_fail(void)
+static void test_stress_fail(void)
 {
 	run_stress(NACT_OVERFLOW_FAIL, 0);
 }

@@ -23,26 +23,23 @@ typedef struct st {
 	atomic_int fini;
 } st;
 
-static int
-count(nact_ctx *ctx, nact_msg *m)
+static int count(nact_ctx *ctx, nact_msg *m)
 {
 	st *s = nact_state(ctx);
 	atomic_fetch_add(&s->handled, 1);
 	return 0;
 }
 
-static void
-st_fini(void *arg)
+static void st_fini(void *arg)
 {
 	st *s = arg;
 	atomic_fetch_add(&s->fini, 1);
 }
 
-static void
-test_register_whereis(void)
+static void test_register_whereis(void)
 {
 	nact_system *sys = NULL;
-	st sa = { 0 }, sb = { 0 };
+	st sa = {0}, sb = {0};
 	nact_aid a, b;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
@@ -75,11 +72,10 @@ test_register_whereis(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_bad_names(void)
+static void test_bad_names(void)
 {
 	nact_system *sys = NULL;
-	st sa = { 0 };
+	st sa = {0};
 	nact_aid a;
 	char name[NACT_NAME_MAX + 2];
 
@@ -94,18 +90,18 @@ test_bad_names(void)
 	CHECK_EQ_U64(nact_whereis(sys, name).v, a.v);
 
 	/* A dead or unknown id cannot be registered. */
-	CHECK_ERR(nact_register(sys, "ghost", (nact_aid){ 0x0000FFFFFFFF0003ull }),
+	CHECK_ERR(nact_register(sys, "ghost",
+	              (nact_aid){0x0000FFFFFFFF0003ull}),
 	    NACT_ENOENT);
 	CHECK_ERR(nact_register(sys, "none", NACT_AID_NONE), NACT_ENOENT);
 	CHECK_EQ_U64(nact_whereis(sys, "ghost").v, 0);
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_name_copied(void)
+static void test_name_copied(void)
 {
 	nact_system *sys = NULL;
-	st sa = { 0 };
+	st sa = {0};
 	nact_aid a;
 	char buf[32];
 
@@ -119,11 +115,10 @@ test_name_copied(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_name_removed_at_end(void)
+static void test_name_removed_at_end(void)
 {
 	nact_system *sys = NULL;
-	st sa = { 0 }, sb = { 0 };
+	st sa = {0}, sb = {0};
 	nact_aid a, b;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
@@ -141,7 +136,7 @@ test_name_removed_at_end(void)
 
 	/* Also when nobody looked the name up in between: register straight
 	 * after the end must not find the old entry. */
-	st sc = { 0 };
+	st sc = {0};
 	nact_aid c;
 	REQUIRE_RV(nact_spawn(&c, sys, count, &sc, st_fini, NULL));
 	CHECK_RV(nact_register(sys, "svc2", c));
@@ -153,13 +148,12 @@ test_name_removed_at_end(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_spawn_opts_name(void)
+static void test_spawn_opts_name(void)
 {
 	nact_system *sys = NULL;
-	st sa = { 0 }, sb = { 0 };
+	st sa = {0}, sb = {0};
 	nact_aid a, b = NACT_AID_NONE;
-	nact_spawn_opts o = { .name = "worker" };
+	nact_spawn_opts o = {.name = "worker"};
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
 	REQUIRE_RV(nact_spawn(&a, sys, count, &sa, st_fini, &o));
@@ -173,8 +167,9 @@ test_spawn_opts_name(void)
 	CHECK_EQ_U64(nact_whereis(sys, "worker").v, a.v);
 
 	/* Name plus a bound: both apply. */
-	nact_spawn_opts o2 = { .capacity = 8, .overflow = NACT_OVERFLOW_FAIL,
-		.name = "bounded" };
+	nact_spawn_opts o2 = {.capacity = 8,
+	    .overflow = NACT_OVERFLOW_FAIL,
+	    .name = "bounded"};
 	REQUIRE_RV(nact_spawn(&b, sys, count, &sb, st_fini, &o2));
 	CHECK_EQ_U64(nact_whereis(sys, "bounded").v, b.v);
 	CHECK_RV(nact_stop(sys, b));
@@ -192,8 +187,7 @@ typedef struct race_arg {
 	int n;
 } race_arg;
 
-static void *
-race_thread(void *p)
+static void *race_thread(void *p)
 {
 	race_arg *r = p;
 	char name[16];
@@ -213,8 +207,7 @@ race_thread(void *p)
 	return NULL;
 }
 
-static void
-test_concurrent(void)
+static void test_concurrent(void)
 {
 	nact_system *sys = NULL;
 	enum { NT = 4 };
@@ -226,8 +219,10 @@ test_concurrent(void)
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
 	memset(s, 0, sizeof(s));
 	for (int i = 0; i < NT; i++) {
-		ra[i] = (race_arg){ sys, NACT_AID_NONE, &errors, (int)nt_scaled(5000) };
-		REQUIRE_RV(nact_spawn(&ra[i].id, sys, count, &s[i], st_fini, NULL));
+		ra[i] = (race_arg){sys, NACT_AID_NONE, &errors,
+		    (int)nt_scaled(5000)};
+		REQUIRE_RV(
+		    nact_spawn(&ra[i].id, sys, count, &s[i], st_fini, NULL));
 	}
 	for (int i = 0; i < NT; i++)
 		REQUIRE(pthread_create(&th[i], NULL, race_thread, &ra[i]) == 0);

@@ -32,8 +32,7 @@ typedef struct server_st {
 	atomic_int bad;
 } server_st;
 
-static int
-server(nact_ctx *ctx, nact_msg *m)
+static int server(nact_ctx *ctx, nact_msg *m)
 {
 	server_st *s = nact_state(ctx);
 	nact_system *sys = nact_sys(ctx);
@@ -41,9 +40,10 @@ server(nact_ctx *ctx, nact_msg *m)
 	if (nact_msg_type(m) == T_REPLY_NOW) {
 		/* Answer the kept request, late. */
 		nact_msg *rep = nt_msg_int(sys, T_REQ, -1);
-		nact_aid to = { atomic_load(&s->last_sender) };
+		nact_aid to = {atomic_load(&s->last_sender)};
 		if (rep == NULL ||
-		    nact_reply_to(sys, to, atomic_load(&s->last_corr), rep) != 0) {
+		    nact_reply_to(sys, to, atomic_load(&s->last_corr), rep) !=
+		        0) {
 			nact_msg_free(rep);
 			atomic_fetch_add(&s->bad, 1);
 		}
@@ -78,8 +78,7 @@ typedef struct client_st {
 	atomic_int wrong_arg;
 } client_st;
 
-static void
-on_reply(nact_ctx *ctx, nact_msg *reply, int err, void *arg)
+static void on_reply(nact_ctx *ctx, nact_msg *reply, int err, void *arg)
 {
 	client_st *c = arg;
 	if (arg != nact_state(ctx))
@@ -95,8 +94,7 @@ on_reply(nact_ctx *ctx, nact_msg *reply, int err, void *arg)
 	atomic_fetch_add_explicit(&c->cb_calls, 1, memory_order_release);
 }
 
-static int
-client(nact_ctx *ctx, nact_msg *m)
+static int client(nact_ctx *ctx, nact_msg *m)
 {
 	client_st *c = nact_state(ctx);
 	nact_system *sys = nact_sys(ctx);
@@ -107,7 +105,8 @@ client(nact_ctx *ctx, nact_msg *m)
 		return 0;
 	switch (nact_msg_type(m)) {
 	case T_GO:
-		rv = nact_request(ctx, c->target, req, c->timeout_ms, on_reply, c);
+		rv = nact_request(ctx, c->target, req, c->timeout_ms, on_reply,
+		    c);
 		break;
 	case T_BADREQ:
 		rv = nact_request(ctx, c->target, req, c->timeout_ms, NULL, c);
@@ -137,23 +136,22 @@ typedef struct pair {
 	nact_aid sid, cid;
 } pair;
 
-static int
-setup(pair *p, int mode, int timeout_ms)
+static int setup(pair *p, int mode, int timeout_ms)
 {
 	int rv;
 	memset(p, 0, sizeof(*p));
 	if ((rv = nt_open(&p->sys, 2, NACT_CLOCK_MONOTONIC)) != 0)
 		return rv;
 	p->srv.mode = mode;
-	if ((rv = nact_spawn(&p->sid, p->sys, server, &p->srv, NULL, NULL)) != 0)
+	if ((rv = nact_spawn(&p->sid, p->sys, server, &p->srv, NULL, NULL)) !=
+	    0)
 		return rv;
 	p->cli.target = p->sid;
 	p->cli.timeout_ms = timeout_ms;
 	return nact_spawn(&p->cid, p->sys, client, &p->cli, NULL, NULL);
 }
 
-static void
-test_request_reply(void)
+static void test_request_reply(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, ECHO, 200));
@@ -170,7 +168,8 @@ test_request_reply(void)
 	/* What the server saw. */
 	CHECK(atomic_load(&p.srv.last_flags) & NACT_MF_REQUEST);
 	CHECK(atomic_load(&p.srv.last_corr) != 0);
-	CHECK_EQ_U64(atomic_load(&p.srv.last_corr), atomic_load(&p.cli.cb_corr));
+	CHECK_EQ_U64(atomic_load(&p.srv.last_corr),
+	    atomic_load(&p.cli.cb_corr));
 	CHECK_EQ_U64(atomic_load(&p.srv.last_sender), p.cid.v);
 	/* The request's timer must not fire a second callback. */
 	CHECK(NT_STAYS_FALSE(atomic_load(&p.cli.cb_calls) > 1, 400));
@@ -185,8 +184,7 @@ test_request_reply(void)
 	nact_system_close(p.sys, 5000);
 }
 
-static void
-test_request_timeout(void)
+static void test_request_timeout(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, SILENT, 50));
@@ -205,8 +203,7 @@ test_request_timeout(void)
 	nact_system_close(p.sys, 5000);
 }
 
-static void
-test_late_reply(void)
+static void test_late_reply(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, SILENT, 50));
@@ -225,8 +222,7 @@ test_late_reply(void)
 	nact_system_close(p.sys, 5000);
 }
 
-static void
-test_reply_from_main(void)
+static void test_reply_from_main(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, SILENT, 30000));
@@ -235,7 +231,7 @@ test_reply_from_main(void)
 	CHECK(NT_WAIT(atomic_load_explicit(&p.srv.requests,
 	                  memory_order_acquire) == 1,
 	    NT_LONG_MS));
-	nact_aid to = { atomic_load(&p.srv.last_sender) };
+	nact_aid to = {atomic_load(&p.srv.last_sender)};
 	CHECK_EQ_U64(to.v, p.cid.v);
 	nact_msg *rep = nt_msg_int(p.sys, T_REQ, 777);
 	REQUIRE(rep != NULL);
@@ -249,8 +245,7 @@ test_reply_from_main(void)
 	nact_system_close(p.sys, 5000);
 }
 
-static void
-test_request_bad(void)
+static void test_request_bad(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, ECHO, 100));
@@ -264,8 +259,7 @@ test_request_bad(void)
 	nact_system_close(p.sys, 5000);
 }
 
-static void
-test_call_in_handler(void)
+static void test_call_in_handler(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, ECHO, 100));
@@ -279,8 +273,7 @@ test_call_in_handler(void)
 	nact_system_close(p.sys, 5000);
 }
 
-static void
-test_call_main(void)
+static void test_call_main(void)
 {
 	pair p;
 	REQUIRE_RV(setup(&p, ECHO, 100));
@@ -307,7 +300,8 @@ test_call_main(void)
 	for (int i = 0; i < 200; i++) {
 		req = nt_msg_int(p.sys, T_REQ, i);
 		rep = NULL;
-		rv = req ? nact_call(p.sys, p.sid, req, 10000, &rep) : NACT_ENOMEM;
+		rv = req ? nact_call(p.sys, p.sid, req, 10000, &rep) :
+		           NACT_ENOMEM;
 		if (rv != 0 || rep == NULL || nt_body_int(rep, -1) != 2 * i)
 			bad++;
 		if (rv == 0)
@@ -318,7 +312,7 @@ test_call_main(void)
 	CHECK_EQ_INT(bad, 0);
 
 	/* Timeout: the request is consumed. */
-	server_st silent = { .mode = SILENT };
+	server_st silent = {.mode = SILENT};
 	nact_aid sil;
 	REQUIRE_RV(nact_spawn(&sil, p.sys, server, &silent, NULL, NULL));
 	req = nt_msg_int(p.sys, T_REQ, 1);

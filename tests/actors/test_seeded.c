@@ -28,17 +28,15 @@ typedef struct node {
 	nact_aid peers[NA];
 } node;
 
-static void
-record(int idx, int64_t tag, uint64_t sender)
+static void record(int idx, int64_t tag, uint64_t sender)
 {
 	int k = atomic_fetch_add(&g_trace.n, 1);
 	if (k < TOTAL + 16)
-		g_trace.ev[k] = ((uint64_t)idx << 56) | ((uint64_t)(tag & 0xffffff) << 32) |
-		    (sender & 0xffffffffu);
+		g_trace.ev[k] = ((uint64_t)idx << 56) |
+		    ((uint64_t)(tag & 0xffffff) << 32) | (sender & 0xffffffffu);
 }
 
-static void
-send_hop(nact_ctx *ctx, nact_aid to, int64_t hops, int64_t tag)
+static void send_hop(nact_ctx *ctx, nact_aid to, int64_t hops, int64_t tag)
 {
 	nact_msg *m = nt_msg_pair(nact_sys(ctx), T_HOP, hops, tag);
 	if (m != NULL && nact_send(nact_sys(ctx), to, m) != 0) {
@@ -47,8 +45,7 @@ send_hop(nact_ctx *ctx, nact_aid to, int64_t hops, int64_t tag)
 	}
 }
 
-static int
-node_fn(nact_ctx *ctx, nact_msg *m)
+static int node_fn(nact_ctx *ctx, nact_msg *m)
 {
 	node *s = nact_state(ctx);
 	int64_t hops = 0, tag = 0;
@@ -73,8 +70,7 @@ node_fn(nact_ctx *ctx, nact_msg *m)
 }
 
 /* Run the graph once under `seed`; copy the trace out. 0 on success. */
-static int
-run_once(uint64_t seed, uint64_t *out)
+static int run_once(uint64_t seed, uint64_t *out)
 {
 	nact_config cfg;
 	nact_system *sys = NULL;
@@ -92,8 +88,10 @@ run_once(uint64_t seed, uint64_t *out)
 	nact_aid ids[NA];
 	for (int i = 0; i < NA; i++) {
 		nodes[i].idx = i;
-		if ((rv = nact_spawn(&ids[i], sys, node_fn, &nodes[i], NULL, NULL)) != 0) {
-			nt_fail(__FILE__, __LINE__, "spawn: %s", nact_strerror(rv));
+		if ((rv = nact_spawn(&ids[i], sys, node_fn, &nodes[i], NULL,
+		         NULL)) != 0) {
+			nt_fail(__FILE__, __LINE__, "spawn: %s",
+			    nact_strerror(rv));
 			nact_system_close(sys, 1000);
 			return rv;
 		}
@@ -120,8 +118,7 @@ run_once(uint64_t seed, uint64_t *out)
 	return 0;
 }
 
-static int
-first_diff(const uint64_t *a, const uint64_t *b)
+static int first_diff(const uint64_t *a, const uint64_t *b)
 {
 	for (int i = 0; i < TOTAL; i++)
 		if (a[i] != b[i])
@@ -131,10 +128,9 @@ first_diff(const uint64_t *a, const uint64_t *b)
 
 static uint64_t t1[TOTAL], t2[TOTAL], t3[TOTAL];
 
-static void
-test_same_seed_same_order(void)
+static void test_same_seed_same_order(void)
 {
-	const uint64_t seeds[] = { 1, 42, 0xDEADBEEFCAFEull };
+	const uint64_t seeds[] = {1, 42, 0xDEADBEEFCAFEull};
 	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
 		REQUIRE_RV(run_once(seeds[s], t1));
 		REQUIRE_RV(run_once(seeds[s], t2));
@@ -147,8 +143,7 @@ test_same_seed_same_order(void)
 	}
 }
 
-static void
-test_seeds_differ(void)
+static void test_seeds_differ(void)
 {
 	/* Over several seeds at least two distinct orders must appear. */
 	uint64_t ref[TOTAL];

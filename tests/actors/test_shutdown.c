@@ -27,13 +27,12 @@ enum { T_BLOCK = 1, T_VAL, T_CLOSE };
 typedef struct sink {
 	atomic_int lines;
 	atomic_int by_level[NACT_LOG_DEBUG + 1];
-	atomic_int bad;     /* NULL line, trailing newline, level out of range */
+	atomic_int bad; /* NULL line, trailing newline, level out of range */
 	atomic_int matched; /* lines containing `want` */
 	_Atomic(const char *) want;
 } sink;
 
-static void
-sink_fn(void *arg, int level, const char *line)
+static void sink_fn(void *arg, int level, const char *line)
 {
 	sink *s = arg;
 	if (line == NULL || level < NACT_LOG_ERROR || level > NACT_LOG_DEBUG) {
@@ -50,8 +49,7 @@ sink_fn(void *arg, int level, const char *line)
 	atomic_fetch_add(&s->lines, 1);
 }
 
-static void
-sink_reset(sink *s, const char *want)
+static void sink_reset(sink *s, const char *want)
 {
 	atomic_store(&s->lines, 0);
 	for (int i = 0; i <= NACT_LOG_DEBUG; i++)
@@ -67,8 +65,7 @@ static atomic_int plug_entered;
 static atomic_long handled_total;
 static atomic_long fini_total;
 
-static int
-busy_fn(nact_ctx *ctx, nact_msg *m)
+static int busy_fn(nact_ctx *ctx, nact_msg *m)
 {
 	if (nact_msg_type(m) == T_BLOCK) {
 		atomic_store(&plug_entered, 1);
@@ -84,15 +81,13 @@ busy_fn(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-busy_fini(void *arg)
+static void busy_fini(void *arg)
 {
 	free(arg);
 	atomic_fetch_add(&fini_total, 1);
 }
 
-static void *
-release_later(void *arg)
+static void *release_later(void *arg)
 {
 	(void)arg;
 	nng_msleep(100); /* let close start while the plug still blocks */
@@ -100,8 +95,7 @@ release_later(void *arg)
 	return NULL;
 }
 
-static void
-test_close_full_mailboxes(void)
+static void test_close_full_mailboxes(void)
 {
 	nact_system *sys = NULL;
 	long na = nt_scaled(100), per = nt_scaled(2000);
@@ -120,7 +114,7 @@ test_close_full_mailboxes(void)
 	for (long i = 0; i < na; i++) {
 		nact_aid id;
 		char name[32];
-		nact_spawn_opts o = { 0 };
+		nact_spawn_opts o = {0};
 		if (i % 10 == 1) { /* some bounded, dropping the oldest */
 			o.capacity = 100;
 			o.overflow = NACT_OVERFLOW_DROP_OLDEST;
@@ -146,7 +140,8 @@ test_close_full_mailboxes(void)
 		/* A pending timer per ten actors, due long after the test. */
 		if (i % 10 == 3) {
 			nact_msg *m = nt_msg_int(sys, T_VAL, -1);
-			if (m != NULL && nact_send_after(sys, id, m, 600000, NULL) != 0)
+			if (m != NULL &&
+			    nact_send_after(sys, id, m, 600000, NULL) != 0)
 				nact_msg_free(m);
 		}
 	}
@@ -169,12 +164,11 @@ test_close_full_mailboxes(void)
 	CHECK(el < nt_slow(NT_LONG_MS));
 }
 
-static void
-test_close_from_handler(void)
+static void test_close_from_handler(void)
 {
 	nact_system *sys = NULL;
 	nact_config cfg;
-	sink s = { 0 };
+	sink s = {0};
 	nact_aid a;
 
 	nact_config_init(&cfg);
@@ -188,7 +182,8 @@ test_close_from_handler(void)
 	REQUIRE_RV(nact_spawn(&a, sys, busy_fn, malloc(8), busy_fini, NULL));
 	nt_send_int(sys, a, T_CLOSE, 0);
 	CHECK(NT_WAIT(atomic_load(&handled_total) == 1, NT_LONG_MS));
-	CHECK(NT_WAIT(atomic_load(&s.by_level[NACT_LOG_ERROR]) >= 1, NT_LONG_MS));
+	CHECK(
+	    NT_WAIT(atomic_load(&s.by_level[NACT_LOG_ERROR]) >= 1, NT_LONG_MS));
 	/* Still running. */
 	CHECK_EQ_INT(nact_alive(sys, a), 1);
 	nt_send_int(sys, a, T_VAL, 0);
@@ -200,12 +195,11 @@ test_close_from_handler(void)
 
 /* ---- logging ---- */
 
-static void
-test_log_hook(void)
+static void test_log_hook(void)
 {
 	nact_system *sys = NULL;
 	nact_config cfg;
-	sink s = { 0 }, s2 = { 0 };
+	sink s = {0}, s2 = {0};
 	nact_aid a;
 
 	nact_config_init(&cfg);
@@ -224,7 +218,8 @@ test_log_hook(void)
 	CHECK(NT_WAIT(atomic_load(&handled_total) == 1, NT_LONG_MS));
 	CHECK_RV(nact_stop(sys, a));
 	CHECK(NT_WAIT(!nact_alive(sys, a), NT_LONG_MS));
-	CHECK(NT_WAIT(atomic_load(&s.by_level[NACT_LOG_DEBUG]) >= 3, NT_LONG_MS));
+	CHECK(
+	    NT_WAIT(atomic_load(&s.by_level[NACT_LOG_DEBUG]) >= 3, NT_LONG_MS));
 
 	/* Our own lines, formatted. */
 	sink_reset(&s, "hello 42 world");
@@ -273,18 +268,18 @@ test_log_hook(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_log_env(void)
+static void test_log_env(void)
 {
 	static const struct {
 		const char *env;
 		int level;
-	} cases[] = { { "error", NACT_LOG_ERROR }, { "warn", NACT_LOG_WARN },
-		{ "info", NACT_LOG_INFO }, { "debug", NACT_LOG_DEBUG } };
-	sink s = { 0 };
+	} cases[] = {{"error", NACT_LOG_ERROR}, {"warn", NACT_LOG_WARN},
+	    {"info", NACT_LOG_INFO}, {"debug", NACT_LOG_DEBUG}};
+	sink s = {0};
 	nact_config cfg;
 	nact_system *sys;
-	char *saved = getenv("NACTOR_LOG") ? strdup(getenv("NACTOR_LOG")) : NULL;
+	char *saved =
+	    getenv("NACTOR_LOG") ? strdup(getenv("NACTOR_LOG")) : NULL;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setenv("NACTOR_LOG", cases[i].env, 1);
@@ -296,7 +291,8 @@ test_log_env(void)
 		sys = NULL;
 		REQUIRE_RV(nact_system_open(&sys, &cfg));
 		if (nact_log_level(sys) != cases[i].level)
-			nt_fail(__FILE__, __LINE__, "NACTOR_LOG=%s gave level %d, want %d",
+			nt_fail(__FILE__, __LINE__,
+			    "NACTOR_LOG=%s gave level %d, want %d",
 			    cases[i].env, nact_log_level(sys), cases[i].level);
 		nact_system_close(sys, 1000);
 	}

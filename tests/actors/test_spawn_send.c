@@ -46,16 +46,14 @@ typedef struct st {
 	nact_aid peer; /* for forwarding / sending on */
 } st;
 
-static void
-st_fini(void *arg)
+static void st_fini(void *arg)
 {
 	st *s = arg;
 	atomic_fetch_add(&s->p->fini, 1);
 	free(s);
 }
 
-static st *
-st_new(probe *p)
+static st *st_new(probe *p)
 {
 	st *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -65,8 +63,7 @@ st_new(probe *p)
 	return s;
 }
 
-static int
-counter(nact_ctx *ctx, nact_msg *m)
+static int counter(nact_ctx *ctx, nact_msg *m)
 {
 	st *s = nact_state(ctx);
 	probe *p = s->p;
@@ -112,11 +109,10 @@ counter(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-test_spawn_send_state(void)
+static void test_spawn_send_state(void)
 {
 	nact_system *sys = NULL;
-	probe p = { 0 };
+	probe p = {0};
 	nact_aid id = NACT_AID_NONE;
 	nact_stats stats;
 
@@ -162,8 +158,7 @@ test_spawn_send_state(void)
 
 static int behaviour_b(nact_ctx *ctx, nact_msg *m);
 
-static int
-behaviour_a(nact_ctx *ctx, nact_msg *m)
+static int behaviour_a(nact_ctx *ctx, nact_msg *m)
 {
 	st *s = nact_state(ctx);
 	atomic_fetch_add(&s->p->a_calls, 1);
@@ -172,8 +167,7 @@ behaviour_a(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static int
-behaviour_b(nact_ctx *ctx, nact_msg *m)
+static int behaviour_b(nact_ctx *ctx, nact_msg *m)
 {
 	st *s = nact_state(ctx);
 	atomic_fetch_add(&s->p->b_calls, 1);
@@ -183,11 +177,10 @@ behaviour_b(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-test_become(void)
+static void test_become(void)
 {
 	nact_system *sys = NULL;
-	probe p = { 0 };
+	probe p = {0};
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
@@ -208,11 +201,10 @@ test_become(void)
 	CHECK_EQ_INT(atomic_load(&p.fini), 1);
 }
 
-static void
-test_exit(void)
+static void test_exit(void)
 {
 	nact_system *sys = NULL;
-	probe p1 = { 0 }, p2 = { 0 };
+	probe p1 = {0}, p2 = {0};
 	nact_aid a, b;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
@@ -254,11 +246,10 @@ test_exit(void)
 	CHECK_EQ_INT(atomic_load(&p2.fini), 1);
 }
 
-static void
-test_sender_and_forward(void)
+static void test_sender_and_forward(void)
 {
 	nact_system *sys = NULL;
-	probe pa = { 0 }, pb = { 0 }, pc = { 0 };
+	probe pa = {0}, pb = {0}, pc = {0};
 	nact_aid a, b, c;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
@@ -301,8 +292,7 @@ typedef struct keeper {
 	atomic_int got;
 } keeper;
 
-static int
-keeper_fn(nact_ctx *ctx, nact_msg *m)
+static int keeper_fn(nact_ctx *ctx, nact_msg *m)
 {
 	keeper *k = nact_state(ctx);
 	if (k->kept == NULL)
@@ -311,11 +301,10 @@ keeper_fn(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void
-test_take_in_handler(void)
+static void test_take_in_handler(void)
 {
 	nact_system *sys = NULL;
-	keeper k = { 0 };
+	keeper k = {0};
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
@@ -327,7 +316,8 @@ test_take_in_handler(void)
 	/* Still valid after the handler returned: header + body bytes. */
 	CHECK_RV(nact_hdr_check(nng_msg_body(k.kept), nng_msg_len(k.kept)));
 	nact_hdr h;
-	CHECK_RV(nact_hdr_decode(&h, nng_msg_body(k.kept), nng_msg_len(k.kept)));
+	CHECK_RV(
+	    nact_hdr_decode(&h, nng_msg_body(k.kept), nng_msg_len(k.kept)));
 	CHECK_EQ_U64(h.target, id.v);
 	CHECK_EQ_INT(h.type, T_INT);
 	nact_msg *m = NULL;
@@ -352,8 +342,7 @@ typedef struct fifo_recv {
 	atomic_long errors;
 } fifo_recv;
 
-static int
-fifo_receiver(nact_ctx *ctx, nact_msg *m)
+static int fifo_receiver(nact_ctx *ctx, nact_msg *m)
 {
 	fifo_recv *r = nact_state(ctx);
 	int64_t key = -1, seq = -1;
@@ -362,7 +351,8 @@ fifo_receiver(nact_ctx *ctx, nact_msg *m)
 		atomic_fetch_add(&r->errors, 1);
 	} else if (seq != r->expect[key]) {
 		if (atomic_fetch_add(&r->errors, 1) < 5)
-			fprintf(stderr, "  key %" PRId64 ": got %" PRId64
+			fprintf(stderr,
+			    "  key %" PRId64 ": got %" PRId64
 			    ", expected %" PRId64 "\n",
 			    key, seq, r->expect[key]);
 		r->expect[key] = seq + 1;
@@ -379,8 +369,7 @@ typedef struct fifo_sender {
 	atomic_long *send_errors;
 } fifo_sender;
 
-static int
-fifo_sender_fn(nact_ctx *ctx, nact_msg *m)
+static int fifo_sender_fn(nact_ctx *ctx, nact_msg *m)
 {
 	fifo_sender *s = nact_state(ctx);
 	nact_system *sys = nact_sys(ctx);
@@ -412,8 +401,7 @@ typedef struct fifo_thread {
 	atomic_long *send_errors;
 } fifo_thread;
 
-static void *
-fifo_thread_fn(void *arg)
+static void *fifo_thread_fn(void *arg)
 {
 	fifo_thread *t = arg;
 	for (int64_t i = 0; i < t->n; i++) {
@@ -426,8 +414,7 @@ fifo_thread_fn(void *arg)
 	return NULL;
 }
 
-static void
-test_fifo_many_senders(void)
+static void test_fifo_many_senders(void)
 {
 	nact_system *sys = NULL;
 	nact_aid recv, snd[NACTORS];
@@ -447,13 +434,15 @@ test_fifo_many_senders(void)
 		s->key = NTHREADS + j;
 		s->n = n;
 		s->send_errors = &send_errors;
-		REQUIRE_RV(nact_spawn(&snd[j], sys, fifo_sender_fn, s, free, NULL));
+		REQUIRE_RV(
+		    nact_spawn(&snd[j], sys, fifo_sender_fn, s, free, NULL));
 	}
 	for (int j = 0; j < NACTORS; j++)
 		nt_send_int(sys, snd[j], T_GO, 0);
 	for (int t = 0; t < NTHREADS; t++) {
-		targ[t] = (fifo_thread){ sys, recv, t, n, &send_errors };
-		REQUIRE(pthread_create(&th[t], NULL, fifo_thread_fn, &targ[t]) == 0);
+		targ[t] = (fifo_thread){sys, recv, t, n, &send_errors};
+		REQUIRE(pthread_create(&th[t], NULL, fifo_thread_fn,
+		            &targ[t]) == 0);
 	}
 	for (int t = 0; t < NTHREADS; t++)
 		pthread_join(th[t], NULL);
@@ -470,22 +459,19 @@ test_fifo_many_senders(void)
 
 static atomic_long many_fini, many_handled;
 
-static void
-many_fini_fn(void *arg)
+static void many_fini_fn(void *arg)
 {
 	free(arg);
 	atomic_fetch_add(&many_fini, 1);
 }
 
-static int
-many_fn(nact_ctx *ctx, nact_msg *m)
+static int many_fn(nact_ctx *ctx, nact_msg *m)
 {
 	atomic_fetch_add(&many_handled, 1);
 	return 0;
 }
 
-static void
-test_many_actors(void)
+static void test_many_actors(void)
 {
 	nact_system *sys = NULL;
 	long n = nt_scaled(100000);
@@ -500,8 +486,9 @@ test_many_actors(void)
 	uint64_t t0 = nt_now_ms();
 	for (long i = 0; i < n; i++) {
 		void *state = malloc(16);
-		if (state == NULL || nact_spawn(&ids[i], sys, many_fn, state,
-					 many_fini_fn, NULL) != 0) {
+		if (state == NULL ||
+		    nact_spawn(&ids[i], sys, many_fn, state, many_fini_fn,
+		        NULL) != 0) {
 			free(state);
 			ids[i] = NACT_AID_NONE;
 			spawn_err++;
@@ -531,19 +518,18 @@ test_many_actors(void)
 	    NT_LONG_MS));
 	CHECK_EQ_U64(stats.live, 0);
 	CHECK_EQ_U64(stats.spawned, (uint64_t)n);
-	printf("%ld actors spawned, messaged and stopped in %" PRIu64 " ms\n", n,
-	    nt_now_ms() - t0);
+	printf("%ld actors spawned, messaged and stopped in %" PRIu64 " ms\n",
+	    n, nt_now_ms() - t0);
 	nact_system_close(sys, 5000);
 	/* No destructor ran twice. */
 	CHECK_EQ_INT(atomic_load(&many_fini), n);
 	free(ids);
 }
 
-static void
-test_bad_args(void)
+static void test_bad_args(void)
 {
 	nact_system *sys = NULL;
-	probe p = { 0 };
+	probe p = {0};
 	nact_aid id = NACT_AID_NONE;
 
 	REQUIRE_RV(nt_open(&sys, 1, NACT_CLOCK_MONOTONIC));
@@ -557,14 +543,14 @@ test_bad_args(void)
 	CHECK_RV(nact_spawn(&id2, sys, many_fn, NULL, NULL, NULL));
 	CHECK_ERR(nact_send(sys, id2, NULL), NACT_EINVAL);
 	CHECK_EQ_INT(nact_alive(sys, NACT_AID_NONE), 0);
-	CHECK_ERR(nact_stop(sys, (nact_aid){ 0x0000FFFFFFFF0000ull }), NACT_ENOENT);
-	CHECK_EQ_INT(nact_alive(sys, (nact_aid){ 0x0000FFFFFFFF0000ull }), 0);
+	CHECK_ERR(nact_stop(sys, (nact_aid){0x0000FFFFFFFF0000ull}),
+	    NACT_ENOENT);
+	CHECK_EQ_INT(nact_alive(sys, (nact_aid){0x0000FFFFFFFF0000ull}), 0);
 	nact_system_close(sys, 5000);
 	st_fini(s);
 }
 
 NT_MAIN(NT_CASE(test_spawn_send_state), NT_CASE(test_become),
     NT_CASE(test_exit), NT_CASE(test_sender_and_forward),
-    NT_CASE(test_take_in_handler),
-    NT_CASE(test_fifo_many_senders), NT_CASE(test_many_actors),
-    NT_CASE(test_bad_args))
+    NT_CASE(test_take_in_handler), NT_CASE(test_fifo_many_senders),
+    NT_CASE(test_many_actors), NT_CASE(test_bad_args))

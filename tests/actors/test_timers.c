@@ -31,8 +31,7 @@ typedef struct rec_st {
 	atomic_int arm_rv;
 } rec_st;
 
-static int
-recorder(nact_ctx *ctx, nact_msg *m)
+static int recorder(nact_ctx *ctx, nact_msg *m)
 {
 	rec_st *s = nact_state(ctx);
 	nact_system *sys = nact_sys(ctx);
@@ -49,7 +48,8 @@ recorder(nact_ctx *ctx, nact_msg *m)
 		atomic_fetch_add(&s->timeouts, 1);
 		break;
 	case T_ARM:
-		atomic_store(&s->arm_rv, nact_receive_timeout(ctx, (int)nt_body_int(m, 0)));
+		atomic_store(&s->arm_rv,
+		    nact_receive_timeout(ctx, (int)nt_body_int(m, 0)));
 		break;
 	case T_DISARM:
 		atomic_store(&s->arm_rv, nact_receive_timeout(ctx, 0));
@@ -67,8 +67,7 @@ recorder(nact_ctx *ctx, nact_msg *m)
 
 /* Round trip to the recorder: everything queued before has been handled
  * when this returns. Returns 0 or the call error. */
-static int
-barrier(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
+static int barrier(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
 {
 	nact_msg *req = nt_msg_int(sys, type, v), *rep = NULL;
 	if (req == NULL)
@@ -79,15 +78,15 @@ barrier(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
 	else if (rv != NACT_ETIMEDOUT)
 		nact_msg_free(req);
 	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "barrier call: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "barrier call: %s",
+		    nact_strerror(rv));
 	return rv;
 }
 
 #define MS (1000000ull)
 
-static int
-send_after_int(nact_system *sys, nact_aid to, int64_t v, int delay_ms,
-    nact_timer *tp)
+static int send_after_int(nact_system *sys, nact_aid to, int64_t v,
+    int delay_ms, nact_timer *tp)
 {
 	nact_msg *m = nt_msg_int(sys, T_VAL, v);
 	if (m == NULL)
@@ -98,11 +97,10 @@ send_after_int(nact_system *sys, nact_aid to, int64_t v, int delay_ms,
 	return rv;
 }
 
-static void
-test_manual_order(void)
+static void test_manual_order(void)
 {
 	nact_system *sys = NULL;
-	rec_st s = { 0 };
+	rec_st s = {0};
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MANUAL));
@@ -151,11 +149,10 @@ test_manual_order(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_manual_cancel(void)
+static void test_manual_cancel(void)
 {
 	nact_system *sys = NULL;
-	rec_st s = { 0 };
+	rec_st s = {0};
 	nact_aid id;
 	nact_timer t1, t2, t3;
 
@@ -169,7 +166,7 @@ test_manual_cancel(void)
 
 	CHECK_RV(nact_timer_cancel(sys, t1)); /* before it fires */
 	CHECK_ERR(nact_timer_cancel(sys, t1), NACT_ENOENT); /* only once */
-	CHECK_RV(nact_clock_advance(sys, 7 * MS)); /* "3" fires */
+	CHECK_RV(nact_clock_advance(sys, 7 * MS));          /* "3" fires */
 	CHECK_ERR(nact_timer_cancel(sys, t3), NACT_ENOENT); /* already fired */
 	CHECK_RV(nact_clock_advance(sys, 30 * MS)); /* "2" fires, "1" never */
 	barrier(sys, id, T_PING, 0);
@@ -179,8 +176,8 @@ test_manual_cancel(void)
 	CHECK_ERR(nact_timer_cancel(sys, t2), NACT_ENOENT);
 
 	/* Handles that never existed. */
-	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){ 0 }), NACT_ENOENT);
-	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){ 0x7fffffffffffull }),
+	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){0}), NACT_ENOENT);
+	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){0x7fffffffffffull}),
 	    NACT_ENOENT);
 
 	/* A pending timer at close is freed with its message (ASan). */
@@ -188,11 +185,10 @@ test_manual_cancel(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_manual_receive_timeout(void)
+static void test_manual_receive_timeout(void)
 {
 	nact_system *sys = NULL;
-	rec_st s = { 0 };
+	rec_st s = {0};
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MANUAL));
@@ -222,11 +218,10 @@ test_manual_receive_timeout(void)
 	nact_system_close(sys, 5000);
 }
 
-static void
-test_real_clock(void)
+static void test_real_clock(void)
 {
 	nact_system *sys = NULL;
-	rec_st s = { 0 };
+	rec_st s = {0};
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));

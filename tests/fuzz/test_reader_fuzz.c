@@ -24,8 +24,7 @@
 
 static uint64_t rng_state;
 
-static uint64_t
-rnd(void)
+static uint64_t rnd(void)
 {
 	uint64_t x = rng_state;
 	x ^= x << 13;
@@ -34,38 +33,36 @@ rnd(void)
 	return rng_state = x;
 }
 
-static uint32_t
-rnd_below(uint32_t n)
+static uint32_t rnd_below(uint32_t n)
 {
 	return (uint32_t)(rnd() % n);
 }
 
 /* Bytes that mean something to a msgpack decoder. */
-static const uint8_t interesting[] = { 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
-	0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9,
-	0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5,
-	0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff };
+static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+    0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca,
+    0xcb, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6,
+    0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
 
-static int
-ok_init_err(int rv)
+static int ok_init_err(int rv)
 {
 	return rv == 0 || rv == NACT_ETRUNC || rv == NACT_EMALFORMED ||
 	    rv == NACT_ELIMIT;
 }
 
-static int
-ok_read_err(int rv)
+static int ok_read_err(int rv)
 {
-	return rv == 0 || rv == NACT_ETYPE || rv == NACT_ERANGE || rv == NACT_EEOF;
+	return rv == 0 || rv == NACT_ETYPE || rv == NACT_ERANGE ||
+	    rv == NACT_EEOF;
 }
 
-static void
-dump(const char *what, const uint8_t *b, size_t n)
+static void dump(const char *what, const uint8_t *b, size_t n)
 {
 	char line[3 * 64 + 1];
 	size_t k, o = 0;
 	for (k = 0; k < n && k < 64; k++)
-		o += (size_t)snprintf(line + o, sizeof(line) - o, "%02x ", b[k]);
+		o +=
+		    (size_t)snprintf(line + o, sizeof(line) - o, "%02x ", b[k]);
 	line[o] = '\0';
 	fprintf(stderr, "  %s (%zu bytes): %s%s\n", what, n, line,
 	    n > 64 ? "..." : "");
@@ -73,19 +70,18 @@ dump(const char *what, const uint8_t *b, size_t n)
 
 static int reported; /* cap on printed failures */
 
-#define FUZZ_FAIL(b, n, ...)                                                   \
-	do {                                                                   \
-		if (reported++ < 10) {                                         \
-			nt_fail(__FILE__, __LINE__, __VA_ARGS__);              \
-			dump("input", b, n);                                   \
-		} else {                                                       \
-			atomic_fetch_add(&nt_fail_count, 1);                   \
-		}                                                              \
+#define FUZZ_FAIL(b, n, ...)                                      \
+	do {                                                      \
+		if (reported++ < 10) {                            \
+			nt_fail(__FILE__, __LINE__, __VA_ARGS__); \
+			dump("input", b, n);                      \
+		} else {                                          \
+			atomic_fetch_add(&nt_fail_count, 1);      \
+		}                                                 \
 	} while (0)
 
 /* Is [p, p+n) inside [b, b+len)? */
-static int
-inside(const void *p, size_t n, const uint8_t *b, size_t len)
+static int inside(const void *p, size_t n, const uint8_t *b, size_t len)
 {
 	const uint8_t *q = p;
 	if (n == 0)
@@ -95,8 +91,7 @@ inside(const void *p, size_t n, const uint8_t *b, size_t len)
 
 /* Read everything the reader offers, trying every read function at each
  * position. Returns the number of values read. */
-static long
-walk(nact_reader *r, const uint8_t *b, size_t len)
+static long walk(nact_reader *r, const uint8_t *b, size_t len)
 {
 	long values = 0, steps = 0;
 	int depth = 0;
@@ -116,8 +111,8 @@ walk(nact_reader *r, const uint8_t *b, size_t len)
 		/* Occasionally leave a container early (skips the rest). */
 		if (depth > 0 && rnd_below(16) == 0) {
 			if ((rv = nact_read_leave(r)) != 0)
-				FUZZ_FAIL(b, len, "leave at depth %d: %s", depth,
-				    nact_strerror(rv));
+				FUZZ_FAIL(b, len, "leave at depth %d: %s",
+				    depth, nact_strerror(rv));
 			depth--;
 			continue;
 		}
@@ -135,12 +130,14 @@ walk(nact_reader *r, const uint8_t *b, size_t len)
 			if (depth == 0)
 				break;
 			if ((rv = nact_read_leave(r)) != 0)
-				FUZZ_FAIL(b, len, "leave: %s", nact_strerror(rv));
+				FUZZ_FAIL(b, len, "leave: %s",
+				    nact_strerror(rv));
 			depth--;
 			continue;
 		}
 		if (nact_read_done(r))
-			FUZZ_FAIL(b, len, "done but read_array did not say EEOF");
+			FUZZ_FAIL(b, len,
+			    "done but read_array did not say EEOF");
 		if ((rv = nact_read_map(r, &cnt)) == 0) {
 			depth++;
 			values++;
@@ -213,8 +210,7 @@ walk(nact_reader *r, const uint8_t *b, size_t len)
 /* msgpack-c as the oracle: validated bytes are a sequence of objects ending
  * exactly at len. Only called once validate accepted the bytes, so the
  * element counts msgpack-c allocates for are bounded by the buffer. */
-static int
-msgpack_c_accepts(const uint8_t *b, size_t len)
+static int msgpack_c_accepts(const uint8_t *b, size_t len)
 {
 	size_t off = 0;
 	msgpack_unpacked u;
@@ -235,8 +231,7 @@ msgpack_c_accepts(const uint8_t *b, size_t len)
 
 static long n_valid, n_values;
 
-static void
-one_case(const uint8_t *b, size_t len)
+static void one_case(const uint8_t *b, size_t len)
 {
 	nact_limits lim = nact_limits_default();
 	const nact_limits *lp = NULL;
@@ -267,8 +262,8 @@ one_case(const uint8_t *b, size_t len)
 }
 
 /* A valid body with a bit of everything, packed with nact_pack. */
-static size_t
-make_seed_body(nact_system *sys, uint8_t *out, size_t cap, int variant)
+static size_t make_seed_body(nact_system *sys, uint8_t *out, size_t cap,
+    int variant)
 {
 	nact_msg *m = NULL;
 	nact_pack pk;
@@ -291,8 +286,9 @@ make_seed_body(nact_system *sys, uint8_t *out, size_t cap, int variant)
 	if (variant % 3 >= 1)
 		nact_pack_nil(&pk);
 	if (variant % 3 >= 2)
-		nact_pack_strn(&pk, "a longer string value for str8 headers, "
-				    "over thirty-one bytes",
+		nact_pack_strn(&pk,
+		    "a longer string value for str8 headers, "
+		    "over thirty-one bytes",
 		    61);
 	nact_pack_int(&pk, variant);
 	if (nact_pack_error(&pk) == 0) {
@@ -305,14 +301,14 @@ make_seed_body(nact_system *sys, uint8_t *out, size_t cap, int variant)
 	return len;
 }
 
-static void
-test_fuzz(void)
+static void test_fuzz(void)
 {
 	nact_system *sys = NULL;
 	REQUIRE_RV(nt_open(&sys, 1, NACT_CLOCK_MANUAL));
 
 	const char *seed_env = getenv("NACT_FUZZ_SEED");
-	rng_state = seed_env ? strtoull(seed_env, NULL, 0) : 0x9E3779B97F4A7C15ull;
+	rng_state =
+	    seed_env ? strtoull(seed_env, NULL, 0) : 0x9E3779B97F4A7C15ull;
 	if (rng_state == 0)
 		rng_state = 1;
 	printf("seed 0x%" PRIx64 "\n", rng_state);
@@ -341,9 +337,11 @@ test_fuzz(void)
 			len = rnd_below(64);
 			for (size_t k = 0; k < len; k++) {
 				uint32_t p = rnd_below(4);
-				buf[k] = p == 0 ? (uint8_t)rnd()
-				    : p == 1    ? (uint8_t)rnd_below(4)
-				    : interesting[rnd_below(sizeof(interesting))];
+				buf[k] = p == 0 ?
+				    (uint8_t)rnd() :
+				    p == 1 ?
+				    (uint8_t)rnd_below(4) :
+				    interesting[rnd_below(sizeof(interesting))];
 			}
 			break;
 		default: { /* mutate a valid body */
@@ -355,7 +353,8 @@ test_fuzz(void)
 				size_t at = rnd_below((uint32_t)len);
 				switch (rnd_below(5)) {
 				case 0:
-					buf[at] ^= (uint8_t)(1u << rnd_below(8));
+					buf[at] ^=
+					    (uint8_t)(1u << rnd_below(8));
 					break;
 				case 1:
 					buf[at] = interesting[rnd_below(
@@ -367,7 +366,8 @@ test_fuzz(void)
 				case 3: /* splice in a chunk of another seed */
 				{
 					int o = (int)rnd_below(NSEEDS);
-					size_t from = rnd_below((uint32_t)seed_len[o]);
+					size_t from =
+					    rnd_below((uint32_t)seed_len[o]);
 					size_t n = rnd_below(16);
 					if (from + n > seed_len[o])
 						n = seed_len[o] - from;
@@ -403,8 +403,7 @@ test_fuzz(void)
 	nact_system_close(sys, 1000);
 }
 
-static void
-test_fuzz_deep(void)
+static void test_fuzz_deep(void)
 {
 	/* Deep and wide shapes near the limits, built deliberately. */
 	uint8_t buf[4096];

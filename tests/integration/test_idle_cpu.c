@@ -15,23 +15,20 @@
 
 static atomic_long handled;
 
-static int
-quiet(nact_ctx *ctx, nact_msg *m)
+static int quiet(nact_ctx *ctx, nact_msg *m)
 {
 	atomic_fetch_add(&handled, 1);
 	return 0;
 }
 
-static uint64_t
-cpu_ns(void)
+static uint64_t cpu_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void
-test_idle_cpu(void)
+static void test_idle_cpu(void)
 {
 	nact_system *sys = NULL;
 	long n = 10000; /* not scaled: idleness must hold at this size */

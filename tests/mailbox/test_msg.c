@@ -17,20 +17,19 @@
  */
 #include "testutil.h"
 
-static nact_system *
-open_sys(void)
+static nact_system *open_sys(void)
 {
 	nact_system *sys = NULL;
 	int rv = nt_open(&sys, 1, NACT_CLOCK_MANUAL);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_system_open: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_system_open: %s",
+		    nact_strerror(rv));
 		return NULL;
 	}
 	return sys;
 }
 
-static uint64_t
-get_le(const uint8_t *p, int n)
+static uint64_t get_le(const uint8_t *p, int n)
 {
 	uint64_t v = 0;
 	for (int i = n - 1; i >= 0; i--)
@@ -38,8 +37,7 @@ get_le(const uint8_t *p, int n)
 	return v;
 }
 
-static void
-put_le(uint8_t *p, uint64_t v, int n)
+static void put_le(uint8_t *p, uint64_t v, int n)
 {
 	for (int i = 0; i < n; i++) {
 		p[i] = (uint8_t)v;
@@ -47,8 +45,7 @@ put_le(uint8_t *p, uint64_t v, int n)
 	}
 }
 
-static void
-test_alloc_defaults(void)
+static void test_alloc_defaults(void)
 {
 	nact_system *sys = open_sys();
 	REQUIRE(sys != NULL);
@@ -93,8 +90,7 @@ test_alloc_defaults(void)
 	nact_system_close(sys, 1000);
 }
 
-static void
-test_setters(void)
+static void test_setters(void)
 {
 	nact_system *sys = open_sys();
 	REQUIRE(sys != NULL);
@@ -137,8 +133,7 @@ test_setters(void)
 	nact_system_close(sys, 1000);
 }
 
-static void
-fill_hdr(nact_hdr *h)
+static void fill_hdr(nact_hdr *h)
 {
 	h->flags = NACT_MF_REQUEST | NACT_MF_CONTROL;
 	h->type = 0x89ABCDEFu;
@@ -149,8 +144,7 @@ fill_hdr(nact_hdr *h)
 	h->deadline = 0x8000000000000001ull;
 }
 
-static void
-test_wrap(void)
+static void test_wrap(void)
 {
 	nact_system *sys = open_sys();
 	REQUIRE(sys != NULL);
@@ -163,7 +157,7 @@ test_wrap(void)
 	nact_hdr_encode(&h, hb);
 	REQUIRE(nng_msg_alloc(&nm, 0) == 0);
 	REQUIRE(nng_msg_append(nm, hb, sizeof(hb)) == 0);
-	const uint8_t body[] = { 0x92, 0x01, 0xa1, 'x' }; /* [1, "x"] */
+	const uint8_t body[] = {0x92, 0x01, 0xa1, 'x'}; /* [1, "x"] */
 	REQUIRE(nng_msg_append(nm, body, sizeof(body)) == 0);
 
 	REQUIRE_RV(nact_msg_wrap(&m, sys, nm));
@@ -233,8 +227,7 @@ test_wrap(void)
 	nact_system_close(sys, 1000);
 }
 
-static void
-test_take_delivered_shape(void)
+static void test_take_delivered_shape(void)
 {
 	/* A message allocated by nact_msg_alloc and taken yields wire bytes that
 	 * wrap back into an identical message: the local and wire forms are the
@@ -273,8 +266,7 @@ test_take_delivered_shape(void)
 	nact_system_close(sys, 1000);
 }
 
-static void
-test_hdr_roundtrip(void)
+static void test_hdr_roundtrip(void)
 {
 	nact_hdr h, d;
 	uint8_t buf[NACT_HDR_SIZE + 8];
@@ -314,7 +306,7 @@ test_hdr_roundtrip(void)
 	CHECK_RV(nact_hdr_check(buf, sizeof(buf)));
 
 	/* Hand-built bytes decode to the documented fields. */
-	uint8_t raw[NACT_HDR_SIZE] = { 0 };
+	uint8_t raw[NACT_HDR_SIZE] = {0};
 	raw[0] = NACT_HDR_MAGIC;
 	raw[1] = NACT_HDR_VERSION;
 	put_le(raw + 2, NACT_MF_REPLY, 2);
@@ -341,8 +333,7 @@ test_hdr_roundtrip(void)
 	CHECK_EQ_U64(d.type, 0);
 }
 
-static void
-test_hdr_bad(void)
+static void test_hdr_bad(void)
 {
 	nact_hdr h, d;
 	uint8_t buf[NACT_HDR_SIZE];

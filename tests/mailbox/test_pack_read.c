@@ -26,8 +26,7 @@
 
 static nact_system *g_sys;
 
-static void
-close_system(void)
+static void close_system(void)
 {
 	nact_system_close(g_sys, 1000);
 	g_sys = NULL;
@@ -35,8 +34,7 @@ close_system(void)
 
 /* A fresh message with an empty body; the system is opened on first use and
  * closed at exit, so any subset of the tests can run. */
-static nact_msg *
-new_msg(void)
+static nact_msg *new_msg(void)
 {
 	nact_msg *m = NULL;
 	int rv;
@@ -51,18 +49,18 @@ new_msg(void)
 	}
 	rv = nact_msg_alloc(&m, g_sys, 1);
 	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s",
+		    nact_strerror(rv));
 	return m;
 }
 
-static void
-test_scalars(void)
+static void test_scalars(void)
 {
 	nact_msg *m = new_msg();
 	REQUIRE(m != NULL);
 	nact_pack pk;
-	static const char bin[] = { 0, 1, 2, (char)0xff, 0 };
-	static const char strn[] = { 'a', 0, 'b' };
+	static const char bin[] = {0, 1, 2, (char)0xff, 0};
+	static const char strn[] = {'a', 0, 'b'};
 
 	nact_pack_init(&pk, m);
 	nact_pack_int(&pk, 0);
@@ -156,17 +154,16 @@ test_scalars(void)
 	nact_msg_free(m);
 }
 
-static void
-test_int_conversions(void)
+static void test_int_conversions(void)
 {
 	nact_msg *m = new_msg();
 	REQUIRE(m != NULL);
 	nact_pack pk;
 
 	nact_pack_init(&pk, m);
-	nact_pack_uint(&pk, UINT64_MAX); /* too big for int64 */
-	nact_pack_int(&pk, -7);          /* negative: not a uint */
-	nact_pack_int(&pk, 42);          /* int -> double converts */
+	nact_pack_uint(&pk, UINT64_MAX);          /* too big for int64 */
+	nact_pack_int(&pk, -7);                   /* negative: not a uint */
+	nact_pack_int(&pk, 42);                   /* int -> double converts */
 	nact_pack_uint(&pk, (uint64_t)INT64_MAX); /* fits int64 exactly */
 	CHECK_RV(nact_pack_error(&pk));
 
@@ -177,7 +174,7 @@ test_int_conversions(void)
 	REQUIRE_RV(nact_reader_init(&r, m, NULL));
 
 	CHECK_ERR(nact_read_int(&r, &i), NACT_ERANGE);
-	CHECK_EQ_INT(i, 123); /* untouched on failure */
+	CHECK_EQ_INT(i, 123);             /* untouched on failure */
 	CHECK_RV(nact_read_uint(&r, &u)); /* cursor did not move */
 	CHECK_EQ_U64(u, UINT64_MAX);
 
@@ -196,8 +193,7 @@ test_int_conversions(void)
 	nact_msg_free(m);
 }
 
-static void
-test_wrong_type(void)
+static void test_wrong_type(void)
 {
 	nact_msg *m = new_msg();
 	REQUIRE(m != NULL);
@@ -263,8 +259,7 @@ test_wrong_type(void)
 	nact_msg_free(m);
 }
 
-static void
-test_nested(void)
+static void test_nested(void)
 {
 	nact_msg *m = new_msg();
 	REQUIRE(m != NULL);
@@ -368,8 +363,7 @@ test_nested(void)
 	nact_msg_free(m);
 }
 
-static void
-test_big_values(void)
+static void test_big_values(void)
 {
 	/* A 100 KB string and a 10k-element array survive the round trip. */
 	nact_msg *m = new_msg();
@@ -410,8 +404,7 @@ test_big_values(void)
 	nact_msg_free(m);
 }
 
-static void
-test_empty_body(void)
+static void test_empty_body(void)
 {
 	nact_reader r;
 	int64_t i;
@@ -431,9 +424,8 @@ test_empty_body(void)
 }
 
 /* validate and reader_init_buf must agree on every input. */
-static void
-check_bad(const void *buf, size_t len, const nact_limits *lim, int want,
-    int want2, int line)
+static void check_bad(const void *buf, size_t len, const nact_limits *lim,
+    int want, int want2, int line)
 {
 	nact_reader r;
 	int rv = nact_msgpack_validate(buf, len, lim);
@@ -451,16 +443,15 @@ check_bad(const void *buf, size_t len, const nact_limits *lim, int want,
 #define BAD2(buf, len, lim, w1, w2) check_bad(buf, len, lim, w1, w2, __LINE__)
 #define GOOD(buf, len, lim) check_bad(buf, len, lim, 0, 0, __LINE__)
 
-static void
-test_truncated(void)
+static void test_truncated(void)
 {
-	static const uint8_t str8[] = { 0xd9, 10, 'a', 'b', 'c' };
-	static const uint8_t arr[] = { 0x93, 0x01, 0x02 };      /* 3 claimed, 2 */
-	static const uint8_t f64[] = { 0xcb, 0, 0, 0, 0 };     /* 8 bytes needed */
-	static const uint8_t u16[] = { 0xcd, 0x01 };
-	static const uint8_t map[] = { 0x81, 0xa1, 'k' };       /* value missing */
-	static const uint8_t bin8[] = { 0xc4 };                 /* no length */
-	static const uint8_t ok[] = { 0x93, 0x01, 0x02, 0x03 };
+	static const uint8_t str8[] = {0xd9, 10, 'a', 'b', 'c'};
+	static const uint8_t arr[] = {0x93, 0x01, 0x02}; /* 3 claimed, 2 */
+	static const uint8_t f64[] = {0xcb, 0, 0, 0, 0}; /* 8 bytes needed */
+	static const uint8_t u16[] = {0xcd, 0x01};
+	static const uint8_t map[] = {0x81, 0xa1, 'k'}; /* value missing */
+	static const uint8_t bin8[] = {0xc4};           /* no length */
+	static const uint8_t ok[] = {0x93, 0x01, 0x02, 0x03};
 
 	BAD(str8, sizeof(str8), NULL, NACT_ETRUNC);
 	BAD(arr, sizeof(arr), NULL, NACT_ETRUNC);
@@ -482,13 +473,12 @@ test_truncated(void)
 	nact_msg_free(m);
 }
 
-static void
-test_malformed(void)
+static void test_malformed(void)
 {
-	static const uint8_t c1[] = { 0xc1 };
-	static const uint8_t c1_in_arr[] = { 0x92, 0x01, 0xc1 };
-	static const uint8_t c1_after[] = { 0x01, 0x02, 0xc1 };
-	static const uint8_t c1_as_key[] = { 0x81, 0xc1, 0x01 };
+	static const uint8_t c1[] = {0xc1};
+	static const uint8_t c1_in_arr[] = {0x92, 0x01, 0xc1};
+	static const uint8_t c1_after[] = {0x01, 0x02, 0xc1};
+	static const uint8_t c1_as_key[] = {0x81, 0xc1, 0x01};
 
 	BAD(c1, sizeof(c1), NULL, NACT_EMALFORMED);
 	BAD(c1_in_arr, sizeof(c1_in_arr), NULL, NACT_EMALFORMED);
@@ -497,14 +487,14 @@ test_malformed(void)
 
 	nact_msg *m = new_msg();
 	REQUIRE(m != NULL);
-	REQUIRE(nng_msg_append(nact_msg_nng(m), c1_in_arr, sizeof(c1_in_arr)) == 0);
+	REQUIRE(
+	    nng_msg_append(nact_msg_nng(m), c1_in_arr, sizeof(c1_in_arr)) == 0);
 	nact_reader r;
 	CHECK_ERR(nact_reader_init(&r, m, NULL), NACT_EMALFORMED);
 	nact_msg_free(m);
 }
 
-static void
-test_limits_default(void)
+static void test_limits_default(void)
 {
 	nact_limits d = nact_limits_default();
 	CHECK_EQ_U64(d.max_body, 16u * 1024 * 1024);
@@ -516,8 +506,7 @@ test_limits_default(void)
 	CHECK_EQ_INT(nact_limits_default().max_depth, 32);
 }
 
-static void
-test_limit_body(void)
+static void test_limit_body(void)
 {
 	uint8_t buf[20];
 	nact_limits lim = nact_limits_default();
@@ -529,8 +518,7 @@ test_limit_body(void)
 	GOOD(buf, sizeof(buf), &lim);
 }
 
-static void
-test_limit_depth(void)
+static void test_limit_depth(void)
 {
 	uint8_t buf[128];
 	nact_limits lim = nact_limits_default();
@@ -575,36 +563,35 @@ test_limit_depth(void)
 	nact_reader_fini(&r);
 }
 
-static void
-test_limit_elems(void)
+static void test_limit_elems(void)
 {
 	nact_limits lim = nact_limits_default();
 
 	/* array32 claiming 4 billion elements in a 5-byte buffer: rejected, and
 	 * without allocating for the claim (ASan would flag a huge malloc). */
-	static const uint8_t arr32[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
 	BAD2(arr32, sizeof(arr32), NULL, NACT_ELIMIT, NACT_ETRUNC);
-	static const uint8_t map32[] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
 	BAD2(map32, sizeof(map32), NULL, NACT_ELIMIT, NACT_ETRUNC);
-	static const uint8_t str32[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' };
+	static const uint8_t str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
 	BAD2(str32, sizeof(str32), NULL, NACT_ELIMIT, NACT_ETRUNC);
-	static const uint8_t bin32[] = { 0xc6, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t bin32[] = {0xc6, 0xff, 0xff, 0xff, 0xff};
 	BAD2(bin32, sizeof(bin32), NULL, NACT_ELIMIT, NACT_ETRUNC);
 	/* Nested: each level claims 65535 elements. */
-	static const uint8_t nest[] = { 0xdc, 0xff, 0xff, 0xdc, 0xff, 0xff,
-		0xdc, 0xff, 0xff };
+	static const uint8_t nest[] = {0xdc, 0xff, 0xff, 0xdc, 0xff, 0xff, 0xdc,
+	    0xff, 0xff};
 	BAD2(nest, sizeof(nest), NULL, NACT_ELIMIT, NACT_ETRUNC);
 
 	/* Per-container element limit, arrays. */
-	static const uint8_t a4[] = { 0x94, 1, 2, 3, 4 };
+	static const uint8_t a4[] = {0x94, 1, 2, 3, 4};
 	lim.max_elems = 3;
 	BAD(a4, sizeof(a4), &lim, NACT_ELIMIT);
 	lim.max_elems = 4;
 	GOOD(a4, sizeof(a4), &lim);
 
 	/* Maps count two per pair. */
-	static const uint8_t m2[] = { 0x82, 1, 2, 3, 4 };
-	static const uint8_t m3[] = { 0x83, 1, 2, 3, 4, 5, 6 };
+	static const uint8_t m2[] = {0x82, 1, 2, 3, 4};
+	static const uint8_t m3[] = {0x83, 1, 2, 3, 4, 5, 6};
 	lim.max_elems = 4;
 	GOOD(m2, sizeof(m2), &lim);
 	BAD(m3, sizeof(m3), &lim, NACT_ELIMIT);
@@ -618,23 +605,24 @@ test_limit_elems(void)
 	GOOD(ints, 3, &lim);
 }
 
-static void
-test_validate_direct(void)
+static void test_validate_direct(void)
 {
-	static const uint8_t good[] = { 0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92,
-		0xc3, 0xc2 };
+	static const uint8_t good[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92,
+	    0xc3, 0xc2};
 	CHECK_RV(nact_msgpack_validate(good, sizeof(good), NULL));
 	nact_limits lim = nact_limits_default();
 	CHECK_RV(nact_msgpack_validate(good, sizeof(good), &lim));
-	CHECK_ERR(nact_msgpack_validate(good, sizeof(good) - 1, NULL), NACT_ETRUNC);
-	static const uint8_t bad[] = { 0x91, 0xc1 };
-	CHECK_ERR(nact_msgpack_validate(bad, sizeof(bad), NULL), NACT_EMALFORMED);
+	CHECK_ERR(nact_msgpack_validate(good, sizeof(good) - 1, NULL),
+	    NACT_ETRUNC);
+	static const uint8_t bad[] = {0x91, 0xc1};
+	CHECK_ERR(nact_msgpack_validate(bad, sizeof(bad), NULL),
+	    NACT_EMALFORMED);
 	lim.max_depth = 1;
 	CHECK_ERR(nact_msgpack_validate(good, sizeof(good), &lim), NACT_ELIMIT);
 
 	/* ext and fixext are valid msgpack. */
-	static const uint8_t ext[] = { 0xd4, 0x01, 0xaa, 0xc7, 0x02, 0x05, 0x01,
-		0x02 };
+	static const uint8_t ext[] = {0xd4, 0x01, 0xaa, 0xc7, 0x02, 0x05, 0x01,
+	    0x02};
 	CHECK_RV(nact_msgpack_validate(ext, sizeof(ext), NULL));
 	CHECK_ERR(nact_msgpack_validate(ext, 2, NULL), NACT_ETRUNC);
 
@@ -653,10 +641,9 @@ test_validate_direct(void)
 	nact_msg_free(m);
 }
 
-NT_MAIN(NT_CASE(test_scalars),
-    NT_CASE(test_int_conversions), NT_CASE(test_wrong_type),
-    NT_CASE(test_nested), NT_CASE(test_big_values), NT_CASE(test_empty_body),
-    NT_CASE(test_truncated), NT_CASE(test_malformed),
+NT_MAIN(NT_CASE(test_scalars), NT_CASE(test_int_conversions),
+    NT_CASE(test_wrong_type), NT_CASE(test_nested), NT_CASE(test_big_values),
+    NT_CASE(test_empty_body), NT_CASE(test_truncated), NT_CASE(test_malformed),
     NT_CASE(test_limits_default), NT_CASE(test_limit_body),
     NT_CASE(test_limit_depth), NT_CASE(test_limit_elems),
     NT_CASE(test_validate_direct))
