@@ -34,7 +34,8 @@ static uint64_t be(const uint8_t *p, int n)
 	return v;
 }
 
-/* Validate; *has_cont set if any array/map is present. */
+/* Validate; *has_cont set if any value needs a msgpack zone to unpack
+ * (msgpack-c 4.0 creates one for arrays, maps, str, bin and ext). */
 static int validate(const uint8_t *p, size_t len, const nact_limits *lim, int *has_cont)
 {
 	uint32_t stack[NACT_READER_DEPTH + 1]; /* values left per open container */
@@ -66,7 +67,10 @@ static int validate(const uint8_t *p, size_t len, const nact_limits *lim, int *h
 			count = b & 0x0f;
 		} else if (b <= 0xbf) {
 			skip = b & 0x1f;
+			*has_cont = 1;
 		} else {
+			if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xdb))
+				*has_cont = 1; /* bin, ext, fixext, str */
 			switch (b) {
 			case 0xc1:
 				return NACT_EMALFORMED;
@@ -155,7 +159,7 @@ int nact_reader_init_buf(nact_reader *r, const void *buf, size_t len, const nact
 	r->buf = buf;
 	r->len = len;
 	if (hc) {
-		r->zone = msgpack_zone_new(2048);
+		r->zone = msgpack_zone_new(512);
 		if (r->zone == NULL)
 			return NACT_ENOMEM;
 	}
