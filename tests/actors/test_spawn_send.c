@@ -26,7 +26,18 @@
 
 #include "testutil.h"
 
-enum { T_INT = 1, T_EXIT, T_FAIL, T_FWD, T_PING, T_GO, T_CONT, T_SEQ };
+enum {
+	T_INT = 1,
+	T_EXIT,
+	T_FAIL,
+	T_FWD,
+	T_PING,
+	T_GO,
+	T_CONT,
+	T_SEQ,
+	T_SPAWN,
+	T_STOPSELF
+};
 
 typedef struct probe {
 	atomic_int handled;
@@ -101,6 +112,28 @@ static int counter(nact_ctx *ctx, nact_msg *m)
 			atomic_fetch_add(&p->sum, nt_body_int(m, 0));
 		else if (nact_forward(ctx, s->peer, m) != 0)
 			atomic_fetch_add(&p->bad, 1);
+		break;
+	case T_SPAWN: {
+		/* Spawn a child sharing our probe and send it a value. */
+		st *c = st_new(p);
+		nact_aid cid;
+		if (c == NULL ||
+		    nact_spawn(&cid, nact_sys(ctx), counter, c, st_fini,
+		        NULL) != 0) {
+			free(c);
+			atomic_fetch_add(&p->bad, 1);
+			break;
+		}
+		s->peer = cid;
+		if (nt_send_int(nact_sys(ctx), cid, T_INT, 100) != 0)
+			atomic_fetch_add(&p->bad, 1);
+		break;
+	}
+	case T_STOPSELF:
+		/* Our own stop: this handler still finishes. */
+		if (nact_stop(nact_sys(ctx), nact_self(ctx)) != 0)
+			atomic_fetch_add(&p->bad, 1);
+		atomic_fetch_add(&p->sum, 1000);
 		break;
 	default:
 		break;
@@ -285,6 +318,38 @@ static void test_sender_and_forward(void)
 	CHECK_EQ_INT(atomic_load(&pa.fini) + atomic_load(&pb.fini) +
 	        atomic_load(&pc.fini),
 	    3);
+}
+
+static void test_spawn_and_stop_from_handler(void)
+{
+	nact_system *sys = NULL;
+	probe p = {0};
+	nact_aid a;
+
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	st *s = st_new(&p);
+	REQUIRE(s != NULL);
+	REQUIRE_RV(nact_spawn(&a, sys, counter, s, st_fini, NULL));
+	/* a spawns a child and sends it 100: both handled on the probe. */
+	nt_send_int(sys, a, T_SPAWN, 0);
+	CHECK(NT_WAIT(atomic_load(&p.handled) == 2, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&p.sum), 100);
+	nact_stats stats;
+	nact_system_stats(sys, &stats);
+	CHECK_EQ_U64(stats.live, 2);
+	CHECK_EQ_U64(stats.spawned, 2);
+
+	/* a stops itself: the handler completes, then a ends; its child
+	 * lives on. */
+	nt_send_int(sys, a, T_STOPSELF, 0);
+	CHECK(NT_WAIT(atomic_load(&p.fini) == 1, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&p.sum), 1100);
+	CHECK(NT_WAIT(!nact_alive(sys, a), NT_LONG_MS));
+	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 1),
+	    NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&p.bad), 0);
+	nact_system_close(sys, 5000);
+	CHECK_EQ_INT(atomic_load(&p.fini), 2);
 }
 
 typedef struct keeper {
@@ -552,5 +617,6 @@ static void test_bad_args(void)
 
 NT_MAIN(NT_CASE(test_spawn_send_state), NT_CASE(test_become),
     NT_CASE(test_exit), NT_CASE(test_sender_and_forward),
-    NT_CASE(test_take_in_handler), NT_CASE(test_fifo_many_senders),
-    NT_CASE(test_many_actors), NT_CASE(test_bad_args))
+    NT_CASE(test_take_in_handler), NT_CASE(test_spawn_and_stop_from_handler),
+    NT_CASE(test_fifo_many_senders), NT_CASE(test_many_actors),
+    NT_CASE(test_bad_args))
