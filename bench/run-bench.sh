@@ -3,28 +3,33 @@
 # workloads (shared/peers/run-peers, when present), and prints a table of
 # nactor's rate against the best peer's with the project's targets.
 #
-#   bench/run-bench.sh [--quick] [--strict] BUILD_DIR
+#   bench/run-bench.sh [--quick] [--strict] [--repeat N] BUILD_DIR
 #
-#   --quick   small sizes (seconds, not minutes), for a quick look
-#   --strict  exit 1 if any target is SHORT (default: report only)
+#   --quick     small sizes (seconds, not minutes), for a quick look
+#   --strict    exit 1 if any target is SHORT (default: report only)
+#   --repeat N  run everything N times (nactor and peers interleaved) and
+#               keep each one's best figure: on a shared or busy machine a
+#               single run can be cut short by other work
 #
 # BUILD_DIR is a configured and built tree (e.g. build-release); relative
 # paths are taken from the current directory, then from the repo root.
 # Every raw "peer=... bench=..." line is printed as it comes, then the table.
 set -euo pipefail
 
-quick=0 strict=0 build=""
+quick=0 strict=0 repeat=1 build=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --strict) strict=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    -*) echo "usage: run-bench.sh [--quick] [--strict] BUILD_DIR" >&2; exit 2 ;;
+    --repeat) repeat="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -*) echo "usage: run-bench.sh [--quick] [--strict] [--repeat N] BUILD_DIR" >&2; exit 2 ;;
     *) build="$1" ;;
   esac
   shift
 done
-[ -n "$build" ] || { echo "usage: run-bench.sh [--quick] [--strict] BUILD_DIR" >&2; exit 2; }
+[ -n "$build" ] || { echo "usage: run-bench.sh [--quick] [--strict] [--repeat N] BUILD_DIR" >&2; exit 2; }
+case "$repeat" in ''|*[!0-9]*|0) echo "run-bench: --repeat needs a count >= 1" >&2; exit 2 ;; esac
 
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/.." && pwd))"
@@ -45,19 +50,19 @@ fi
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 
-echo "== nactor: savina $ARGS; spawn_idle $SPAWN" >&2
-# shellcheck disable=SC2086
-"$bdir/savina" $ARGS | tee -a "$out"
-"$bdir/spawn_idle" "$SPAWN" | tee -a "$out"
-
 peers="$top/../shared/peers/run-peers"
-if [ -x "$peers" ] || [ -f "$peers" ]; then
-  echo "== peers: run-peers ${peer_flags[*]} --spawn $SPAWN" >&2
-  # A failing peer is logged by run-peers and simply missing from the table.
-  bash "$peers" "${peer_flags[@]}" --spawn "$SPAWN" | tee -a "$out" || echo "run-bench: run-peers failed" >&2
-else
-  echo "run-bench: $peers not found; nactor figures only" >&2
-fi
+[ -f "$peers" ] || echo "run-bench: $peers not found; nactor figures only" >&2
+for ((run = 1; run <= repeat; run++)); do
+  echo "== run $run/$repeat nactor: savina $ARGS; spawn_idle $SPAWN" >&2
+  # shellcheck disable=SC2086
+  "$bdir/savina" $ARGS | tee -a "$out"
+  "$bdir/spawn_idle" "$SPAWN" | tee -a "$out"
+  if [ -f "$peers" ]; then
+    echo "== run $run/$repeat peers: run-peers ${peer_flags[*]} --spawn $SPAWN" >&2
+    # A failing peer is logged by run-peers and simply missing from the table.
+    bash "$peers" "${peer_flags[@]}" --spawn "$SPAWN" | tee -a "$out" || echo "run-bench: run-peers failed" >&2
+  fi
+done
 
 # Targets: rates are nactor/best-peer ratios, except spawn_idle's absolute
 # rate (actors/s) and its memory per idle actor (bytes, lower is better).
@@ -79,8 +84,10 @@ function fmt(v) {
   }
   if (peer == "" || bench == "") next
   if (!(peer in seen)) { seen[peer] = 1; if (peer != "nactor") peers[++np] = peer }
-  R[peer, bench] = rate
-  if (bytes != "") { R[peer, "spawn_idle_bytes"] = bytes }
+  # best of the repeats: highest rate, lowest bytes
+  if (!((peer, bench) in R) || rate > R[peer, bench]) R[peer, bench] = rate
+  if (bytes != "" && (!((peer, "spawn_idle_bytes") in R) || bytes < R[peer, "spawn_idle_bytes"]))
+    R[peer, "spawn_idle_bytes"] = bytes
 }
 END {
   nb = split("pingpong counting threadring forkjoin_create big spawn_idle spawn_idle_bytes", benches, " ")
