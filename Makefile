@@ -144,7 +144,12 @@ tsan: deps
 	$(CMAKE) --build $(TSAN_DIR) -j$(JOBS)
 	$(call run_ctest,$(TSAN_DIR),$(TSAN_ENV) $(TSAN_WRAP))
 
-install: build
+# Configure with the prefix too, so that GNUInstallDirs picks the matching
+# library directory (lib/<multiarch> for /usr on Debian, lib elsewhere).
+install: deps
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 	$(CMAKE) --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # -------------------------------------------------------------- format --

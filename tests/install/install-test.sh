@@ -11,23 +11,31 @@
 #   4. with pkg-config --static and libnactor.a             (static)
 # A static binary must not need libnactor.so at run time.
 #
-# usage: install-test.sh BUILD_DIR SRC_DIR LIBDIR CC CMAKE [SANITIZER_FLAGS]
+# usage: install-test.sh BUILD_DIR SRC_DIR LIBDIR CMAKEDIR CC CMAKE [SAN_FLAGS]
+# (LIBDIR and CMAKEDIR as configured, relative to the prefix or absolute)
 # (registered by tests/install/CMakeLists.txt; sanitizer flags are passed
 # so the consumer links the same runtime as an instrumented library).
 set -eu
 
+if [ $# -lt 6 ] || [ -z "$3" ] || [ -z "$4" ]; then
+	echo "usage: install-test.sh BUILD_DIR SRC_DIR LIBDIR CMAKEDIR CC CMAKE [SAN_FLAGS]" >&2
+	exit 2
+fi
 build=$1
 src=$2
 libdir=$3
-cc=$4
-cmake=$5
-san=${6:-}
+cmakedir=$4
+cc=$5
+cmake=$6
+san=${7:-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nactor-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 prefix=$tmp/prefix
 lib=$prefix/$libdir
 case $libdir in /*) lib=$libdir ;; esac
+pkgdir=$prefix/$cmakedir
+case $cmakedir in /*) pkgdir=$cmakedir ;; esac
 
 step() { echo "== $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -39,9 +47,8 @@ step "cmake --install $build --prefix $prefix"
 step "installed files"
 for f in "$lib/libnactor.so" "$lib/libnactor.a" \
     "$prefix/include/nactor/nactor.h" "$prefix/include/nactor/mailbox.h" \
-    "$lib/cmake/nactor/nactorConfig.cmake" \
-    "$lib/cmake/nactor/nactorConfigVersion.cmake" \
-    "$lib/cmake/nactor/nactorTargets.cmake" "$lib/pkgconfig/nactor.pc"; do
+    "$pkgdir/nactorConfig.cmake" "$pkgdir/nactorConfigVersion.cmake" \
+    "$pkgdir/nactorTargets.cmake" "$lib/pkgconfig/nactor.pc"; do
 	[ -e "$f" ] || fail "missing $f"
 done
 soname=$(ls "$lib"/libnactor.so.* 2>/dev/null | head -n 1)
