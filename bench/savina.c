@@ -202,8 +202,8 @@ static int64_t collector_wait(nact_system *sys, nact_aid col)
 {
 	nact_msg *reply;
 	int64_t v;
-	CHECK(nact_call(
-	          sys, col, msg_empty(sys, T_WAIT), CALL_TIMEOUT_MS, &reply),
+	CHECK(nact_call(sys, col, msg_empty(sys, T_WAIT), CALL_TIMEOUT_MS,
+	          &reply),
 	    "nact_call wait");
 	if (nact_msg_type(reply) != T_DONE)
 		die("collector reply type", 0);
@@ -258,8 +258,8 @@ static void bench_pingpong(nact_system *sys, long n)
 	p.pong = pong;
 	nact_aid ping = spawn_actor(sys, ping_fn, &p);
 	double t0 = now_s();
-	CHECK(
-	    nact_call(sys, ping, msg_empty(sys, T_GO), CALL_TIMEOUT_MS, &reply),
+	CHECK(nact_call(sys, ping, msg_empty(sys, T_GO), CALL_TIMEOUT_MS,
+	          &reply),
 	    "pingpong: nact_call go");
 	double t = now_s() - t0;
 	if (nact_msg_type(reply) != T_DONE || p.left != 0)

@@ -78,8 +78,8 @@ int main(int argc, char **argv)
 	long m0 = rss_bytes();
 	double t0 = now_s();
 	for (long i = 0; i < n; i++) {
-		if ((rv = nact_spawn(
-		         &ids[i], sys, idle_fn, NULL, NULL, NULL)) != 0) {
+		if ((rv = nact_spawn(&ids[i], sys, idle_fn, NULL, NULL,
+		         NULL)) != 0) {
 			fprintf(stderr, "spawn_idle: nact_spawn #%ld: %s\n", i,
 			    nact_strerror(rv));
 			return 1;
