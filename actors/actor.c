@@ -441,6 +441,14 @@ int nact_receive_timeout(nact_ctx *ctx, int timeout_ms)
 
 /* ---- consumer side ---- */
 
+/* Producers of a drop-oldest mailbox pop too (under x->mtx), so its
+ * consumer side may only be touched under that lock. */
+static int drop_oldest(struct nacti_actor_ext *x)
+{
+	return x != NULL && atomic_load_explicit(&x->cap, memory_order_relaxed) != 0 &&
+	    atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
+}
+
 static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 {
 	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
@@ -640,7 +648,7 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 		 * next message before giving the actor up. A producer that
 		 * keeps this actor busy then never pays for scheduling it
 		 * (global queue and a wake-up) after each short lull. */
-		if (n > 0 && nacti_linger(w, MQ(a)))
+		if (n > 0 && !drop_oldest(x) && nacti_linger(w, MQ(a)))
 			continue;
 		if (!cons_markempty(a, x)) {
 			/* a producer is between its exchange and its link:
