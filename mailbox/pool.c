@@ -23,6 +23,7 @@
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mailbox/envelope.h"
 
@@ -214,19 +215,25 @@ void nacti_env_put(nact_msg *m)
 	nng_mtx_unlock(p->mtx);
 }
 
+/* Room a fresh nng_msg gets, so small bodies never make it grow. */
+#define FRESH_CAP 128
+
 int nacti_env_prepare(nact_msg *m, uint32_t type)
 {
 	static const uint8_t zero_hdr[NACT_HDR_SIZE] = {NACT_HDR_MAGIC, NACT_HDR_VERSION};
 	if (m->nm == NULL) {
-		if (nng_msg_alloc(&m->nm, 0) != 0) {
+		if (nng_msg_alloc(&m->nm, FRESH_CAP) != 0) {
 			m->nm = NULL;
 			return NACT_ENOMEM;
 		}
-	} else {
-		nng_msg_clear(m->nm);
 	}
-	if (nng_msg_append(m->nm, zero_hdr, NACT_HDR_SIZE) != 0)
+	/* A recycled nng_msg keeps its buffer: shrinking to the header only
+	 * moves its length (nng_msg_realloc), so no allocation and no copy of
+	 * the old contents. */
+	if (nng_msg_realloc(m->nm, NACT_HDR_SIZE) != 0)
 		return NACT_ENOMEM;
-	nacti_put32(nacti_hdr(m) + NACTI_OFF_TYPE, type);
+	uint8_t *h = nng_msg_body(m->nm);
+	memcpy(h, zero_hdr, NACT_HDR_SIZE);
+	nacti_put32(h + NACTI_OFF_TYPE, type);
 	return 0;
 }
