@@ -118,7 +118,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		return NACT_EINVAL;
 	if (opts != NULL) {
 		if (opts->capacity > 0 &&
-		    (opts->overflow < NACT_OVERFLOW_FAIL || opts->overflow > NACT_OVERFLOW_DROP_OLDEST))
+		    (opts->overflow < NACT_OVERFLOW_FAIL ||
+		        opts->overflow > NACT_OVERFLOW_DROP_OLDEST))
 			return NACT_EINVAL;
 		if (opts->name != NULL &&
 		    (opts->name[0] == '\0' || strlen(opts->name) > NACT_NAME_MAX))
@@ -139,7 +140,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		goto out_free;
 	if (x != NULL) {
 		atomic_store_explicit(&x->cap, opts ? opts->capacity : 0, memory_order_relaxed);
-		atomic_store_explicit(&x->overflow, opts ? opts->overflow : 0, memory_order_relaxed);
+		atomic_store_explicit(&x->overflow, opts ? opts->overflow : 0,
+		    memory_order_relaxed);
 		x->name = NULL;
 		x->pending = NULL;
 		x->rcv_timeout_ms = 0;
@@ -199,8 +201,8 @@ static void ctl_push(struct nacti_actor *a, nact_msg *m)
 	do {
 		atomic_store_explicit(&m->next, old, memory_order_relaxed);
 		/* seq_cst: pairs with the consumer's mark-empty then check. */
-	} while (!atomic_compare_exchange_weak_explicit(&a->ctl, &old, m,
-	    memory_order_seq_cst, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(&a->ctl, &old, m, memory_order_seq_cst,
+	    memory_order_relaxed));
 }
 
 static int in_actor(void)
@@ -215,8 +217,8 @@ static int reserve(struct nacti_actor_ext *x, uint32_t cap)
 	do {
 		if (c >= cap)
 			return 0;
-	} while (!atomic_compare_exchange_weak_explicit(&x->count, &c, c + 1,
-	    memory_order_seq_cst, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(&x->count, &c, c + 1, memory_order_seq_cst,
+	    memory_order_relaxed));
 	return 1;
 }
 
@@ -271,7 +273,8 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 		atomic_fetch_sub_explicit(&x->waiters, 1, memory_order_relaxed);
 		nng_mtx_unlock(x->mtx);
 		if (!ok) {
-			nacti_put16(h + NACTI_OFF_FLAGS, nacti_le16(h + NACTI_OFF_FLAGS) & ~NACTI_MF_COUNTED);
+			nacti_put16(h + NACTI_OFF_FLAGS,
+			    nacti_le16(h + NACTI_OFF_FLAGS) & ~NACTI_MF_COUNTED);
 			return NACT_ETIMEDOUT;
 		}
 	}
@@ -299,20 +302,26 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 	if (atomic_load_explicit(&a->id, memory_order_acquire) != to.v) {
 		/* slow path: tell an id that never existed from an ended one */
 		uint32_t gen = (uint32_t)((to.v >> NACTI_IDX_BITS) & NACTI_GEN_MASK);
-		int never = NACTI_ID_IDX(to.v) >= atomic_load_explicit(&sys->acarved, memory_order_relaxed);
+		int never =
+		    NACTI_ID_IDX(to.v) >= atomic_load_explicit(&sys->acarved, memory_order_relaxed);
 		nng_mtx_lock(sys->amtx);
-		never = never || gen >= a->gen + 1; /* gen not yet issued (a->gen is current/next) */
+		never =
+		    never || gen >= a->gen + 1; /* gen not yet issued (a->gen is current/next) */
 		nng_mtx_unlock(sys->amtx);
 		/* a reply whose requester is gone (a timed-out nact_call's
 		 * waiter, or an ended actor) arrived late */
 		int late = !never && (nacti_le16(h + NACTI_OFF_FLAGS) & NACT_MF_REPLY);
-		nacti_deadletter(sys, m, never ? NACT_DL_UNKNOWN : late ? NACT_DL_LATE : NACT_DL_DEAD);
+		nacti_deadletter(sys, m,
+		    never    ? NACT_DL_UNKNOWN :
+		        late ? NACT_DL_LATE :
+		               NACT_DL_DEAD);
 		return 0;
 	}
 	int sched;
 	if (ctl) {
 		uint16_t f = nacti_le16(h + NACTI_OFF_FLAGS);
-		nacti_put16(h + NACTI_OFF_FLAGS, (uint16_t)((f | NACT_MF_CONTROL) & ~NACTI_MF_COUNTED));
+		nacti_put16(h + NACTI_OFF_FLAGS,
+		    (uint16_t)((f | NACT_MF_CONTROL) & ~NACTI_MF_COUNTED));
 		ctl_push(a, m);
 		sched = nacti_mq_claim(MQ(a));
 	} else {
@@ -454,7 +463,8 @@ static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
 		return nacti_mq_pop(MQ(a));
 	nact_msg *m;
-	int drop = atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
+	int drop =
+	    atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
 	if (drop)
 		nng_mtx_lock(x->mtx);
 	m = nacti_mq_pop(MQ(a));
@@ -473,7 +483,8 @@ static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 
 static int cons_markempty(struct nacti_actor *a, struct nacti_actor_ext *x)
 {
-	if (x == NULL || atomic_load_explicit(&x->overflow, memory_order_relaxed) != NACT_OVERFLOW_DROP_OLDEST ||
+	if (x == NULL ||
+	    atomic_load_explicit(&x->overflow, memory_order_relaxed) != NACT_OVERFLOW_DROP_OLDEST ||
 	    atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
 		return nacti_mq_markempty(MQ(a));
 	nng_mtx_lock(x->mtx);
@@ -508,7 +519,8 @@ static void die(nact_ctx *ctx)
 	uint64_t id = ctx->self.v;
 
 	atomic_store_explicit(&a->id, 0, memory_order_release);
-	NACTI_DEBUG(sys, "exit %#llx reason %s", (unsigned long long)id, nact_exit_str(ctx->reason));
+	NACTI_DEBUG(sys, "exit %#llx reason %s", (unsigned long long)id,
+	    nact_exit_str(ctx->reason));
 	if (x != NULL) {
 		if (x->name != NULL) {
 			nacti_names_drop(sys, x->name, ctx->self);
@@ -532,7 +544,9 @@ static void die(nact_ctx *ctx)
 		m = n;
 	}
 	while ((m = cons_pop(a, x)) != NULL)
-		nacti_deadletter(sys, m, nacti_le64(nacti_hdr(m) + NACTI_OFF_TARGET) == id ? NACT_DL_STOPPED : NACT_DL_DEAD);
+		nacti_deadletter(sys, m,
+		    nacti_le64(nacti_hdr(m) + NACTI_OFF_TARGET) == id ? NACT_DL_STOPPED :
+		                                                        NACT_DL_DEAD);
 	ctx->exiting = 0;
 	ctx->self.v = 0;
 	nng_mtx_lock(sys->amtx);
@@ -584,7 +598,8 @@ static void handle(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	uint64_t aid = atomic_load_explicit(&a->id, memory_order_acquire);
 	if (aid == 0 || nacti_le64(h + NACTI_OFF_TARGET) != aid) {
 		nacti_deadletter(ctx->sys, m,
-		    (nacti_le16(h + NACTI_OFF_FLAGS) & NACT_MF_REPLY) ? NACT_DL_LATE : NACT_DL_DEAD);
+		    (nacti_le16(h + NACTI_OFF_FLAGS) & NACT_MF_REPLY) ? NACT_DL_LATE :
+		                                                        NACT_DL_DEAD);
 		return;
 	}
 	ctx->self.v = aid;
@@ -699,7 +714,8 @@ void nacti_actors_fini(nact_system *sys)
 		}
 	}
 	for (uint32_t s = 0; s < NACTI_ASLAB_MAX; s++) {
-		struct nacti_actor *slab = atomic_load_explicit(&sys->aslabs[s], memory_order_relaxed);
+		struct nacti_actor *slab =
+		    atomic_load_explicit(&sys->aslabs[s], memory_order_relaxed);
 		if (slab == NULL)
 			break;
 		free(slab);

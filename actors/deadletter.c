@@ -12,8 +12,8 @@
 
 #include "actors/internal.h"
 
-static const char *const reasons[NACT_DL_NREASONS] = {
-	"unknown", "dead", "stopped", "dropped", "expired", "late"};
+static const char *const reasons[NACT_DL_NREASONS] = {"unknown", "dead", "stopped", "dropped",
+    "expired", "late"};
 
 const char *nact_dl_reason_str(int reason)
 {
@@ -67,8 +67,9 @@ void nacti_deadletter(nact_system *sys, nact_msg *m, int reason)
 {
 	atomic_fetch_add_explicit(&sys->dl[reason], 1, memory_order_relaxed);
 	uint32_t type = nact_msg_type(m);
-	NACTI_DEBUG(sys, "dead letter (%s): type %#x to %#llx from %#llx", nact_dl_reason_str(reason), type,
-	    (unsigned long long)nact_msg_target(m).v, (unsigned long long)nact_msg_sender(m).v);
+	NACTI_DEBUG(sys, "dead letter (%s): type %#x to %#llx from %#llx",
+	    nact_dl_reason_str(reason), type, (unsigned long long)nact_msg_target(m).v,
+	    (unsigned long long)nact_msg_sender(m).v);
 	if (type != NACT_T_DEADLETTER &&
 	    atomic_load_explicit(&sys->ndlsubs_pub, memory_order_acquire) > 0) {
 		nact_aid subs[16];

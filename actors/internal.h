@@ -24,8 +24,8 @@
 #define NACTI_GEN_BITS 20
 #define NACTI_IDX_MASK ((UINT64_C(1) << NACTI_IDX_BITS) - 1)
 #define NACTI_GEN_MASK ((UINT64_C(1) << NACTI_GEN_BITS) - 1)
-#define NACTI_ID(gen, idx) ((((uint64_t)(gen) & NACTI_GEN_MASK) << NACTI_IDX_BITS) | (idx))
-#define NACTI_ID_IDX(v) ((uint32_t)((v) & NACTI_IDX_MASK))
+#define NACTI_ID(gen, idx) ((((uint64_t)(gen)&NACTI_GEN_MASK) << NACTI_IDX_BITS) | (idx))
+#define NACTI_ID_IDX(v) ((uint32_t)((v)&NACTI_IDX_MASK))
 #define NACTI_ID_NODE(v) ((uint16_t)((v) >> 48))
 
 #define NACTI_ASLAB_SHIFT 12 /* 4096 actors per slab */
@@ -46,12 +46,12 @@ struct nacti_pending; /* request awaiting a reply (actors/request.c) */
  * small. Owned by the actor's consumer except where noted. */
 struct nacti_actor_ext {
 	/* bounded mailbox (fixed at spawn, read by producers) */
-	_Atomic uint32_t cap;      /* 0 = unbounded */
-	_Atomic int overflow;      /* enum nact_overflow */
-	_Atomic uint32_t count;    /* queued messages (bounded only) */
-	_Atomic uint32_t waiters;  /* blocked senders */
-	nng_mtx *mtx;              /* drop-oldest push/pop; block waits */
-	nng_cv *cv;                /* signalled when room appears */
+	_Atomic uint32_t cap;     /* 0 = unbounded */
+	_Atomic int overflow;     /* enum nact_overflow */
+	_Atomic uint32_t count;   /* queued messages (bounded only) */
+	_Atomic uint32_t waiters; /* blocked senders */
+	nng_mtx *mtx;             /* drop-oldest push/pop; block waits */
+	nng_cv *cv;               /* signalled when room appears */
 	/* consumer-owned */
 	char *name;                    /* registered local name, or NULL */
 	struct nacti_pending *pending; /* outstanding requests */
@@ -69,8 +69,8 @@ struct nacti_actor_ext {
  */
 struct nacti_actor {
 	/* line 0: written by producers, read by senders on every send */
-	_Atomic uintptr_t mq_head;    /* main lane head (see envelope.h) */
-	_Atomic uint64_t id;          /* current id; 0 = free. release on spawn */
+	_Atomic uintptr_t mq_head; /* main lane head (see envelope.h) */
+	_Atomic uint64_t id;       /* current id; 0 = free. release on spawn */
 	/* optional parts, NULL until an actor in this struct needed them;
 	 * then kept (and reset) across reuses until the system closes, so a
 	 * late sender never reads freed memory. */
@@ -81,13 +81,13 @@ struct nacti_actor {
 	/* control lane: Treiber stack. Pushed rarely, but polled by the
 	 * consumer after every message, so it lives on the consumer's line. */
 	_Atomic(nact_msg *) ctl;
-	nact_behaviour fn;            /* consumer (set at spawn, before id) */
-	void *state;                  /* owned state */
-	nact_state_fini fini;         /* state destructor */
-	struct nacti_actor *rq_next;  /* link in the global run queue / free list */
-	uint32_t flags;               /* NACTI_AF_* (consumer) */
-	uint32_t gen;                 /* generation of the current/next id */
-	uint32_t idx;                 /* index in the actor table */
+	nact_behaviour fn;           /* consumer (set at spawn, before id) */
+	void *state;                 /* owned state */
+	nact_state_fini fini;        /* state destructor */
+	struct nacti_actor *rq_next; /* link in the global run queue / free list */
+	uint32_t flags;              /* NACTI_AF_* (consumer) */
+	uint32_t gen;                /* generation of the current/next id */
+	uint32_t idx;                /* index in the actor table */
 };
 
 /* A worker's local run queue: bounded ring. The owner pushes at tail;
@@ -103,15 +103,15 @@ struct nacti_worker {
 	/* owner fields */
 	nact_system *sys;
 	uint32_t idx;
-	uint32_t next_runs;    /* consecutive runs from the next slot */
-	uint32_t tick;         /* scheduling rounds, for global-queue fairness */
-	uint64_t rng;          /* victim choice */
-	uint64_t seed_rng;     /* seeded mode's choices, advanced only by them */
+	uint32_t next_runs; /* consecutive runs from the next slot */
+	uint32_t tick;      /* scheduling rounds, for global-queue fairness */
+	uint64_t rng;       /* victim choice */
+	uint64_t seed_rng;  /* seeded mode's choices, advanced only by them */
 	nng_thread *thr;
 	uint64_t seen_stamp[8]; /* thieves' view of victims' progress */
 	/* shared */
 	_Alignas(64) _Atomic(struct nacti_actor *) next; /* runnext slot */
-	_Atomic uint64_t stamp;  /* actor turns run (progress, read by thieves) */
+	_Atomic uint64_t stamp; /* actor turns run (progress, read by thieves) */
 	_Alignas(64) struct nacti_ring rq;
 	_Alignas(64) _Atomic int parked; /* 1 while sleeping or about to */
 	int wake;                        /* under mtx */
@@ -119,28 +119,28 @@ struct nacti_worker {
 	nng_cv *cv;
 };
 
-struct nacti_timers;   /* actors/timer.c */
-struct nacti_names;    /* registry/names.c */
+struct nacti_timers; /* actors/timer.c */
+struct nacti_names;  /* registry/names.c */
 
 struct nact_system {
 	nact_config cfg;
 	nacti_pool *pool;
 	/* actors */
 	_Atomic(struct nacti_actor *) *aslabs; /* NACTI_ASLAB_MAX slab pointers */
-	nng_mtx *amtx;                  /* guards free list and carving */
-	struct nacti_actor *afree;      /* free actor structs (via rq_next) */
-	_Atomic uint32_t acarved;       /* actor structs carved (release) */
+	nng_mtx *amtx;                         /* guards free list and carving */
+	struct nacti_actor *afree;             /* free actor structs (via rq_next) */
+	_Atomic uint32_t acarved;              /* actor structs carved (release) */
 	_Atomic uint64_t spawned;
 	_Atomic uint64_t live;
-	nng_cv *livecv;                 /* on amtx: live reached 0 while closing */
+	nng_cv *livecv; /* on amtx: live reached 0 while closing */
 	/* scheduler */
 	struct nacti_worker *workers;
 	uint32_t nworkers;
-	_Atomic int stopping;           /* workers exit */
-	_Atomic int closing;            /* no new spawns/sends */
+	_Atomic int stopping; /* workers exit */
+	_Atomic int closing;  /* no new spawns/sends */
 	_Atomic int n_parked;
 	_Atomic int n_spinning;
-	nng_mtx *gmtx;                  /* global run queue */
+	nng_mtx *gmtx; /* global run queue */
 	struct nacti_actor *ghead, *gtail;
 	_Atomic uint32_t glen;
 	_Atomic uint64_t parks;
@@ -171,10 +171,10 @@ struct nact_ctx {
 	struct nacti_worker *w;
 	struct nacti_actor *a;
 	nact_aid self;
-	nact_msg *cur;     /* message being handled */
-	int consumed;      /* cur was forwarded/kept: do not free */
-	int exiting;       /* nact_exit called */
-	int reason;        /* exit reason */
+	nact_msg *cur; /* message being handled */
+	int consumed;  /* cur was forwarded/kept: do not free */
+	int exiting;   /* nact_exit called */
+	int reason;    /* exit reason */
 };
 
 /* The running ctx of this thread, NULL outside handlers (documented
@@ -210,7 +210,8 @@ int nacti_timers_init(nact_system *sys);
 void nacti_timers_stop(nact_system *sys);
 void nacti_timers_fini(nact_system *sys);
 /* Arm a timer that delivers m to `to` (ctl lane if ctl) at due_ns. */
-int nacti_timer_add(nact_system *sys, nact_aid to, nact_msg *m, int ctl, uint64_t due_ns, nact_timer *tp);
+int nacti_timer_add(nact_system *sys, nact_aid to, nact_msg *m, int ctl, uint64_t due_ns,
+    nact_timer *tp);
 
 /* ---- actors/request.c ---- */
 /* Consumer side: a REPLY message or a request timeout arrived. Returns 1
@@ -227,11 +228,11 @@ void nacti_deadletters_fini(nact_system *sys);
 /* ---- actors/log.c ---- */
 int nacti_log_init(nact_system *sys);
 void nacti_log_fini(nact_system *sys);
-#define NACTI_DEBUG(sys, ...)                                                \
-	do {                                                                   \
+#define NACTI_DEBUG(sys, ...)                                                        \
+	do {                                                                         \
 		if (atomic_load_explicit(&(sys)->log_level, memory_order_relaxed) >= \
-		    NACT_LOG_DEBUG)                                            \
-			nact_log((sys), NACT_LOG_DEBUG, __VA_ARGS__);          \
+		    NACT_LOG_DEBUG)                                                  \
+			nact_log((sys), NACT_LOG_DEBUG, __VA_ARGS__);                \
 	} while (0)
 
 /* ---- registry/names.c ---- */

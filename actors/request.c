@@ -49,7 +49,8 @@ static struct nacti_pending *pending_take(struct nacti_actor_ext *x, uint64_t co
 	return NULL;
 }
 
-int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact_reply_fn cb, void *arg)
+int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact_reply_fn cb,
+    void *arg)
 {
 	if (ctx == NULL || req == NULL || req->nm == NULL || cb == NULL || timeout_ms <= 0 ||
 	    req == ctx->cur)

@@ -90,10 +90,11 @@ static struct nacti_actor *ring_pop(struct nacti_ring *r)
 		uint32_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
 		if (t == h)
 			return NULL;
-		struct nacti_actor *a = atomic_load_explicit(&r->buf[h % NACTI_RING], memory_order_relaxed);
+		struct nacti_actor *a =
+		    atomic_load_explicit(&r->buf[h % NACTI_RING], memory_order_relaxed);
 		/* acq_rel: claims the slot; the owner may reuse it after. */
-		if (atomic_compare_exchange_weak_explicit(&r->head, &h, h + 1,
-		        memory_order_acq_rel, memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(&r->head, &h, h + 1, memory_order_acq_rel,
+		        memory_order_acquire))
 			return a;
 	}
 }
@@ -195,7 +196,8 @@ void nacti_schedule(nact_system *sys, struct nacti_actor *a)
 			ring_or_global(w, a);
 			return;
 		}
-		struct nacti_actor *old = atomic_exchange_explicit(&w->next, a, memory_order_acq_rel);
+		struct nacti_actor *old =
+		    atomic_exchange_explicit(&w->next, a, memory_order_acq_rel);
 		if (old != NULL)
 			ring_or_global(w, old);
 		return;
@@ -276,7 +278,8 @@ static struct nacti_actor *steal(struct nacti_worker *w)
 			return first;
 		}
 		if (stalled && atomic_load_explicit(&v->next, memory_order_relaxed) != NULL) {
-			struct nacti_actor *a = atomic_exchange_explicit(&v->next, NULL, memory_order_acq_rel);
+			struct nacti_actor *a =
+			    atomic_exchange_explicit(&v->next, NULL, memory_order_acq_rel);
 			if (a != NULL) {
 				atomic_fetch_add_explicit(&sys->steals, 1, memory_order_relaxed);
 				return a;
@@ -379,7 +382,8 @@ static struct nacti_actor *idle(struct nacti_worker *w)
 				break;
 			for (int i = 0; i < 64; i++)
 				cpu_relax();
-		} while (mono_ns() < until && !atomic_load_explicit(&sys->stopping, memory_order_relaxed));
+		} while (mono_ns() < until &&
+		    !atomic_load_explicit(&sys->stopping, memory_order_relaxed));
 		atomic_fetch_sub_explicit(&sys->n_spinning, 1, memory_order_seq_cst);
 		if (a != NULL)
 			return a;
@@ -396,7 +400,8 @@ static void worker_main(void *arg)
 			a = steal(w);
 		if (a == NULL && (a = idle(w)) == NULL)
 			break;
-		atomic_store_explicit(&w->stamp, atomic_load_explicit(&w->stamp, memory_order_relaxed) + 1,
+		atomic_store_explicit(&w->stamp,
+		    atomic_load_explicit(&w->stamp, memory_order_relaxed) + 1,
 		    memory_order_relaxed);
 		w->tick++;
 		nacti_actor_run(w, a);

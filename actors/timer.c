@@ -21,13 +21,13 @@
 #include "actors/internal.h"
 
 struct tmr {
-	uint64_t due;   /* ns on the system clock */
-	uint64_t seq;   /* arming order, tie-break */
-	nact_aid to;    /* target */
-	nact_msg *m;    /* owned message, NULL when the slot is free */
-	uint32_t hidx;  /* position in the heap */
-	uint32_t gen;   /* handle generation */
-	int ctl;        /* deliver on the control lane */
+	uint64_t due;  /* ns on the system clock */
+	uint64_t seq;  /* arming order, tie-break */
+	nact_aid to;   /* target */
+	nact_msg *m;   /* owned message, NULL when the slot is free */
+	uint32_t hidx; /* position in the heap */
+	uint32_t gen;  /* handle generation */
+	int ctl;       /* deliver on the control lane */
 };
 
 struct nacti_timers {
@@ -115,7 +115,8 @@ static void slot_free(struct nacti_timers *t, uint32_t s)
 }
 
 /* Pop up to max due timers (under mtx). */
-static uint32_t collect(struct nacti_timers *t, uint64_t now, nact_aid *to, nact_msg **ms, int *ctl, uint32_t max)
+static uint32_t collect(struct nacti_timers *t, uint64_t now, nact_aid *to, nact_msg **ms, int *ctl,
+    uint32_t max)
 {
 	uint32_t n = 0;
 	while (n < max && t->nheap > 0 && t->slots[t->heap[0]].due <= now) {
@@ -213,7 +214,8 @@ void nacti_timers_fini(nact_system *sys)
 	sys->timers = NULL;
 }
 
-int nacti_timer_add(nact_system *sys, nact_aid to, nact_msg *m, int ctl, uint64_t due, nact_timer *tp)
+int nacti_timer_add(nact_system *sys, nact_aid to, nact_msg *m, int ctl, uint64_t due,
+    nact_timer *tp)
 {
 	struct nacti_timers *t = sys->timers;
 	nng_mtx_lock(t->mtx);
@@ -271,7 +273,8 @@ int nact_send_after(nact_system *sys, nact_aid to, nact_msg *m, int delay_ms, na
 	nact_ctx *ctx = nacti_cur;
 	if (ctx != NULL && ctx->cur == m)
 		return NACT_EINVAL; /* the message being handled is not ours to arm */
-	nacti_put64(nacti_hdr(m) + NACTI_OFF_SENDER, ctx != NULL && ctx->sys == sys ? ctx->self.v : 0);
+	nacti_put64(nacti_hdr(m) + NACTI_OFF_SENDER,
+	    ctx != NULL && ctx->sys == sys ? ctx->self.v : 0);
 	return nacti_timer_add(sys, to, m, 0, nact_now(sys) + (uint64_t)delay_ms * 1000000u, tp);
 }
 

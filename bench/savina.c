@@ -49,16 +49,15 @@ enum {
 	T_GET,    /* request; reply T_COUNT */
 	T_COUNT,  /* body = count */
 	T_TOKEN,  /* body = hops left */
-	T_DONE, /* to a collector or as a final reply; body = count or empty */
-	T_WAIT  /* request to a collector; reply T_DONE with the count */
+	T_DONE,   /* to a collector or as a final reply; body = count or empty */
+	T_WAIT    /* request to a collector; reply T_DONE with the count */
 };
 
 #define CALL_TIMEOUT_MS 600000
 
 static void die(const char *what, int rv)
 {
-	fprintf(stderr, "savina: %s: %s\n", what,
-	    rv ? nact_strerror(rv) : "check failed");
+	fprintf(stderr, "savina: %s: %s\n", what, rv ? nact_strerror(rv) : "check failed");
 	fflush(stderr);
 	_exit(1);
 }
@@ -79,8 +78,7 @@ static double now_s(void)
 
 static void report(const char *name, long n, double t)
 {
-	printf("peer=nactor bench=%s n=%ld seconds=%.4f rate=%.0f\n", name, n,
-	    t, n / t);
+	printf("peer=nactor bench=%s n=%ld seconds=%.4f rate=%.0f\n", name, n, t, n / t);
 	fflush(stdout);
 }
 
@@ -137,8 +135,7 @@ static void stop_actor(nact_system *sys, nact_aid id)
 
 static int unexpected(nact_msg *msg)
 {
-	fprintf(stderr, "savina: unexpected message type %" PRIu32 "\n",
-	    nact_msg_type(msg));
+	fprintf(stderr, "savina: unexpected message type %" PRIu32 "\n", nact_msg_type(msg));
 	fflush(stderr);
 	_exit(1);
 }
@@ -176,8 +173,7 @@ struct collector {
 static void collector_check(nact_ctx *ctx, struct collector *c)
 {
 	if (c->w.set && c->got >= c->expected)
-		waiter_reply(nact_sys(ctx), &c->w,
-		    msg_int(nact_sys(ctx), T_DONE, c->got));
+		waiter_reply(nact_sys(ctx), &c->w, msg_int(nact_sys(ctx), T_DONE, c->got));
 }
 
 static int collector_fn(nact_ctx *ctx, nact_msg *msg)
@@ -202,8 +198,7 @@ static int64_t collector_wait(nact_system *sys, nact_aid col)
 {
 	nact_msg *reply;
 	int64_t v;
-	CHECK(nact_call(sys, col, msg_empty(sys, T_WAIT), CALL_TIMEOUT_MS,
-	          &reply),
+	CHECK(nact_call(sys, col, msg_empty(sys, T_WAIT), CALL_TIMEOUT_MS, &reply),
 	    "nact_call wait");
 	if (nact_msg_type(reply) != T_DONE)
 		die("collector reply type", 0);
@@ -224,8 +219,7 @@ static int pong_fn(nact_ctx *ctx, nact_msg *msg)
 {
 	if (nact_msg_type(msg) != T_PING)
 		return unexpected(msg);
-	send_msg(nact_sys(ctx), nact_msg_sender(msg),
-	    msg_empty(nact_sys(ctx), T_PONG));
+	send_msg(nact_sys(ctx), nact_msg_sender(msg), msg_empty(nact_sys(ctx), T_PONG));
 	return 0;
 }
 
@@ -258,8 +252,7 @@ static void bench_pingpong(nact_system *sys, long n)
 	p.pong = pong;
 	nact_aid ping = spawn_actor(sys, ping_fn, &p);
 	double t0 = now_s();
-	CHECK(nact_call(sys, ping, msg_empty(sys, T_GO), CALL_TIMEOUT_MS,
-	          &reply),
+	CHECK(nact_call(sys, ping, msg_empty(sys, T_GO), CALL_TIMEOUT_MS, &reply),
 	    "pingpong: nact_call go");
 	double t = now_s() - t0;
 	if (nact_msg_type(reply) != T_DONE || p.left != 0)
@@ -280,8 +273,7 @@ static int counter_fn(nact_ctx *ctx, nact_msg *msg)
 		++*count;
 		return 0;
 	case T_GET:
-		CHECK(nact_reply(nact_sys(ctx), msg,
-		          msg_int(nact_sys(ctx), T_COUNT, *count)),
+		CHECK(nact_reply(nact_sys(ctx), msg, msg_int(nact_sys(ctx), T_COUNT, *count)),
 		    "nact_reply");
 		return 0;
 	default:
@@ -313,7 +305,7 @@ static void bench_counting(nact_system *sys, long n)
 
 struct ring {
 	struct waiter w; /* main's request, saved by the node that got it */
-	int64_t hops; /* token messages handled (the token orders all writes) */
+	int64_t hops;    /* token messages handled (the token orders all writes) */
 	long size;
 	long last; /* index of the node that saw 0 */
 };
@@ -363,12 +355,10 @@ static void bench_threadring(nact_system *sys, long size, long hops)
 	 * sent yet, and the token send below publishes this store. */
 	nodes[size - 1].next = ids[0];
 	double t0 = now_s();
-	CHECK(nact_call(sys, ids[0], msg_int(sys, T_TOKEN, hops),
-	          CALL_TIMEOUT_MS, &reply),
+	CHECK(nact_call(sys, ids[0], msg_int(sys, T_TOKEN, hops), CALL_TIMEOUT_MS, &reply),
 	    "threadring: nact_call token");
 	double t = now_s() - t0;
-	if (nact_msg_type(reply) != T_DONE || body_int(reply) != hops ||
-	    r.last != hops % size)
+	if (nact_msg_type(reply) != T_DONE || body_int(reply) != hops || r.last != hops % size)
 		die("threadring: ring not closed after the expected hops", 0);
 	nact_msg_free(reply);
 	report("threadring", hops, t);
@@ -449,8 +439,7 @@ static void big_step(nact_system *sys, struct big_worker *w)
 		return;
 	}
 	w->left--;
-	send_msg(sys, b->ids[xorshift64(&w->rng) % (uint64_t)b->n],
-	    msg_int(sys, T_PING, w->idx));
+	send_msg(sys, b->ids[xorshift64(&w->rng) % (uint64_t)b->n], msg_int(sys, T_PING, w->idx));
 }
 
 static int big_fn(nact_ctx *ctx, nact_msg *msg)
@@ -522,8 +511,7 @@ static long arg(const char *s, const char *name)
 	char *end;
 	long v = strtol(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || v < 0) {
-		fprintf(stderr, "savina: %s must be a count >= 0, not '%s'\n",
-		    name, s);
+		fprintf(stderr, "savina: %s must be a count >= 0, not '%s'\n", name, s);
 		exit(2);
 	}
 	return v;
@@ -533,8 +521,7 @@ static void check_deadletters(nact_system *sys, const char *after)
 {
 	uint64_t n = nact_deadletters(sys, -1);
 	if (n != 0) {
-		fprintf(stderr, "savina: %" PRIu64 " dead letters after %s\n",
-		    n, after);
+		fprintf(stderr, "savina: %" PRIu64 " dead letters after %s\n", n, after);
 		die("no message may be lost", 0);
 	}
 }

@@ -70,18 +70,15 @@ int main(int argc, char **argv)
 	}
 	memset(ids, 0, n * sizeof(*ids)); /* fault the pages in now */
 	if ((rv = nact_system_open(&sys, NULL)) != 0) {
-		fprintf(stderr, "spawn_idle: nact_system_open: %s\n",
-		    nact_strerror(rv));
+		fprintf(stderr, "spawn_idle: nact_system_open: %s\n", nact_strerror(rv));
 		return 1;
 	}
 
 	long m0 = rss_bytes();
 	double t0 = now_s();
 	for (long i = 0; i < n; i++) {
-		if ((rv = nact_spawn(&ids[i], sys, idle_fn, NULL, NULL,
-		         NULL)) != 0) {
-			fprintf(stderr, "spawn_idle: nact_spawn #%ld: %s\n", i,
-			    nact_strerror(rv));
+		if ((rv = nact_spawn(&ids[i], sys, idle_fn, NULL, NULL, NULL)) != 0) {
+			fprintf(stderr, "spawn_idle: nact_spawn #%ld: %s\n", i, nact_strerror(rv));
 			return 1;
 		}
 	}
@@ -91,9 +88,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spawn_idle: cannot read VmRSS\n");
 		return 1;
 	}
-	printf(
-	    "peer=nactor bench=spawn_idle n=%ld seconds=%.4f rate=%.0f bytes_per_actor=%ld\n",
-	    n, t, n / t, (m1 - m0) / n);
+	printf("peer=nactor bench=spawn_idle n=%ld seconds=%.4f rate=%.0f bytes_per_actor=%ld\n", n,
+	    t, n / t, (m1 - m0) / n);
 	fflush(stdout);
 
 	nact_stats st;
@@ -105,8 +101,7 @@ int main(int argc, char **argv)
 	}
 	for (long i = 0; i < n; i++) {
 		if ((rv = nact_stop(sys, ids[i])) != 0) {
-			fprintf(stderr, "spawn_idle: nact_stop #%ld: %s\n", i,
-			    nact_strerror(rv));
+			fprintf(stderr, "spawn_idle: nact_stop #%ld: %s\n", i, nact_strerror(rv));
 			return 1;
 		}
 	}

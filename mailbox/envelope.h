@@ -73,8 +73,7 @@ static inline void nacti_put64(uint8_t *p, uint64_t v)
 }
 static inline uint32_t nacti_le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static inline void nacti_put32(uint8_t *p, uint32_t v)
 {
@@ -154,8 +153,8 @@ static inline nact_msg *nacti_mq_pop(struct nacti_mq q)
 static inline int nacti_mq_markempty(struct nacti_mq q)
 {
 	uintptr_t expect = (uintptr_t)*q.tail;
-	return atomic_compare_exchange_strong_explicit(q.head, &expect,
-	    expect | 1, memory_order_seq_cst, memory_order_relaxed);
+	return atomic_compare_exchange_strong_explicit(q.head, &expect, expect | 1,
+	    memory_order_seq_cst, memory_order_relaxed);
 }
 
 /* Any thread: if the queue is marked unscheduled, clear the mark and return

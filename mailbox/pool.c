@@ -45,14 +45,14 @@ struct chain {
 };
 
 struct nacti_pool {
-	nng_mtx *mtx;         /* guards everything below */
-	struct slab *slabs;   /* list of all slabs */
-	struct slab *cur;     /* slab being carved */
-	struct chain *depot;  /* full chains handed back by threads */
+	nng_mtx *mtx;        /* guards everything below */
+	struct slab *slabs;  /* list of all slabs */
+	struct slab *cur;    /* slab being carved */
+	struct chain *depot; /* full chains handed back by threads */
 	size_t ndepot;
 	size_t capdepot;
-	uint64_t gen;         /* unique per pool, never 0 */
-	nact_system *owner;   /* system this pool belongs to */
+	uint64_t gen;       /* unique per pool, never 0 */
+	nact_system *owner; /* system this pool belongs to */
 	_Atomic uint64_t carved;
 };
 
@@ -63,7 +63,7 @@ struct tcache {
 };
 
 static _Atomic uint64_t pool_gen_next = 1; /* documented global: pool ids */
-static __thread struct tcache tc;           /* documented global: see DESIGN */
+static __thread struct tcache tc;          /* documented global: see DESIGN */
 
 int nacti_pool_init(nacti_pool **pp)
 {

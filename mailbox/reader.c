@@ -53,7 +53,7 @@ static int validate(const uint8_t *p, size_t len, const nact_limits *lim, int *h
 		if (++total > lim->max_total)
 			return NACT_ELIMIT;
 		uint8_t b = p[off++];
-		uint64_t skip = 0; /* payload bytes after the type byte */
+		uint64_t skip = 0;  /* payload bytes after the type byte */
 		uint64_t count = 0; /* values inside, for containers */
 		int cont = 0;
 		int lenbytes = 0; /* size of a length field to read */
@@ -74,27 +74,83 @@ static int validate(const uint8_t *p, size_t len, const nact_limits *lim, int *h
 			switch (b) {
 			case 0xc1:
 				return NACT_EMALFORMED;
-			case 0xc4: case 0xd9: lenbytes = 1; break;
-			case 0xc5: case 0xda: lenbytes = 2; break;
-			case 0xc6: case 0xdb: lenbytes = 4; break;
-			case 0xc7: lenbytes = 1; skip = 1; break; /* ext: + type byte */
-			case 0xc8: lenbytes = 2; skip = 1; break;
-			case 0xc9: lenbytes = 4; skip = 1; break;
-			case 0xca: skip = 4; break;
-			case 0xcb: skip = 8; break;
-			case 0xcc: case 0xd0: skip = 1; break;
-			case 0xcd: case 0xd1: skip = 2; break;
-			case 0xce: case 0xd2: skip = 4; break;
-			case 0xcf: case 0xd3: skip = 8; break;
-			case 0xd4: skip = 2; break;
-			case 0xd5: skip = 3; break;
-			case 0xd6: skip = 5; break;
-			case 0xd7: skip = 9; break;
-			case 0xd8: skip = 17; break;
-			case 0xdc: cont = 1; lenbytes = 2; break;
-			case 0xdd: cont = 1; lenbytes = 4; break;
-			case 0xde: cont = 2; lenbytes = 2; break;
-			case 0xdf: cont = 2; lenbytes = 4; break;
+			case 0xc4:
+			case 0xd9:
+				lenbytes = 1;
+				break;
+			case 0xc5:
+			case 0xda:
+				lenbytes = 2;
+				break;
+			case 0xc6:
+			case 0xdb:
+				lenbytes = 4;
+				break;
+			case 0xc7:
+				lenbytes = 1;
+				skip = 1;
+				break; /* ext: + type byte */
+			case 0xc8:
+				lenbytes = 2;
+				skip = 1;
+				break;
+			case 0xc9:
+				lenbytes = 4;
+				skip = 1;
+				break;
+			case 0xca:
+				skip = 4;
+				break;
+			case 0xcb:
+				skip = 8;
+				break;
+			case 0xcc:
+			case 0xd0:
+				skip = 1;
+				break;
+			case 0xcd:
+			case 0xd1:
+				skip = 2;
+				break;
+			case 0xce:
+			case 0xd2:
+				skip = 4;
+				break;
+			case 0xcf:
+			case 0xd3:
+				skip = 8;
+				break;
+			case 0xd4:
+				skip = 2;
+				break;
+			case 0xd5:
+				skip = 3;
+				break;
+			case 0xd6:
+				skip = 5;
+				break;
+			case 0xd7:
+				skip = 9;
+				break;
+			case 0xd8:
+				skip = 17;
+				break;
+			case 0xdc:
+				cont = 1;
+				lenbytes = 2;
+				break;
+			case 0xdd:
+				cont = 1;
+				lenbytes = 4;
+				break;
+			case 0xde:
+				cont = 2;
+				lenbytes = 2;
+				break;
+			case 0xdf:
+				cont = 2;
+				lenbytes = 4;
+				break;
 			default:
 				return NACT_EMALFORMED;
 			}

@@ -88,59 +88,54 @@ static inline void nt_fail(const char *file, int line, const char *fmt, ...)
 		}                                                         \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                     \
-	do {                                                                   \
-		long long nt_a_ = (long long)(a), nt_b_ = (long long)(b);      \
-		if (nt_a_ != nt_b_)                                            \
-			nt_fail(__FILE__, __LINE__, "%s == %s (%lld vs %lld)", \
-			    #a, #b, nt_a_, nt_b_);                             \
+#define CHECK_EQ_INT(a, b)                                                                    \
+	do {                                                                                  \
+		long long nt_a_ = (long long)(a), nt_b_ = (long long)(b);                     \
+		if (nt_a_ != nt_b_)                                                           \
+			nt_fail(__FILE__, __LINE__, "%s == %s (%lld vs %lld)", #a, #b, nt_a_, \
+			    nt_b_);                                                           \
 	} while (0)
 
-#define CHECK_EQ_U64(a, b)                                                   \
-	do {                                                                 \
-		uint64_t nt_a_ = (uint64_t)(a), nt_b_ = (uint64_t)(b);       \
-		if (nt_a_ != nt_b_)                                          \
-			nt_fail(__FILE__, __LINE__,                          \
-			    "%s == %s (0x%" PRIx64 " vs 0x%" PRIx64 ")", #a, \
-			    #b, nt_a_, nt_b_);                               \
+#define CHECK_EQ_U64(a, b)                                                                       \
+	do {                                                                                     \
+		uint64_t nt_a_ = (uint64_t)(a), nt_b_ = (uint64_t)(b);                           \
+		if (nt_a_ != nt_b_)                                                              \
+			nt_fail(__FILE__, __LINE__, "%s == %s (0x%" PRIx64 " vs 0x%" PRIx64 ")", \
+			    #a, #b, nt_a_, nt_b_);                                               \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                     \
-	do {                                                                \
-		const char *nt_a_ = (a), *nt_b_ = (b);                      \
-		if (nt_a_ == NULL || nt_b_ == NULL || strcmp(nt_a_, nt_b_)) \
-			nt_fail(__FILE__, __LINE__,                         \
-			    "%s == %s (\"%s\" vs \"%s\")", #a, #b,          \
-			    nt_a_ ? nt_a_ : "(null)",                       \
-			    nt_b_ ? nt_b_ : "(null)");                      \
+#define CHECK_STR(a, b)                                                                    \
+	do {                                                                               \
+		const char *nt_a_ = (a), *nt_b_ = (b);                                     \
+		if (nt_a_ == NULL || nt_b_ == NULL || strcmp(nt_a_, nt_b_))                \
+			nt_fail(__FILE__, __LINE__, "%s == %s (\"%s\" vs \"%s\")", #a, #b, \
+			    nt_a_ ? nt_a_ : "(null)", nt_b_ ? nt_b_ : "(null)");           \
 	} while (0)
 
-#define CHECK_RV(call)                                                    \
-	do {                                                              \
-		int nt_rv_ = (call);                                      \
-		if (nt_rv_ != 0)                                          \
-			nt_fail(__FILE__, __LINE__, "%s: %s (%d)", #call, \
-			    nact_strerror(nt_rv_), nt_rv_);               \
+#define CHECK_RV(call)                                                                           \
+	do {                                                                                     \
+		int nt_rv_ = (call);                                                             \
+		if (nt_rv_ != 0)                                                                 \
+			nt_fail(__FILE__, __LINE__, "%s: %s (%d)", #call, nact_strerror(nt_rv_), \
+			    nt_rv_);                                                             \
 	} while (0)
 
-#define REQUIRE_RV(call)                                                      \
-	do {                                                                  \
-		int nt_rv_ = (call);                                          \
-		if (nt_rv_ != 0) {                                            \
-			nt_fail(__FILE__, __LINE__, "%s: %s (%d) (required)", \
-			    #call, nact_strerror(nt_rv_), nt_rv_);            \
-			return;                                               \
-		}                                                             \
+#define REQUIRE_RV(call)                                                             \
+	do {                                                                         \
+		int nt_rv_ = (call);                                                 \
+		if (nt_rv_ != 0) {                                                   \
+			nt_fail(__FILE__, __LINE__, "%s: %s (%d) (required)", #call, \
+			    nact_strerror(nt_rv_), nt_rv_);                          \
+			return;                                                      \
+		}                                                                    \
 	} while (0)
 
-#define CHECK_ERR(call, want)                                       \
-	do {                                                        \
-		int nt_rv_ = (call), nt_w_ = (want);                \
-		if (nt_rv_ != nt_w_)                                \
-			nt_fail(__FILE__, __LINE__,                 \
-			    "%s: got %s (%d), want %s (%d)", #call, \
-			    nact_strerror(nt_rv_), nt_rv_,          \
-			    nact_strerror(nt_w_), nt_w_);           \
+#define CHECK_ERR(call, want)                                                               \
+	do {                                                                                \
+		int nt_rv_ = (call), nt_w_ = (want);                                        \
+		if (nt_rv_ != nt_w_)                                                        \
+			nt_fail(__FILE__, __LINE__, "%s: got %s (%d), want %s (%d)", #call, \
+			    nact_strerror(nt_rv_), nt_rv_, nact_strerror(nt_w_), nt_w_);    \
 	} while (0)
 
 /* ---- runner ---- */
@@ -180,8 +175,7 @@ static inline int nt_run(int argc, char **argv, const nt_case *cases)
 		printf("---- %s\n", c->name);
 		c->fn();
 		int nf = atomic_load(&nt_fail_count);
-		printf("%s %s (%" PRIu64 " ms)\n", nf ? "FAIL" : "ok  ",
-		    c->name, nt_now_ms() - t0);
+		printf("%s %s (%" PRIu64 " ms)\n", nf ? "FAIL" : "ok  ", c->name, nt_now_ms() - t0);
 		if (nf)
 			failed++;
 		else
@@ -191,12 +185,11 @@ static inline int nt_run(int argc, char **argv, const nt_case *cases)
 	return failed ? 1 : 0;
 }
 
-#define NT_MAIN(...)                                             \
-	int main(int argc, char **argv)                          \
-	{                                                        \
-		static const nt_case nt_cases_[] = {__VA_ARGS__, \
-		    {NULL, NULL}};                               \
-		return nt_run(argc, argv, nt_cases_);            \
+#define NT_MAIN(...)                                                            \
+	int main(int argc, char **argv)                                         \
+	{                                                                       \
+		static const nt_case nt_cases_[] = {__VA_ARGS__, {NULL, NULL}}; \
+		return nt_run(argc, argv, nt_cases_);                           \
 	}
 
 /* ---- scaling and waiting ---- */
@@ -262,15 +255,13 @@ static inline nact_msg *nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
 	nact_pack pk;
 	int rv = nact_msg_alloc(&m, sys, type);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
 		return NULL;
 	}
 	nact_pack_init(&pk, m);
 	nact_pack_int(&pk, v);
 	if ((rv = nact_pack_error(&pk)) != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_pack_int: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_pack_int: %s", nact_strerror(rv));
 		nact_msg_free(m);
 		return NULL;
 	}
@@ -278,15 +269,13 @@ static inline nact_msg *nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
 }
 
 /* A message of `type` whose body is the array [a, b]. */
-static inline nact_msg *nt_msg_pair(nact_system *sys, uint32_t type, int64_t a,
-    int64_t b)
+static inline nact_msg *nt_msg_pair(nact_system *sys, uint32_t type, int64_t a, int64_t b)
 {
 	nact_msg *m = NULL;
 	nact_pack pk;
 	int rv = nact_msg_alloc(&m, sys, type);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
 		return NULL;
 	}
 	nact_pack_init(&pk, m);
@@ -308,14 +297,12 @@ static inline int64_t nt_body_int(const nact_msg *m, int64_t dflt)
 	int64_t v = dflt;
 	int rv = nact_reader_init(&r, m, NULL);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_reader_init: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_reader_init: %s", nact_strerror(rv));
 		return dflt;
 	}
 	rv = nact_read_int(&r, &v);
 	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "reading int body: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "reading int body: %s", nact_strerror(rv));
 	nact_reader_fini(&r);
 	return rv == 0 ? v : dflt;
 }
@@ -340,8 +327,7 @@ static inline int nt_body_pair(const nact_msg *m, int64_t *a, int64_t *b)
 }
 
 /* Send an int message; records a failure if the send fails. */
-static inline int nt_send_int(nact_system *sys, nact_aid to, uint32_t type,
-    int64_t v)
+static inline int nt_send_int(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
 {
 	nact_msg *m = nt_msg_int(sys, type, v);
 	if (m == NULL)

@@ -114,8 +114,7 @@ static void on_total(nact_ctx *ctx, nact_msg *reply, int err, void *arg)
 	if (err != 0)
 		printf("squarer: request failed: %s\n", nact_strerror(err));
 	else
-		printf("squarer: summer replied to my request: total %lld\n",
-		    (long long)total);
+		printf("squarer: summer replied to my request: total %lld\n", (long long)total);
 }
 
 static int squarer(nact_ctx *ctx, nact_msg *msg)
@@ -172,8 +171,7 @@ static int summer_add(nact_ctx *ctx, nact_msg *msg)
 		return rv;
 	}
 	if (nact_msg_type(msg) == T_END) {
-		printf("summer:  END after %d squares, sum %lld\n", s->count,
-		    (long long)s->sum);
+		printf("summer:  END after %d squares, sum %lld\n", s->count, (long long)s->sum);
 		nact_become(ctx, summer_get);
 		return 0;
 	}
@@ -196,10 +194,8 @@ int main(void)
 	check("calloc", sum != NULL && src != NULL ? 0 : NACT_ENOMEM);
 	check("nact_system_open", nact_system_open(&sys, NULL));
 	/* Each actor owns its state from here on: free() runs when it ends. */
-	check("spawn summer",
-	    nact_spawn(&a_sum, sys, summer_add, sum, free, &named));
-	check("spawn squarer",
-	    nact_spawn(&a_sq, sys, squarer, NULL, NULL, NULL));
+	check("spawn summer", nact_spawn(&a_sum, sys, summer_add, sum, free, &named));
+	check("spawn squarer", nact_spawn(&a_sq, sys, squarer, NULL, NULL, NULL));
 	src->next = 1;
 	src->to = a_sq;
 	check("spawn source", nact_spawn(&a_src, sys, source, src, free, NULL));
@@ -217,8 +213,8 @@ int main(void)
 		if (total != want)
 			nng_msleep(10);
 	}
-	printf("main:    nact_call(summer, GET) -> %lld (want %lld)\n",
-	    (long long)total, (long long)want);
+	printf("main:    nact_call(summer, GET) -> %lld (want %lld)\n", (long long)total,
+	    (long long)want);
 
 	/* The source has exited: a message to it becomes a dead letter. */
 	for (i = 0; i < 200 && nact_alive(sys, a_src); i++)
@@ -228,8 +224,7 @@ int main(void)
 	for (i = 0; i < 200 && nact_deadletters(sys, -1) == dead0; i++)
 		nng_msleep(5);
 	printf("main:    NUM 99 to exited source: dead letters %llu -> %llu",
-	    (unsigned long long)dead0,
-	    (unsigned long long)nact_deadletters(sys, -1));
+	    (unsigned long long)dead0, (unsigned long long)nact_deadletters(sys, -1));
 	printf(" (reason \"%s\": %llu)\n", nact_dl_reason_str(NACT_DL_DEAD),
 	    (unsigned long long)nact_deadletters(sys, NACT_DL_DEAD));
 	ok = total == want && nact_deadletters(sys, -1) > dead0;

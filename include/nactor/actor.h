@@ -57,15 +57,15 @@ enum nact_log_level {
 typedef void (*nact_log_fn)(void *arg, int level, const char *line);
 
 typedef struct nact_config {
-	uint32_t workers;     /* worker threads; 0 = one per online core */
-	uint32_t batch;       /* messages per actor turn; 0 = 64 */
-	int clock;            /* enum nact_clock_kind */
-	uint64_t seed;        /* nonzero with workers == 1: seeded, replayable
+	uint32_t workers;   /* worker threads; 0 = one per online core */
+	uint32_t batch;     /* messages per actor turn; 0 = 64 */
+	int clock;          /* enum nact_clock_kind */
+	uint64_t seed;      /* nonzero with workers == 1: seeded, replayable
 	                         scheduling order (see README) */
-	int log_level;        /* -1 = from $NACTOR_LOG (error|warn|info|debug) */
-	nact_log_fn log_fn;   /* NULL = stderr */
+	int log_level;      /* -1 = from $NACTOR_LOG (error|warn|info|debug) */
+	nact_log_fn log_fn; /* NULL = stderr */
 	void *log_arg;
-	uint32_t spin_us;     /* how long an idle worker spins before parking; 0 = 50 */
+	uint32_t spin_us; /* how long an idle worker spins before parking; 0 = 50 */
 } nact_config;
 
 /* Defaults for every field; then change what you need. */
@@ -84,25 +84,25 @@ NACT_DECL void nact_system_close(nact_system *sys, int timeout_ms);
 /* ---- spawning ---- */
 
 enum nact_overflow {
-	NACT_OVERFLOW_FAIL = 0,   /* send returns NACT_EFULL */
-	NACT_OVERFLOW_BLOCK = 1,  /* sender waits up to its timeout (outside actors
+	NACT_OVERFLOW_FAIL = 0,       /* send returns NACT_EFULL */
+	NACT_OVERFLOW_BLOCK = 1,      /* sender waits up to its timeout (outside actors
 	                             only; from an actor it fails with NACT_EFULL) */
 	NACT_OVERFLOW_DROP_OLDEST = 2 /* oldest queued message becomes a dead
 	                                 letter with reason "dropped" */
 };
 
 typedef struct nact_spawn_opts {
-	uint32_t capacity;   /* mailbox bound in messages; 0 = unbounded */
-	int overflow;        /* enum nact_overflow, with capacity > 0 */
-	const char *name;    /* register under this local name; NULL = none */
+	uint32_t capacity; /* mailbox bound in messages; 0 = unbounded */
+	int overflow;      /* enum nact_overflow, with capacity > 0 */
+	const char *name;  /* register under this local name; NULL = none */
 } nact_spawn_opts;
 
 /* Spawn an actor running fn over state. On success the actor owns state
  * and fini (may be NULL) frees it when the actor ends; on failure the caller
  * still owns state. opts may be NULL. Errors: NACT_ENOMEM, NACT_EINVAL,
  * NACT_EEXIST (name taken), NACT_ECLOSED. Any thread. */
-NACT_DECL int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn,
-    void *state, nact_state_fini fini, const nact_spawn_opts *opts);
+NACT_DECL int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts);
 
 /* ---- sending ---- */
 
@@ -156,16 +156,16 @@ typedef void (*nact_reply_fn)(nact_ctx *ctx, nact_msg *reply, int err, void *arg
  * from now; the reply or the timeout arrives through cb. A reply after the
  * timeout is a dead letter ("late"), never a second call. If the call fails,
  * cb is never called and the caller still owns req. */
-NACT_DECL int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req,
-    int timeout_ms, nact_reply_fn cb, void *arg);
+NACT_DECL int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms,
+    nact_reply_fn cb, void *arg);
 
 /* Outside actors only: send req and wait up to timeout_ms for the reply.
  * On success *replyp is the caller's to free. Errors: NACT_ETIMEDOUT,
  * NACT_EDEADLK (called from inside an actor: refused, never deadlocks),
  * NACT_ENOENT (target not alive), send errors. req is consumed on success
  * and on NACT_ETIMEDOUT; on other errors the caller still owns it. */
-NACT_DECL int nact_call(nact_system *sys, nact_aid to, nact_msg *req,
-    int timeout_ms, nact_msg **replyp);
+NACT_DECL int nact_call(nact_system *sys, nact_aid to, nact_msg *req, int timeout_ms,
+    nact_msg **replyp);
 
 /* Reply to the request `req` (being handled) with `reply`: sets target,
  * corr and the reply flag. Ownership as nact_send. Any thread, so an actor
@@ -183,8 +183,8 @@ typedef struct nact_timer {
 /* Deliver m to `to` after delay_ms on the system clock. On success the
  * runtime owns m (freed if the timer is cancelled). *tp (may be NULL) gets
  * a handle for nact_timer_cancel. */
-NACT_DECL int nact_send_after(nact_system *sys, nact_aid to, nact_msg *m,
-    int delay_ms, nact_timer *tp);
+NACT_DECL int nact_send_after(nact_system *sys, nact_aid to, nact_msg *m, int delay_ms,
+    nact_timer *tp);
 /* Cancel a pending timer: 0 if cancelled (its message is freed), NACT_ENOENT
  * if it already fired or never existed. */
 NACT_DECL int nact_timer_cancel(nact_system *sys, nact_timer t);

@@ -67,9 +67,9 @@ typedef struct nact_aid {
 
 /* Type tags at or above NACT_T_SYSTEM are reserved for the runtime. */
 #define NACT_T_SYSTEM 0xFFFF0000u
-#define NACT_T_STOP 0xFFFF0001u       /* control: stop the actor */
-#define NACT_T_TIMEOUT 0xFFFF0002u    /* receive timeout fired */
-#define NACT_T_DEADLETTER 0xFFFF0003u /* dead-letter report (see actor.h) */
+#define NACT_T_STOP 0xFFFF0001u        /* control: stop the actor */
+#define NACT_T_TIMEOUT 0xFFFF0002u     /* receive timeout fired */
+#define NACT_T_DEADLETTER 0xFFFF0003u  /* dead-letter report (see actor.h) */
 #define NACT_T_REQ_TIMEOUT 0xFFFF0004u /* internal: request timer */
 
 /* Allocate a message of the given type from the calling thread's pool.
@@ -167,21 +167,21 @@ NACT_DECL void nact_pack_map(nact_pack *p, uint32_t n);
  *   nact_reader_fini(&r);
  */
 typedef struct nact_limits {
-	size_t max_body;      /* bytes; default 16 MiB */
-	uint32_t max_depth;   /* nesting of arrays/maps; default 32 */
-	uint32_t max_elems;   /* per array/map (a map counts 2 per pair); default 1M */
-	uint32_t max_total;   /* values in the whole body; default 4M */
+	size_t max_body;    /* bytes; default 16 MiB */
+	uint32_t max_depth; /* nesting of arrays/maps; default 32 */
+	uint32_t max_elems; /* per array/map (a map counts 2 per pair); default 1M */
+	uint32_t max_total; /* values in the whole body; default 4M */
 } nact_limits;
 
 #define NACT_READER_DEPTH 32
 
 typedef struct nact_reader {
-	const char *buf;     /* body bytes (borrowed) */
-	size_t len;          /* body length */
-	size_t off;          /* next top-level value */
-	msgpack_zone *zone;  /* created on demand for containers */
-	msgpack_object top;  /* current top-level container, if entered */
-	uint32_t depth;      /* number of open containers */
+	const char *buf;    /* body bytes (borrowed) */
+	size_t len;         /* body length */
+	size_t off;         /* next top-level value */
+	msgpack_zone *zone; /* created on demand for containers */
+	msgpack_object top; /* current top-level container, if entered */
+	uint32_t depth;     /* number of open containers */
 	struct {
 		const msgpack_object *elems; /* array elems, or map kv pairs */
 		uint32_t n;                  /* values in this container */
@@ -197,7 +197,8 @@ NACT_DECL nact_limits nact_limits_default(void);
 NACT_DECL int nact_msgpack_validate(const void *buf, size_t len, const nact_limits *lim);
 
 NACT_DECL int nact_reader_init(nact_reader *r, const nact_msg *m, const nact_limits *lim);
-NACT_DECL int nact_reader_init_buf(nact_reader *r, const void *buf, size_t len, const nact_limits *lim);
+NACT_DECL int nact_reader_init_buf(nact_reader *r, const void *buf, size_t len,
+    const nact_limits *lim);
 NACT_DECL void nact_reader_fini(nact_reader *r);
 /* Read the next value as a raw msgpack_object (borrowed from the reader). */
 NACT_DECL int nact_read_object(nact_reader *r, msgpack_object *o);

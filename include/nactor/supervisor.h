@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 #define NACT_EXIT_NORMAL 0
-#define NACT_EXIT_STOPPED (-1)  /* nact_stop or system close */
+#define NACT_EXIT_STOPPED (-1) /* nact_stop or system close */
 
 /* A static string for an exit reason: "normal", "stopped", or the error
  * string of a NACT_E* code. */

@@ -91,9 +91,7 @@ static int collect(nact_ctx *ctx, nact_msg *m)
 				if (rv == 0) {
 					d->body_len = bl;
 					memcpy(d->body, b,
-					    bl < sizeof(d->body) ?
-					        bl :
-					        sizeof(d->body));
+					    bl < sizeof(d->body) ? bl : sizeof(d->body));
 				}
 				d->keys |= 32;
 			} else {
@@ -109,27 +107,21 @@ static int collect(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static void check_rec(const dl_rec *d, const char *reason, uint64_t target,
-    uint64_t sender, uint64_t type, int line)
+static void check_rec(const dl_rec *d, const char *reason, uint64_t target, uint64_t sender,
+    uint64_t type, int line)
 {
 	if (d->parse_err != 0)
-		nt_fail(__FILE__, line, "report body: %s",
-		    nact_strerror(d->parse_err));
+		nt_fail(__FILE__, line, "report body: %s", nact_strerror(d->parse_err));
 	if (d->keys != 63)
-		nt_fail(__FILE__, line, "report keys seen 0x%x, want 0x3f",
-		    d->keys);
+		nt_fail(__FILE__, line, "report keys seen 0x%x, want 0x3f", d->keys);
 	if (strcmp(d->reason, reason) != 0)
-		nt_fail(__FILE__, line, "reason \"%s\", want \"%s\"", d->reason,
-		    reason);
+		nt_fail(__FILE__, line, "reason \"%s\", want \"%s\"", d->reason, reason);
 	if (d->target != target)
-		nt_fail(__FILE__, line, "target %" PRIx64 ", want %" PRIx64,
-		    d->target, target);
+		nt_fail(__FILE__, line, "target %" PRIx64 ", want %" PRIx64, d->target, target);
 	if (d->sender != sender)
-		nt_fail(__FILE__, line, "sender %" PRIx64 ", want %" PRIx64,
-		    d->sender, sender);
+		nt_fail(__FILE__, line, "sender %" PRIx64 ", want %" PRIx64, d->sender, sender);
 	if (d->type != type)
-		nt_fail(__FILE__, line, "type %" PRIu64 ", want %" PRIu64,
-		    d->type, type);
+		nt_fail(__FILE__, line, "type %" PRIu64 ", want %" PRIu64, d->type, type);
 }
 #define CHECK_REC(d, reason, target, sender, type) \
 	check_rec(d, reason, target, sender, type, __LINE__)
@@ -205,8 +197,7 @@ static void test_unknown(void)
 	CHECK_EQ_U64(nact_deadletters(sys, -1), 0);
 	nact_msg *m = nt_msg_int(sys, T_VAL, 123);
 	REQUIRE(m != NULL);
-	CHECK_RV(
-	    nact_send(sys, never, m)); /* accepted: not the sender's error */
+	CHECK_RV(nact_send(sys, never, m)); /* accepted: not the sender's error */
 	CHECK(NT_WAIT(nact_deadletters(sys, NACT_DL_UNKNOWN) == 1, NT_LONG_MS));
 	CHECK(NT_WAIT(atomic_load(&c.count) == 1, NT_LONG_MS));
 	if (atomic_load_explicit(&c.count, memory_order_acquire) >= 1) {
@@ -286,8 +277,7 @@ static void test_dropped(void)
 	collector c;
 	nact_aid cid, v;
 	recv_st s = {0};
-	nact_spawn_opts o = {.capacity = 2,
-	    .overflow = NACT_OVERFLOW_DROP_OLDEST};
+	nact_spawn_opts o = {.capacity = 2, .overflow = NACT_OVERFLOW_DROP_OLDEST};
 	nact_system *sys = open_with_collector(&c, &cid, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 
@@ -411,6 +401,5 @@ static void test_unsubscribe(void)
 	nact_system_close(sys, 5000);
 }
 
-NT_MAIN(NT_CASE(test_unknown), NT_CASE(test_dead), NT_CASE(test_stopped),
-    NT_CASE(test_dropped), NT_CASE(test_expired_at_send),
-    NT_CASE(test_expired_in_mailbox), NT_CASE(test_unsubscribe))
+NT_MAIN(NT_CASE(test_unknown), NT_CASE(test_dead), NT_CASE(test_stopped), NT_CASE(test_dropped),
+    NT_CASE(test_expired_at_send), NT_CASE(test_expired_in_mailbox), NT_CASE(test_unsubscribe))

@@ -16,10 +16,9 @@
 
 #include "testutil.h"
 
-static const int codes[] = {NACT_OK, NACT_ENOMEM, NACT_EINVAL, NACT_ENOENT,
-    NACT_EDEAD, NACT_EFULL, NACT_ETIMEDOUT, NACT_EDEADLK, NACT_ECLOSED,
-    NACT_EEXIST, NACT_ETYPE, NACT_ETRUNC, NACT_EMALFORMED, NACT_ELIMIT,
-    NACT_ERANGE, NACT_EEOF, NACT_EEXPIRED, NACT_ESTATE};
+static const int codes[] = {NACT_OK, NACT_ENOMEM, NACT_EINVAL, NACT_ENOENT, NACT_EDEAD, NACT_EFULL,
+    NACT_ETIMEDOUT, NACT_EDEADLK, NACT_ECLOSED, NACT_EEXIST, NACT_ETYPE, NACT_ETRUNC,
+    NACT_EMALFORMED, NACT_ELIMIT, NACT_ERANGE, NACT_EEOF, NACT_EEXPIRED, NACT_ESTATE};
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
 static void test_strerror(void)
@@ -37,15 +36,13 @@ static void test_strerror(void)
 	for (size_t i = 0; i < NCODES; i++)
 		for (size_t j = i + 1; j < NCODES; j++)
 			if (strcmp(s[i], s[j]) == 0)
-				nt_fail(__FILE__, __LINE__,
-				    "codes %d and %d share \"%s\"", codes[i],
-				    codes[j], s[i]);
+				nt_fail(__FILE__, __LINE__, "codes %d and %d share \"%s\"",
+				    codes[i], codes[j], s[i]);
 
 	/* Unknown and wrapped codes: still a string. */
-	const int other[] = {18, 999, -1, -12345, NACT_ESYSERR,
-	    NACT_ESYSERR + ENOENT, NACT_ESYSERR + EAGAIN, NACT_ETRANERR,
-	    NACT_ETRANERR + NNG_ETIMEDOUT, NACT_ETRANERR + NNG_ECONNREFUSED,
-	    0x7fffffff};
+	const int other[] = {18, 999, -1, -12345, NACT_ESYSERR, NACT_ESYSERR + ENOENT,
+	    NACT_ESYSERR + EAGAIN, NACT_ETRANERR, NACT_ETRANERR + NNG_ETIMEDOUT,
+	    NACT_ETRANERR + NNG_ECONNREFUSED, 0x7fffffff};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		const char *t = nact_strerror(other[i]);
 		CHECK(t != NULL);
@@ -69,8 +66,8 @@ static void test_exit_str(void)
 
 static void test_dl_reason_str(void)
 {
-	static const char *names[NACT_DL_NREASONS] = {"unknown", "dead",
-	    "stopped", "dropped", "expired", "late"};
+	static const char *names[NACT_DL_NREASONS] = {"unknown", "dead", "stopped", "dropped",
+	    "expired", "late"};
 	CHECK_EQ_INT(NACT_DL_NREASONS, 6);
 	for (int i = 0; i < NACT_DL_NREASONS; i++)
 		CHECK_STR(nact_dl_reason_str(i), names[i]);
@@ -131,5 +128,5 @@ static void test_config(void)
 		nact_system_close(sys, 1000);
 }
 
-NT_MAIN(NT_CASE(test_strerror), NT_CASE(test_exit_str),
-    NT_CASE(test_dl_reason_str), NT_CASE(test_config))
+NT_MAIN(NT_CASE(test_strerror), NT_CASE(test_exit_str), NT_CASE(test_dl_reason_str),
+    NT_CASE(test_config))

@@ -61,8 +61,8 @@ static void recv_fini(void *arg)
 }
 
 /* Spawn a receiver with the given bound and block it inside a handler. */
-static int spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g,
-    uint32_t cap, int overflow)
+static int spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g, uint32_t cap,
+    int overflow)
 {
 	nact_spawn_opts o = {.capacity = cap, .overflow = overflow};
 	int rv;
@@ -79,8 +79,7 @@ static int spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g,
 		nact_msg_free(m);
 		return rv;
 	}
-	if (!NT_WAIT(atomic_load_explicit(&g->entered, memory_order_acquire),
-	        NT_LONG_MS))
+	if (!NT_WAIT(atomic_load_explicit(&g->entered, memory_order_acquire), NT_LONG_MS))
 		return NACT_ETIMEDOUT;
 	return 0;
 }
@@ -189,8 +188,7 @@ static void test_block_policy_external(void)
 	/* While the mailbox stays full it stays blocked. */
 	CHECK(NT_STAYS_FALSE(atomic_load(&w.done), NT_QUIET_MS));
 	nt_gate_open(&g);
-	CHECK(NT_WAIT(atomic_load_explicit(&w.done, memory_order_acquire),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load_explicit(&w.done, memory_order_acquire), NT_LONG_MS));
 	pthread_join(th, NULL);
 	CHECK_ERR(atomic_load(&w.rv), 0);
 	CHECK(atomic_load(&w.elapsed_ms) < 25000);
@@ -248,8 +246,7 @@ static void test_block_policy_from_actor(void)
 	ss.to = id;
 	REQUIRE_RV(nact_spawn(&snd, sys, sender, &ss, NULL, NULL));
 	nt_send_int(sys, snd, T_GO, 0);
-	CHECK(NT_WAIT(atomic_load_explicit(&ss.done, memory_order_acquire),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load_explicit(&ss.done, memory_order_acquire), NT_LONG_MS));
 	/* Refused at once, never blocks a worker. */
 	CHECK_ERR(atomic_load(&ss.rv_wait), NACT_EFULL);
 	CHECK_ERR(atomic_load(&ss.rv_send), NACT_EFULL);
@@ -267,8 +264,7 @@ static void test_drop_oldest(void)
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(
-	    spawn_blocked(&id, sys, &s, &g, 3, NACT_OVERFLOW_DROP_OLDEST));
+	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 3, NACT_OVERFLOW_DROP_OLDEST));
 	for (int i = 1; i <= 10; i++)
 		CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, i), 0);
 	CHECK(NT_WAIT(nact_deadletters(sys, NACT_DL_DROPPED) == 7, NT_LONG_MS));
@@ -312,8 +308,7 @@ static void test_control_through_full(void)
 	recv_st s2;
 	nt_gate g2;
 	nact_aid id2;
-	REQUIRE_RV(
-	    spawn_blocked(&id2, sys, &s2, &g2, 1, NACT_OVERFLOW_DROP_OLDEST));
+	REQUIRE_RV(spawn_blocked(&id2, sys, &s2, &g2, 1, NACT_OVERFLOW_DROP_OLDEST));
 	CHECK_EQ_INT(nt_send_int(sys, id2, T_VAL, 1), 0);
 	CHECK_RV(nact_stop(sys, id2));
 	CHECK_EQ_INT(nt_send_int(sys, id2, T_VAL, 2), 0);
@@ -338,8 +333,7 @@ static void test_bad_policy(void)
 
 	REQUIRE_RV(nt_open(&sys, 1, NACT_CLOCK_MONOTONIC));
 	nact_spawn_opts o = {.capacity = 4, .overflow = 99};
-	CHECK_ERR(nact_spawn(&id, sys, receiver, &s, recv_fini, &o),
-	    NACT_EINVAL);
+	CHECK_ERR(nact_spawn(&id, sys, receiver, &s, recv_fini, &o), NACT_EINVAL);
 	CHECK_EQ_INT(atomic_load(&s.fini), 0);
 	/* capacity 0 = unbounded: far more than any bound fits. */
 	nact_spawn_opts u = {.capacity = 0, .overflow = NACT_OVERFLOW_FAIL};
@@ -369,8 +363,7 @@ static int stress_receiver(nact_ctx *ctx, nact_msg *m)
 {
 	stress_recv *r = nact_state(ctx);
 	int64_t key = -1, seq = -1;
-	if (nt_body_pair(m, &key, &seq) != 0 || key < 0 || key >= NPROD ||
-	    seq < r->expect[key])
+	if (nt_body_pair(m, &key, &seq) != 0 || key < 0 || key >= NPROD || seq < r->expect[key])
 		atomic_fetch_add(&r->order_errors, 1);
 	else
 		r->expect[key] = seq + 1; /* gaps allowed (drops), never back */
@@ -400,9 +393,8 @@ static void *producer_fn(void *arg)
 		nact_msg *m = nt_msg_pair(p->sys, T_VAL, p->key, i);
 		if (m == NULL)
 			break;
-		int rv = p->use_wait ?
-		    nact_send_wait(p->sys, p->to, m, (int)nt_slow(NT_LONG_MS)) :
-		    nact_send(p->sys, p->to, m);
+		int rv = p->use_wait ? nact_send_wait(p->sys, p->to, m, (int)nt_slow(NT_LONG_MS)) :
+		                       nact_send(p->sys, p->to, m);
 		if (rv == 0) {
 			atomic_fetch_add(&p->accepted, 1);
 			continue;
@@ -457,18 +449,15 @@ static void run_stress(int overflow, int use_wait)
 		    NT_LONG_MS));
 		dropped = (long)nact_deadletters(sys, NACT_DL_DROPPED);
 	} else {
-		CHECK(
-		    NT_WAIT(atomic_load(&r->handled) == accepted, NT_LONG_MS));
+		CHECK(NT_WAIT(atomic_load(&r->handled) == accepted, NT_LONG_MS));
 	}
 	if (overflow == NACT_OVERFLOW_BLOCK)
 		CHECK_EQ_INT(accepted, n * NPROD); /* waited, never lost */
-	CHECK(
-	    NT_STAYS_FALSE(atomic_load(&r->handled) + dropped > accepted, 20));
+	CHECK(NT_STAYS_FALSE(atomic_load(&r->handled) + dropped > accepted, 20));
 	CHECK_EQ_INT(atomic_load(&r->order_errors), 0);
 	printf("policy %d: sent %ld, accepted %ld, refused %ld, dropped %ld, "
 	       "handled %ld\n",
-	    overflow, n * NPROD, accepted, full, dropped,
-	    atomic_load(&r->handled));
+	    overflow, n * NPROD, accepted, full, dropped, atomic_load(&r->handled));
 	nact_system_close(sys, 5000);
 }
 
@@ -489,6 +478,5 @@ static void test_stress_fail(void)
 
 NT_MAIN(NT_CASE(test_fail_policy), NT_CASE(test_block_policy_external),
     NT_CASE(test_block_policy_from_actor), NT_CASE(test_drop_oldest),
-    NT_CASE(test_control_through_full), NT_CASE(test_bad_policy),
-    NT_CASE(test_stress_block), NT_CASE(test_stress_drop_oldest),
-    NT_CASE(test_stress_fail))
+    NT_CASE(test_control_through_full), NT_CASE(test_bad_policy), NT_CASE(test_stress_block),
+    NT_CASE(test_stress_drop_oldest), NT_CASE(test_stress_fail))

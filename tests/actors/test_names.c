@@ -90,9 +90,7 @@ static void test_bad_names(void)
 	CHECK_EQ_U64(nact_whereis(sys, name).v, a.v);
 
 	/* A dead or unknown id cannot be registered. */
-	CHECK_ERR(nact_register(sys, "ghost",
-	              (nact_aid){0x0000FFFFFFFF0003ull}),
-	    NACT_ENOENT);
+	CHECK_ERR(nact_register(sys, "ghost", (nact_aid){0x0000FFFFFFFF0003ull}), NACT_ENOENT);
 	CHECK_ERR(nact_register(sys, "none", NACT_AID_NONE), NACT_ENOENT);
 	CHECK_EQ_U64(nact_whereis(sys, "ghost").v, 0);
 	nact_system_close(sys, 5000);
@@ -167,9 +165,7 @@ static void test_spawn_opts_name(void)
 	CHECK_EQ_U64(nact_whereis(sys, "worker").v, a.v);
 
 	/* Name plus a bound: both apply. */
-	nact_spawn_opts o2 = {.capacity = 8,
-	    .overflow = NACT_OVERFLOW_FAIL,
-	    .name = "bounded"};
+	nact_spawn_opts o2 = {.capacity = 8, .overflow = NACT_OVERFLOW_FAIL, .name = "bounded"};
 	REQUIRE_RV(nact_spawn(&b, sys, count, &sb, st_fini, &o2));
 	CHECK_EQ_U64(nact_whereis(sys, "bounded").v, b.v);
 	CHECK_RV(nact_stop(sys, b));
@@ -219,10 +215,8 @@ static void test_concurrent(void)
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
 	memset(s, 0, sizeof(s));
 	for (int i = 0; i < NT; i++) {
-		ra[i] = (race_arg){sys, NACT_AID_NONE, &errors,
-		    (int)nt_scaled(5000)};
-		REQUIRE_RV(
-		    nact_spawn(&ra[i].id, sys, count, &s[i], st_fini, NULL));
+		ra[i] = (race_arg){sys, NACT_AID_NONE, &errors, (int)nt_scaled(5000)};
+		REQUIRE_RV(nact_spawn(&ra[i].id, sys, count, &s[i], st_fini, NULL));
 	}
 	for (int i = 0; i < NT; i++)
 		REQUIRE(pthread_create(&th[i], NULL, race_thread, &ra[i]) == 0);
@@ -237,6 +231,5 @@ static void test_concurrent(void)
 	nact_system_close(sys, 5000);
 }
 
-NT_MAIN(NT_CASE(test_register_whereis), NT_CASE(test_bad_names),
-    NT_CASE(test_name_copied), NT_CASE(test_name_removed_at_end),
-    NT_CASE(test_spawn_opts_name), NT_CASE(test_concurrent))
+NT_MAIN(NT_CASE(test_register_whereis), NT_CASE(test_bad_names), NT_CASE(test_name_copied),
+    NT_CASE(test_name_removed_at_end), NT_CASE(test_spawn_opts_name), NT_CASE(test_concurrent))

@@ -41,9 +41,7 @@ static int server(nact_ctx *ctx, nact_msg *m)
 		/* Answer the kept request, late. */
 		nact_msg *rep = nt_msg_int(sys, T_REQ, -1);
 		nact_aid to = {atomic_load(&s->last_sender)};
-		if (rep == NULL ||
-		    nact_reply_to(sys, to, atomic_load(&s->last_corr), rep) !=
-		        0) {
+		if (rep == NULL || nact_reply_to(sys, to, atomic_load(&s->last_corr), rep) != 0) {
 			nact_msg_free(rep);
 			atomic_fetch_add(&s->bad, 1);
 		}
@@ -105,8 +103,7 @@ static int client(nact_ctx *ctx, nact_msg *m)
 		return 0;
 	switch (nact_msg_type(m)) {
 	case T_GO:
-		rv = nact_request(ctx, c->target, req, c->timeout_ms, on_reply,
-		    c);
+		rv = nact_request(ctx, c->target, req, c->timeout_ms, on_reply, c);
 		break;
 	case T_BADREQ:
 		rv = nact_request(ctx, c->target, req, c->timeout_ms, NULL, c);
@@ -143,8 +140,7 @@ static int setup(pair *p, int mode, int timeout_ms)
 	if ((rv = nt_open(&p->sys, 2, NACT_CLOCK_MONOTONIC)) != 0)
 		return rv;
 	p->srv.mode = mode;
-	if ((rv = nact_spawn(&p->sid, p->sys, server, &p->srv, NULL, NULL)) !=
-	    0)
+	if ((rv = nact_spawn(&p->sid, p->sys, server, &p->srv, NULL, NULL)) != 0)
 		return rv;
 	p->cli.target = p->sid;
 	p->cli.timeout_ms = timeout_ms;
@@ -168,8 +164,7 @@ static void test_request_reply(void)
 	/* What the server saw. */
 	CHECK(atomic_load(&p.srv.last_flags) & NACT_MF_REQUEST);
 	CHECK(atomic_load(&p.srv.last_corr) != 0);
-	CHECK_EQ_U64(atomic_load(&p.srv.last_corr),
-	    atomic_load(&p.cli.cb_corr));
+	CHECK_EQ_U64(atomic_load(&p.srv.last_corr), atomic_load(&p.cli.cb_corr));
 	CHECK_EQ_U64(atomic_load(&p.srv.last_sender), p.cid.v);
 	/* The request's timer must not fire a second callback. */
 	CHECK(NT_STAYS_FALSE(atomic_load(&p.cli.cb_calls) > 1, 400));
@@ -228,9 +223,8 @@ static void test_reply_from_main(void)
 	REQUIRE_RV(setup(&p, SILENT, 30000));
 
 	nt_send_int(p.sys, p.cid, T_GO, 1);
-	CHECK(NT_WAIT(atomic_load_explicit(&p.srv.requests,
-	                  memory_order_acquire) == 1,
-	    NT_LONG_MS));
+	CHECK(
+	    NT_WAIT(atomic_load_explicit(&p.srv.requests, memory_order_acquire) == 1, NT_LONG_MS));
 	nact_aid to = {atomic_load(&p.srv.last_sender)};
 	CHECK_EQ_U64(to.v, p.cid.v);
 	nact_msg *rep = nt_msg_int(p.sys, T_REQ, 777);
@@ -300,8 +294,7 @@ static void test_call_main(void)
 	for (int i = 0; i < 200; i++) {
 		req = nt_msg_int(p.sys, T_REQ, i);
 		rep = NULL;
-		rv = req ? nact_call(p.sys, p.sid, req, 10000, &rep) :
-		           NACT_ENOMEM;
+		rv = req ? nact_call(p.sys, p.sid, req, 10000, &rep) : NACT_ENOMEM;
 		if (rv != 0 || rep == NULL || nt_body_int(rep, -1) != 2 * i)
 			bad++;
 		if (rv == 0)
@@ -345,7 +338,6 @@ static void test_call_main(void)
 	nact_system_close(p.sys, 5000);
 }
 
-NT_MAIN(NT_CASE(test_request_reply), NT_CASE(test_request_timeout),
-    NT_CASE(test_late_reply), NT_CASE(test_reply_from_main),
-    NT_CASE(test_request_bad), NT_CASE(test_call_in_handler),
+NT_MAIN(NT_CASE(test_request_reply), NT_CASE(test_request_timeout), NT_CASE(test_late_reply),
+    NT_CASE(test_reply_from_main), NT_CASE(test_request_bad), NT_CASE(test_call_in_handler),
     NT_CASE(test_call_main))

@@ -32,8 +32,8 @@ static void record(int idx, int64_t tag, uint64_t sender)
 {
 	int k = atomic_fetch_add(&g_trace.n, 1);
 	if (k < TOTAL + 16)
-		g_trace.ev[k] = ((uint64_t)idx << 56) |
-		    ((uint64_t)(tag & 0xffffff) << 32) | (sender & 0xffffffffu);
+		g_trace.ev[k] = ((uint64_t)idx << 56) | ((uint64_t)(tag & 0xffffff) << 32) |
+		    (sender & 0xffffffffu);
 }
 
 static void send_hop(nact_ctx *ctx, nact_aid to, int64_t hops, int64_t tag)
@@ -88,10 +88,8 @@ static int run_once(uint64_t seed, uint64_t *out)
 	nact_aid ids[NA];
 	for (int i = 0; i < NA; i++) {
 		nodes[i].idx = i;
-		if ((rv = nact_spawn(&ids[i], sys, node_fn, &nodes[i], NULL,
-		         NULL)) != 0) {
-			nt_fail(__FILE__, __LINE__, "spawn: %s",
-			    nact_strerror(rv));
+		if ((rv = nact_spawn(&ids[i], sys, node_fn, &nodes[i], NULL, NULL)) != 0) {
+			nt_fail(__FILE__, __LINE__, "spawn: %s", nact_strerror(rv));
 			nact_system_close(sys, 1000);
 			return rv;
 		}
@@ -110,8 +108,8 @@ static int run_once(uint64_t seed, uint64_t *out)
 	int extra = !NT_STAYS_FALSE(atomic_load(&g_trace.n) > TOTAL, 20);
 	nact_system_close(sys, 5000);
 	if (!done || extra) {
-		nt_fail(__FILE__, __LINE__, "trace has %d events, want %d",
-		    atomic_load(&g_trace.n), TOTAL);
+		nt_fail(__FILE__, __LINE__, "trace has %d events, want %d", atomic_load(&g_trace.n),
+		    TOTAL);
 		return NACT_ETIMEDOUT;
 	}
 	memcpy(out, g_trace.ev, sizeof(uint64_t) * TOTAL);
@@ -138,8 +136,7 @@ static void test_same_seed_same_order(void)
 		int d12 = first_diff(t1, t2), d13 = first_diff(t1, t3);
 		if (d12 >= 0 || d13 >= 0)
 			nt_fail(__FILE__, __LINE__,
-			    "seed %" PRIu64 ": traces differ at event %d / %d",
-			    seeds[s], d12, d13);
+			    "seed %" PRIu64 ": traces differ at event %d / %d", seeds[s], d12, d13);
 	}
 }
 

@@ -27,7 +27,7 @@ enum { T_BLOCK = 1, T_VAL, T_CLOSE };
 typedef struct sink {
 	atomic_int lines;
 	atomic_int by_level[NACT_LOG_DEBUG + 1];
-	atomic_int bad; /* NULL line, trailing newline, level out of range */
+	atomic_int bad;     /* NULL line, trailing newline, level out of range */
 	atomic_int matched; /* lines containing `want` */
 	_Atomic(const char *) want;
 } sink;
@@ -140,8 +140,7 @@ static void test_close_full_mailboxes(void)
 		/* A pending timer per ten actors, due long after the test. */
 		if (i % 10 == 3) {
 			nact_msg *m = nt_msg_int(sys, T_VAL, -1);
-			if (m != NULL &&
-			    nact_send_after(sys, id, m, 600000, NULL) != 0)
+			if (m != NULL && nact_send_after(sys, id, m, 600000, NULL) != 0)
 				nact_msg_free(m);
 		}
 	}
@@ -182,8 +181,7 @@ static void test_close_from_handler(void)
 	REQUIRE_RV(nact_spawn(&a, sys, busy_fn, malloc(8), busy_fini, NULL));
 	nt_send_int(sys, a, T_CLOSE, 0);
 	CHECK(NT_WAIT(atomic_load(&handled_total) == 1, NT_LONG_MS));
-	CHECK(
-	    NT_WAIT(atomic_load(&s.by_level[NACT_LOG_ERROR]) >= 1, NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load(&s.by_level[NACT_LOG_ERROR]) >= 1, NT_LONG_MS));
 	/* Still running. */
 	CHECK_EQ_INT(nact_alive(sys, a), 1);
 	nt_send_int(sys, a, T_VAL, 0);
@@ -218,8 +216,7 @@ static void test_log_hook(void)
 	CHECK(NT_WAIT(atomic_load(&handled_total) == 1, NT_LONG_MS));
 	CHECK_RV(nact_stop(sys, a));
 	CHECK(NT_WAIT(!nact_alive(sys, a), NT_LONG_MS));
-	CHECK(
-	    NT_WAIT(atomic_load(&s.by_level[NACT_LOG_DEBUG]) >= 3, NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load(&s.by_level[NACT_LOG_DEBUG]) >= 3, NT_LONG_MS));
 
 	/* Our own lines, formatted. */
 	sink_reset(&s, "hello 42 world");
@@ -273,13 +270,12 @@ static void test_log_env(void)
 	static const struct {
 		const char *env;
 		int level;
-	} cases[] = {{"error", NACT_LOG_ERROR}, {"warn", NACT_LOG_WARN},
-	    {"info", NACT_LOG_INFO}, {"debug", NACT_LOG_DEBUG}};
+	} cases[] = {{"error", NACT_LOG_ERROR}, {"warn", NACT_LOG_WARN}, {"info", NACT_LOG_INFO},
+	    {"debug", NACT_LOG_DEBUG}};
 	sink s = {0};
 	nact_config cfg;
 	nact_system *sys;
-	char *saved =
-	    getenv("NACTOR_LOG") ? strdup(getenv("NACTOR_LOG")) : NULL;
+	char *saved = getenv("NACTOR_LOG") ? strdup(getenv("NACTOR_LOG")) : NULL;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setenv("NACTOR_LOG", cases[i].env, 1);
@@ -291,8 +287,7 @@ static void test_log_env(void)
 		sys = NULL;
 		REQUIRE_RV(nact_system_open(&sys, &cfg));
 		if (nact_log_level(sys) != cases[i].level)
-			nt_fail(__FILE__, __LINE__,
-			    "NACTOR_LOG=%s gave level %d, want %d",
+			nt_fail(__FILE__, __LINE__, "NACTOR_LOG=%s gave level %d, want %d",
 			    cases[i].env, nact_log_level(sys), cases[i].level);
 		nact_system_close(sys, 1000);
 	}
@@ -312,8 +307,7 @@ static void test_log_env(void)
 	unsetenv("NACTOR_LOG");
 	cfg.log_level = -1;
 	REQUIRE_RV(nact_system_open(&sys, &cfg));
-	CHECK(nact_log_level(sys) >= NACT_LOG_OFF &&
-	    nact_log_level(sys) < NACT_LOG_DEBUG);
+	CHECK(nact_log_level(sys) >= NACT_LOG_OFF && nact_log_level(sys) < NACT_LOG_DEBUG);
 	nact_system_close(sys, 1000);
 
 	if (saved != NULL) {

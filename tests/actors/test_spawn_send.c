@@ -26,18 +26,7 @@
 
 #include "testutil.h"
 
-enum {
-	T_INT = 1,
-	T_EXIT,
-	T_FAIL,
-	T_FWD,
-	T_PING,
-	T_GO,
-	T_CONT,
-	T_SEQ,
-	T_SPAWN,
-	T_STOPSELF
-};
+enum { T_INT = 1, T_EXIT, T_FAIL, T_FWD, T_PING, T_GO, T_CONT, T_SEQ, T_SPAWN, T_STOPSELF };
 
 typedef struct probe {
 	atomic_int handled;
@@ -117,9 +106,7 @@ static int counter(nact_ctx *ctx, nact_msg *m)
 		/* Spawn a child sharing our probe and send it a value. */
 		st *c = st_new(p);
 		nact_aid cid;
-		if (c == NULL ||
-		    nact_spawn(&cid, nact_sys(ctx), counter, c, st_fini,
-		        NULL) != 0) {
+		if (c == NULL || nact_spawn(&cid, nact_sys(ctx), counter, c, st_fini, NULL) != 0) {
 			free(c);
 			atomic_fetch_add(&p->bad, 1);
 			break;
@@ -174,8 +161,7 @@ static void test_spawn_send_state(void)
 	CHECK(NT_WAIT(atomic_load(&p.fini) == 1, NT_LONG_MS));
 	CHECK(NT_WAIT(!nact_alive(sys, id), NT_LONG_MS));
 	CHECK_ERR(nact_stop(sys, id), NACT_ENOENT);
-	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 0),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 0), NT_LONG_MS));
 	CHECK_EQ_U64(stats.spawned, 1);
 
 	/* A second actor gets another id. */
@@ -271,8 +257,7 @@ static void test_exit(void)
 	CHECK_ERR(nact_stop(sys, a), NACT_ENOENT);
 	CHECK_ERR(nact_stop(sys, b), NACT_ENOENT);
 	nact_stats stats;
-	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 0),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 0), NT_LONG_MS));
 	nact_system_close(sys, 5000);
 	/* Destructors ran exactly once each. */
 	CHECK_EQ_INT(atomic_load(&p1.fini), 1);
@@ -315,9 +300,7 @@ static void test_sender_and_forward(void)
 	CHECK_EQ_INT(atomic_load(&pb.sum), 1); /* the T_INT 1 from a */
 	CHECK_EQ_INT(atomic_load(&pa.bad) + atomic_load(&pb.bad), 0);
 	nact_system_close(sys, 5000);
-	CHECK_EQ_INT(atomic_load(&pa.fini) + atomic_load(&pb.fini) +
-	        atomic_load(&pc.fini),
-	    3);
+	CHECK_EQ_INT(atomic_load(&pa.fini) + atomic_load(&pb.fini) + atomic_load(&pc.fini), 3);
 }
 
 static void test_spawn_and_stop_from_handler(void)
@@ -345,8 +328,7 @@ static void test_spawn_and_stop_from_handler(void)
 	CHECK(NT_WAIT(atomic_load(&p.fini) == 1, NT_LONG_MS));
 	CHECK_EQ_INT(atomic_load(&p.sum), 1100);
 	CHECK(NT_WAIT(!nact_alive(sys, a), NT_LONG_MS));
-	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 1),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 1), NT_LONG_MS));
 	CHECK_EQ_INT(atomic_load(&p.bad), 0);
 	nact_system_close(sys, 5000);
 	CHECK_EQ_INT(atomic_load(&p.fini), 2);
@@ -375,14 +357,12 @@ static void test_take_in_handler(void)
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
 	REQUIRE_RV(nact_spawn(&id, sys, keeper_fn, &k, NULL, NULL));
 	nt_send_int(sys, id, T_INT, 4242);
-	CHECK(NT_WAIT(atomic_load_explicit(&k.got, memory_order_acquire),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load_explicit(&k.got, memory_order_acquire), NT_LONG_MS));
 	REQUIRE(k.kept != NULL);
 	/* Still valid after the handler returned: header + body bytes. */
 	CHECK_RV(nact_hdr_check(nng_msg_body(k.kept), nng_msg_len(k.kept)));
 	nact_hdr h;
-	CHECK_RV(
-	    nact_hdr_decode(&h, nng_msg_body(k.kept), nng_msg_len(k.kept)));
+	CHECK_RV(nact_hdr_decode(&h, nng_msg_body(k.kept), nng_msg_len(k.kept)));
 	CHECK_EQ_U64(h.target, id.v);
 	CHECK_EQ_INT(h.type, T_INT);
 	nact_msg *m = NULL;
@@ -417,9 +397,8 @@ static int fifo_receiver(nact_ctx *ctx, nact_msg *m)
 	} else if (seq != r->expect[key]) {
 		if (atomic_fetch_add(&r->errors, 1) < 5)
 			fprintf(stderr,
-			    "  key %" PRId64 ": got %" PRId64
-			    ", expected %" PRId64 "\n",
-			    key, seq, r->expect[key]);
+			    "  key %" PRId64 ": got %" PRId64 ", expected %" PRId64 "\n", key, seq,
+			    r->expect[key]);
 		r->expect[key] = seq + 1;
 	} else {
 		r->expect[key]++;
@@ -499,15 +478,13 @@ static void test_fifo_many_senders(void)
 		s->key = NTHREADS + j;
 		s->n = n;
 		s->send_errors = &send_errors;
-		REQUIRE_RV(
-		    nact_spawn(&snd[j], sys, fifo_sender_fn, s, free, NULL));
+		REQUIRE_RV(nact_spawn(&snd[j], sys, fifo_sender_fn, s, free, NULL));
 	}
 	for (int j = 0; j < NACTORS; j++)
 		nt_send_int(sys, snd[j], T_GO, 0);
 	for (int t = 0; t < NTHREADS; t++) {
 		targ[t] = (fifo_thread){sys, recv, t, n, &send_errors};
-		REQUIRE(pthread_create(&th[t], NULL, fifo_thread_fn,
-		            &targ[t]) == 0);
+		REQUIRE(pthread_create(&th[t], NULL, fifo_thread_fn, &targ[t]) == 0);
 	}
 	for (int t = 0; t < NTHREADS; t++)
 		pthread_join(th[t], NULL);
@@ -552,8 +529,7 @@ static void test_many_actors(void)
 	for (long i = 0; i < n; i++) {
 		void *state = malloc(16);
 		if (state == NULL ||
-		    nact_spawn(&ids[i], sys, many_fn, state, many_fini_fn,
-		        NULL) != 0) {
+		    nact_spawn(&ids[i], sys, many_fn, state, many_fini_fn, NULL) != 0) {
 			free(state);
 			ids[i] = NACT_AID_NONE;
 			spawn_err++;
@@ -565,8 +541,7 @@ static void test_many_actors(void)
 	CHECK_EQ_U64(stats.live, (uint64_t)n);
 	for (long i = 0; i < n; i++) {
 		nact_msg *m = NULL;
-		if (nact_msg_alloc(&m, sys, T_INT) != 0 ||
-		    nact_send(sys, ids[i], m) != 0) {
+		if (nact_msg_alloc(&m, sys, T_INT) != 0 || nact_send(sys, ids[i], m) != 0) {
 			nact_msg_free(m);
 			send_err++;
 		}
@@ -579,12 +554,10 @@ static void test_many_actors(void)
 	CHECK_EQ_INT(stop_err, 0);
 	CHECK(NT_WAIT(atomic_load(&many_fini) == n, NT_LONG_MS));
 	CHECK_EQ_INT(atomic_load(&many_fini), n);
-	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 0),
-	    NT_LONG_MS));
+	CHECK(NT_WAIT((nact_system_stats(sys, &stats), stats.live == 0), NT_LONG_MS));
 	CHECK_EQ_U64(stats.live, 0);
 	CHECK_EQ_U64(stats.spawned, (uint64_t)n);
-	printf("%ld actors spawned, messaged and stopped in %" PRIu64 " ms\n",
-	    n, nt_now_ms() - t0);
+	printf("%ld actors spawned, messaged and stopped in %" PRIu64 " ms\n", n, nt_now_ms() - t0);
 	nact_system_close(sys, 5000);
 	/* No destructor ran twice. */
 	CHECK_EQ_INT(atomic_load(&many_fini), n);
@@ -608,15 +581,13 @@ static void test_bad_args(void)
 	CHECK_RV(nact_spawn(&id2, sys, many_fn, NULL, NULL, NULL));
 	CHECK_ERR(nact_send(sys, id2, NULL), NACT_EINVAL);
 	CHECK_EQ_INT(nact_alive(sys, NACT_AID_NONE), 0);
-	CHECK_ERR(nact_stop(sys, (nact_aid){0x0000FFFFFFFF0000ull}),
-	    NACT_ENOENT);
+	CHECK_ERR(nact_stop(sys, (nact_aid){0x0000FFFFFFFF0000ull}), NACT_ENOENT);
 	CHECK_EQ_INT(nact_alive(sys, (nact_aid){0x0000FFFFFFFF0000ull}), 0);
 	nact_system_close(sys, 5000);
 	st_fini(s);
 }
 
-NT_MAIN(NT_CASE(test_spawn_send_state), NT_CASE(test_become),
-    NT_CASE(test_exit), NT_CASE(test_sender_and_forward),
-    NT_CASE(test_take_in_handler), NT_CASE(test_spawn_and_stop_from_handler),
-    NT_CASE(test_fifo_many_senders), NT_CASE(test_many_actors),
-    NT_CASE(test_bad_args))
+NT_MAIN(NT_CASE(test_spawn_send_state), NT_CASE(test_become), NT_CASE(test_exit),
+    NT_CASE(test_sender_and_forward), NT_CASE(test_take_in_handler),
+    NT_CASE(test_spawn_and_stop_from_handler), NT_CASE(test_fifo_many_senders),
+    NT_CASE(test_many_actors), NT_CASE(test_bad_args))

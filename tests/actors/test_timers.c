@@ -48,8 +48,7 @@ static int recorder(nact_ctx *ctx, nact_msg *m)
 		atomic_fetch_add(&s->timeouts, 1);
 		break;
 	case T_ARM:
-		atomic_store(&s->arm_rv,
-		    nact_receive_timeout(ctx, (int)nt_body_int(m, 0)));
+		atomic_store(&s->arm_rv, nact_receive_timeout(ctx, (int)nt_body_int(m, 0)));
 		break;
 	case T_DISARM:
 		atomic_store(&s->arm_rv, nact_receive_timeout(ctx, 0));
@@ -78,15 +77,13 @@ static int barrier(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
 	else if (rv != NACT_ETIMEDOUT)
 		nact_msg_free(req);
 	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "barrier call: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "barrier call: %s", nact_strerror(rv));
 	return rv;
 }
 
 #define MS (1000000ull)
 
-static int send_after_int(nact_system *sys, nact_aid to, int64_t v,
-    int delay_ms, nact_timer *tp)
+static int send_after_int(nact_system *sys, nact_aid to, int64_t v, int delay_ms, nact_timer *tp)
 {
 	nact_msg *m = nt_msg_int(sys, T_VAL, v);
 	if (m == NULL)
@@ -164,11 +161,11 @@ static void test_manual_cancel(void)
 	CHECK_RV(send_after_int(sys, id, 3, 5, &t3));
 	CHECK(t1.v != t2.v && t2.v != t3.v && t1.v != t3.v);
 
-	CHECK_RV(nact_timer_cancel(sys, t1)); /* before it fires */
+	CHECK_RV(nact_timer_cancel(sys, t1));               /* before it fires */
 	CHECK_ERR(nact_timer_cancel(sys, t1), NACT_ENOENT); /* only once */
 	CHECK_RV(nact_clock_advance(sys, 7 * MS));          /* "3" fires */
 	CHECK_ERR(nact_timer_cancel(sys, t3), NACT_ENOENT); /* already fired */
-	CHECK_RV(nact_clock_advance(sys, 30 * MS)); /* "2" fires, "1" never */
+	CHECK_RV(nact_clock_advance(sys, 30 * MS));         /* "2" fires, "1" never */
 	barrier(sys, id, T_PING, 0);
 	CHECK_EQ_INT(atomic_load(&s.n), 2);
 	CHECK_EQ_INT(s.order[0], 3);
@@ -177,8 +174,7 @@ static void test_manual_cancel(void)
 
 	/* Handles that never existed. */
 	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){0}), NACT_ENOENT);
-	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){0x7fffffffffffull}),
-	    NACT_ENOENT);
+	CHECK_ERR(nact_timer_cancel(sys, (nact_timer){0x7fffffffffffull}), NACT_ENOENT);
 
 	/* A pending timer at close is freed with its message (ASan). */
 	CHECK_RV(send_after_int(sys, id, 9, 1000, NULL));

@@ -39,21 +39,18 @@ static uint32_t rnd_below(uint32_t n)
 }
 
 /* Bytes that mean something to a msgpack decoder. */
-static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
-    0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca,
-    0xcb, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6,
-    0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
+static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1,
+    0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1,
+    0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
 
 static int ok_init_err(int rv)
 {
-	return rv == 0 || rv == NACT_ETRUNC || rv == NACT_EMALFORMED ||
-	    rv == NACT_ELIMIT;
+	return rv == 0 || rv == NACT_ETRUNC || rv == NACT_EMALFORMED || rv == NACT_ELIMIT;
 }
 
 static int ok_read_err(int rv)
 {
-	return rv == 0 || rv == NACT_ETYPE || rv == NACT_ERANGE ||
-	    rv == NACT_EEOF;
+	return rv == 0 || rv == NACT_ETYPE || rv == NACT_ERANGE || rv == NACT_EEOF;
 }
 
 static void dump(const char *what, const uint8_t *b, size_t n)
@@ -61,11 +58,9 @@ static void dump(const char *what, const uint8_t *b, size_t n)
 	char line[3 * 64 + 1];
 	size_t k, o = 0;
 	for (k = 0; k < n && k < 64; k++)
-		o +=
-		    (size_t)snprintf(line + o, sizeof(line) - o, "%02x ", b[k]);
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%02x ", b[k]);
 	line[o] = '\0';
-	fprintf(stderr, "  %s (%zu bytes): %s%s\n", what, n, line,
-	    n > 64 ? "..." : "");
+	fprintf(stderr, "  %s (%zu bytes): %s%s\n", what, n, line, n > 64 ? "..." : "");
 }
 
 static int reported; /* cap on printed failures */
@@ -111,8 +106,8 @@ static long walk(nact_reader *r, const uint8_t *b, size_t len)
 		/* Occasionally leave a container early (skips the rest). */
 		if (depth > 0 && rnd_below(16) == 0) {
 			if ((rv = nact_read_leave(r)) != 0)
-				FUZZ_FAIL(b, len, "leave at depth %d: %s",
-				    depth, nact_strerror(rv));
+				FUZZ_FAIL(b, len, "leave at depth %d: %s", depth,
+				    nact_strerror(rv));
 			depth--;
 			continue;
 		}
@@ -130,14 +125,12 @@ static long walk(nact_reader *r, const uint8_t *b, size_t len)
 			if (depth == 0)
 				break;
 			if ((rv = nact_read_leave(r)) != 0)
-				FUZZ_FAIL(b, len, "leave: %s",
-				    nact_strerror(rv));
+				FUZZ_FAIL(b, len, "leave: %s", nact_strerror(rv));
 			depth--;
 			continue;
 		}
 		if (nact_read_done(r))
-			FUZZ_FAIL(b, len,
-			    "done but read_array did not say EEOF");
+			FUZZ_FAIL(b, len, "done but read_array did not say EEOF");
 		if ((rv = nact_read_map(r, &cnt)) == 0) {
 			depth++;
 			values++;
@@ -197,8 +190,7 @@ static long walk(nact_reader *r, const uint8_t *b, size_t len)
 			FUZZ_FAIL(b, len, "read_object: %s", nact_strerror(rv));
 			break; /* cannot make progress */
 		}
-		if (o.type == MSGPACK_OBJECT_STR &&
-		    !inside(o.via.str.ptr, o.via.str.size, b, len))
+		if (o.type == MSGPACK_OBJECT_STR && !inside(o.via.str.ptr, o.via.str.size, b, len))
 			FUZZ_FAIL(b, len, "object str outside the buffer");
 		values++;
 	}
@@ -218,8 +210,7 @@ static int msgpack_c_accepts(const uint8_t *b, size_t len)
 
 	msgpack_unpacked_init(&u);
 	while (off < len) {
-		msgpack_unpack_return ret =
-		    msgpack_unpack_next(&u, (const char *)b, len, &off);
+		msgpack_unpack_return ret = msgpack_unpack_next(&u, (const char *)b, len, &off);
 		if (ret != MSGPACK_UNPACK_SUCCESS) {
 			ok = 0;
 			break;
@@ -250,8 +241,8 @@ static void one_case(const uint8_t *b, size_t len)
 		FUZZ_FAIL(b, len, "validate returned %d", v);
 	int rv = nact_reader_init_buf(&r, b, len, lp);
 	if (rv != v)
-		FUZZ_FAIL(b, len, "validate %s but reader_init_buf %s",
-		    nact_strerror(v), nact_strerror(rv));
+		FUZZ_FAIL(b, len, "validate %s but reader_init_buf %s", nact_strerror(v),
+		    nact_strerror(rv));
 	if (rv != 0)
 		return;
 	n_valid++;
@@ -262,8 +253,7 @@ static void one_case(const uint8_t *b, size_t len)
 }
 
 /* A valid body with a bit of everything, packed with nact_pack. */
-static size_t make_seed_body(nact_system *sys, uint8_t *out, size_t cap,
-    int variant)
+static size_t make_seed_body(nact_system *sys, uint8_t *out, size_t cap, int variant)
 {
 	nact_msg *m = NULL;
 	nact_pack pk;
@@ -307,8 +297,7 @@ static void test_fuzz(void)
 	REQUIRE_RV(nt_open(&sys, 1, NACT_CLOCK_MANUAL));
 
 	const char *seed_env = getenv("NACT_FUZZ_SEED");
-	rng_state =
-	    seed_env ? strtoull(seed_env, NULL, 0) : 0x9E3779B97F4A7C15ull;
+	rng_state = seed_env ? strtoull(seed_env, NULL, 0) : 0x9E3779B97F4A7C15ull;
 	if (rng_state == 0)
 		rng_state = 1;
 	printf("seed 0x%" PRIx64 "\n", rng_state);
@@ -337,11 +326,9 @@ static void test_fuzz(void)
 			len = rnd_below(64);
 			for (size_t k = 0; k < len; k++) {
 				uint32_t p = rnd_below(4);
-				buf[k] = p == 0 ?
-				    (uint8_t)rnd() :
-				    p == 1 ?
-				    (uint8_t)rnd_below(4) :
-				    interesting[rnd_below(sizeof(interesting))];
+				buf[k] = p == 0 ? (uint8_t)rnd() :
+				    p == 1      ? (uint8_t)rnd_below(4) :
+				                  interesting[rnd_below(sizeof(interesting))];
 			}
 			break;
 		default: { /* mutate a valid body */
@@ -353,12 +340,10 @@ static void test_fuzz(void)
 				size_t at = rnd_below((uint32_t)len);
 				switch (rnd_below(5)) {
 				case 0:
-					buf[at] ^=
-					    (uint8_t)(1u << rnd_below(8));
+					buf[at] ^= (uint8_t)(1u << rnd_below(8));
 					break;
 				case 1:
-					buf[at] = interesting[rnd_below(
-					    sizeof(interesting))];
+					buf[at] = interesting[rnd_below(sizeof(interesting))];
 					break;
 				case 2: /* truncate */
 					len = at;
@@ -366,8 +351,7 @@ static void test_fuzz(void)
 				case 3: /* splice in a chunk of another seed */
 				{
 					int o = (int)rnd_below(NSEEDS);
-					size_t from =
-					    rnd_below((uint32_t)seed_len[o]);
+					size_t from = rnd_below((uint32_t)seed_len[o]);
 					size_t n = rnd_below(16);
 					if (from + n > seed_len[o])
 						n = seed_len[o] - from;
@@ -395,8 +379,7 @@ static void test_fuzz(void)
 		one_case(heap, len);
 		free(heap);
 	}
-	printf("%ld cases, %ld valid, %ld values walked\n", cases, n_valid,
-	    n_values);
+	printf("%ld cases, %ld valid, %ld values walked\n", cases, n_valid, n_values);
 	/* The generator must reach the interesting part: a fair share of the
 	 * mutated inputs are still valid and get walked. */
 	CHECK(n_valid > cases / 20);

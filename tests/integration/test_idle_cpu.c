@@ -57,8 +57,8 @@ static void test_idle_cpu(void)
 	nng_msleep(1000);
 	uint64_t c1 = cpu_ns(), w1 = nt_now_ns();
 	double pct = 100.0 * (double)(c1 - c0) / (double)(w1 - w0);
-	printf("idle CPU with %ld actors: %.3f%% of one core over %.0f ms\n", n,
-	    pct, (double)(w1 - w0) / 1e6);
+	printf("idle CPU with %ld actors: %.3f%% of one core over %.0f ms\n", n, pct,
+	    (double)(w1 - w0) / 1e6);
 	CHECK(pct < 5.0);
 
 	/* Still responsive after the idle period. */

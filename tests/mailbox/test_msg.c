@@ -22,8 +22,7 @@ static nact_system *open_sys(void)
 	nact_system *sys = NULL;
 	int rv = nt_open(&sys, 1, NACT_CLOCK_MANUAL);
 	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_system_open: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_system_open: %s", nact_strerror(rv));
 		return NULL;
 	}
 	return sys;
@@ -364,5 +363,4 @@ static void test_hdr_bad(void)
 }
 
 NT_MAIN(NT_CASE(test_alloc_defaults), NT_CASE(test_setters), NT_CASE(test_wrap),
-    NT_CASE(test_take_delivered_shape), NT_CASE(test_hdr_roundtrip),
-    NT_CASE(test_hdr_bad))
+    NT_CASE(test_take_delivered_shape), NT_CASE(test_hdr_roundtrip), NT_CASE(test_hdr_bad))

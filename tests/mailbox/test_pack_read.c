@@ -41,16 +41,14 @@ static nact_msg *new_msg(void)
 
 	if (g_sys == NULL) {
 		if ((rv = nt_open(&g_sys, 1, NACT_CLOCK_MANUAL)) != 0) {
-			nt_fail(__FILE__, __LINE__, "nact_system_open: %s",
-			    nact_strerror(rv));
+			nt_fail(__FILE__, __LINE__, "nact_system_open: %s", nact_strerror(rv));
 			return NULL;
 		}
 		atexit(close_system);
 	}
 	rv = nact_msg_alloc(&m, g_sys, 1);
 	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s",
-		    nact_strerror(rv));
+		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
 	return m;
 }
 
@@ -424,20 +422,20 @@ static void test_empty_body(void)
 }
 
 /* validate and reader_init_buf must agree on every input. */
-static void check_bad(const void *buf, size_t len, const nact_limits *lim,
-    int want, int want2, int line)
+static void check_bad(const void *buf, size_t len, const nact_limits *lim, int want, int want2,
+    int line)
 {
 	nact_reader r;
 	int rv = nact_msgpack_validate(buf, len, lim);
 	if (rv != want && rv != want2)
-		nt_fail(__FILE__, line, "validate: got %s (%d), want %s",
-		    nact_strerror(rv), rv, nact_strerror(want));
+		nt_fail(__FILE__, line, "validate: got %s (%d), want %s", nact_strerror(rv), rv,
+		    nact_strerror(want));
 	rv = nact_reader_init_buf(&r, buf, len, lim);
 	if (rv == 0)
 		nact_reader_fini(&r);
 	if (rv != want && rv != want2)
-		nt_fail(__FILE__, line, "reader_init_buf: got %s (%d), want %s",
-		    nact_strerror(rv), rv, nact_strerror(want));
+		nt_fail(__FILE__, line, "reader_init_buf: got %s (%d), want %s", nact_strerror(rv),
+		    rv, nact_strerror(want));
 }
 #define BAD(buf, len, lim, want) check_bad(buf, len, lim, want, want, __LINE__)
 #define BAD2(buf, len, lim, w1, w2) check_bad(buf, len, lim, w1, w2, __LINE__)
@@ -487,8 +485,7 @@ static void test_malformed(void)
 
 	nact_msg *m = new_msg();
 	REQUIRE(m != NULL);
-	REQUIRE(
-	    nng_msg_append(nact_msg_nng(m), c1_in_arr, sizeof(c1_in_arr)) == 0);
+	REQUIRE(nng_msg_append(nact_msg_nng(m), c1_in_arr, sizeof(c1_in_arr)) == 0);
 	nact_reader r;
 	CHECK_ERR(nact_reader_init(&r, m, NULL), NACT_EMALFORMED);
 	nact_msg_free(m);
@@ -578,8 +575,7 @@ static void test_limit_elems(void)
 	static const uint8_t bin32[] = {0xc6, 0xff, 0xff, 0xff, 0xff};
 	BAD2(bin32, sizeof(bin32), NULL, NACT_ELIMIT, NACT_ETRUNC);
 	/* Nested: each level claims 65535 elements. */
-	static const uint8_t nest[] = {0xdc, 0xff, 0xff, 0xdc, 0xff, 0xff, 0xdc,
-	    0xff, 0xff};
+	static const uint8_t nest[] = {0xdc, 0xff, 0xff, 0xdc, 0xff, 0xff, 0xdc, 0xff, 0xff};
 	BAD2(nest, sizeof(nest), NULL, NACT_ELIMIT, NACT_ETRUNC);
 
 	/* Per-container element limit, arrays. */
@@ -607,22 +603,18 @@ static void test_limit_elems(void)
 
 static void test_validate_direct(void)
 {
-	static const uint8_t good[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92,
-	    0xc3, 0xc2};
+	static const uint8_t good[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xc3, 0xc2};
 	CHECK_RV(nact_msgpack_validate(good, sizeof(good), NULL));
 	nact_limits lim = nact_limits_default();
 	CHECK_RV(nact_msgpack_validate(good, sizeof(good), &lim));
-	CHECK_ERR(nact_msgpack_validate(good, sizeof(good) - 1, NULL),
-	    NACT_ETRUNC);
+	CHECK_ERR(nact_msgpack_validate(good, sizeof(good) - 1, NULL), NACT_ETRUNC);
 	static const uint8_t bad[] = {0x91, 0xc1};
-	CHECK_ERR(nact_msgpack_validate(bad, sizeof(bad), NULL),
-	    NACT_EMALFORMED);
+	CHECK_ERR(nact_msgpack_validate(bad, sizeof(bad), NULL), NACT_EMALFORMED);
 	lim.max_depth = 1;
 	CHECK_ERR(nact_msgpack_validate(good, sizeof(good), &lim), NACT_ELIMIT);
 
 	/* ext and fixext are valid msgpack. */
-	static const uint8_t ext[] = {0xd4, 0x01, 0xaa, 0xc7, 0x02, 0x05, 0x01,
-	    0x02};
+	static const uint8_t ext[] = {0xd4, 0x01, 0xaa, 0xc7, 0x02, 0x05, 0x01, 0x02};
 	CHECK_RV(nact_msgpack_validate(ext, sizeof(ext), NULL));
 	CHECK_ERR(nact_msgpack_validate(ext, 2, NULL), NACT_ETRUNC);
 
@@ -641,9 +633,8 @@ static void test_validate_direct(void)
 	nact_msg_free(m);
 }
 
-NT_MAIN(NT_CASE(test_scalars), NT_CASE(test_int_conversions),
-    NT_CASE(test_wrong_type), NT_CASE(test_nested), NT_CASE(test_big_values),
-    NT_CASE(test_empty_body), NT_CASE(test_truncated), NT_CASE(test_malformed),
-    NT_CASE(test_limits_default), NT_CASE(test_limit_body),
-    NT_CASE(test_limit_depth), NT_CASE(test_limit_elems),
+NT_MAIN(NT_CASE(test_scalars), NT_CASE(test_int_conversions), NT_CASE(test_wrong_type),
+    NT_CASE(test_nested), NT_CASE(test_big_values), NT_CASE(test_empty_body),
+    NT_CASE(test_truncated), NT_CASE(test_malformed), NT_CASE(test_limits_default),
+    NT_CASE(test_limit_body), NT_CASE(test_limit_depth), NT_CASE(test_limit_elems),
     NT_CASE(test_validate_direct))
