@@ -276,134 +276,140 @@ static void advance(nact_reader *r, size_t noff)
 		r->off = noff;
 }
 
-int nact_read_object(nact_reader *r, msgpack_object *o)
+/* Each typed read is: look at the next value, convert it (0 or an error),
+ * and move past it only on success. The converters below differ only in
+ * what they accept. */
+typedef int (*conv_fn)(const msgpack_object *p, void *out, void *out2);
+
+static int read_as(nact_reader *r, conv_fn conv, void *out, void *out2)
 {
 	const msgpack_object *p;
 	size_t noff = 0;
 	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
-	*o = *p;
-	advance(r, noff);
+	if (rv == 0 && (rv = conv(p, out, out2)) == 0)
+		advance(r, noff);
+	return rv;
+}
+
+static int conv_object(const msgpack_object *p, void *out, void *unused)
+{
+	*(msgpack_object *)out = *p;
 	return 0;
 }
 
-int nact_read_int(nact_reader *r, int64_t *v)
+static int conv_int(const msgpack_object *p, void *out, void *unused)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
 	if (p->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		if (p->via.u64 > INT64_MAX)
 			return NACT_ERANGE;
-		*v = (int64_t)p->via.u64;
-	} else if (p->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*v = p->via.i64;
-	} else {
-		return NACT_ETYPE;
+		*(int64_t *)out = (int64_t)p->via.u64;
+		return 0;
 	}
-	advance(r, noff);
+	if (p->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return NACT_ETYPE;
+	*(int64_t *)out = p->via.i64;
 	return 0;
 }
 
-int nact_read_uint(nact_reader *r, uint64_t *v)
+static int conv_uint(const msgpack_object *p, void *out, void *unused)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
 	if (p->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
 		return NACT_ERANGE;
 	if (p->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return NACT_ETYPE;
-	*v = p->via.u64;
-	advance(r, noff);
+	*(uint64_t *)out = p->via.u64;
 	return 0;
 }
 
-int nact_read_double(nact_reader *r, double *v)
+static int conv_double(const msgpack_object *p, void *out, void *unused)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
+	double *v = out;
 	switch (p->type) {
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
 		*v = p->via.f64;
-		break;
+		return 0;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		*v = (double)p->via.u64;
-		break;
+		return 0;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
 		*v = (double)p->via.i64;
-		break;
+		return 0;
 	default:
 		return NACT_ETYPE;
 	}
-	advance(r, noff);
-	return 0;
 }
 
-int nact_read_bool(nact_reader *r, int *v)
+static int conv_bool(const msgpack_object *p, void *out, void *unused)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
 	if (p->type != MSGPACK_OBJECT_BOOLEAN)
 		return NACT_ETYPE;
-	*v = p->via.boolean ? 1 : 0;
-	advance(r, noff);
+	*(int *)out = p->via.boolean ? 1 : 0;
 	return 0;
 }
 
-int nact_read_nil(nact_reader *r)
+static int conv_nil(const msgpack_object *p, void *unused, void *unused2)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
-	if (p->type != MSGPACK_OBJECT_NIL)
-		return NACT_ETYPE;
-	advance(r, noff);
-	return 0;
+	return p->type == MSGPACK_OBJECT_NIL ? 0 : NACT_ETYPE;
 }
 
-int nact_read_str(nact_reader *r, const char **s, size_t *n)
+static int conv_str(const msgpack_object *p, void *out, void *len)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
 	if (p->type != MSGPACK_OBJECT_STR)
 		return NACT_ETYPE;
-	*s = p->via.str.ptr;
-	*n = p->via.str.size;
-	advance(r, noff);
+	*(const char **)out = p->via.str.ptr;
+	*(size_t *)len = p->via.str.size;
 	return 0;
 }
 
-int nact_read_bin(nact_reader *r, const void **b, size_t *n)
+static int conv_bin(const msgpack_object *p, void *out, void *len)
 {
-	const msgpack_object *p;
-	size_t noff = 0;
-	int rv = peek(r, &p, &noff);
-	if (rv != 0)
-		return rv;
 	if (p->type != MSGPACK_OBJECT_BIN)
 		return NACT_ETYPE;
-	*b = p->via.bin.ptr;
-	*n = p->via.bin.size;
-	advance(r, noff);
+	*(const void **)out = p->via.bin.ptr;
+	*(size_t *)len = p->via.bin.size;
 	return 0;
+}
+
+int nact_read_object(nact_reader *r, msgpack_object *o)
+{
+	return read_as(r, conv_object, o, NULL);
+}
+int nact_read_int(nact_reader *r, int64_t *v)
+{
+	return read_as(r, conv_int, v, NULL);
+}
+int nact_read_uint(nact_reader *r, uint64_t *v)
+{
+	return read_as(r, conv_uint, v, NULL);
+}
+int nact_read_double(nact_reader *r, double *v)
+{
+	return read_as(r, conv_double, v, NULL);
+}
+int nact_read_bool(nact_reader *r, int *v)
+{
+	return read_as(r, conv_bool, v, NULL);
+}
+int nact_read_nil(nact_reader *r)
+{
+	return read_as(r, conv_nil, NULL, NULL);
+}
+int nact_read_str(nact_reader *r, const char **s, size_t *n)
+{
+	size_t len = 0;
+	int rv = read_as(r, conv_str, (void *)s, &len);
+	if (rv == 0)
+		*n = len;
+	return rv;
+}
+int nact_read_bin(nact_reader *r, const void **b, size_t *n)
+{
+	size_t len = 0;
+	int rv = read_as(r, conv_bin, (void *)b, &len);
+	if (rv == 0)
+		*n = len;
+	return rv;
 }
 
 static int enter(nact_reader *r, int map, uint32_t *n)
