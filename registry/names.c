@@ -74,6 +74,15 @@ static struct entry **find(struct nacti_names *t, const char *name)
 	return pp;
 }
 
+/* Remove and free the entry *pp points at. Under t->mtx. */
+static void unlink_entry(struct nacti_names *t, struct entry **pp)
+{
+	struct entry *e = *pp;
+	*pp = e->next;
+	t->n--;
+	free(e);
+}
+
 static void grow(struct nacti_names *t)
 {
 	uint32_t nb = t->nb * 2;
@@ -116,13 +125,8 @@ int nacti_names_add(nact_system *sys, const char *name, nact_aid id)
 		free(e);
 		return NACT_EEXIST;
 	}
-	if (*pp != NULL) {
-		/* its actor ended: the name is free again */
-		struct entry *old = *pp;
-		*pp = old->next;
-		t->n--;
-		free(old);
-	}
+	if (*pp != NULL)
+		unlink_entry(t, pp); /* its actor ended: the name is free again */
 	e->next = NULL;
 	*pp = e;
 	if (++t->n > t->nb * 2)
@@ -136,12 +140,8 @@ void nacti_names_drop(nact_system *sys, const char *name, nact_aid id)
 	struct nacti_names *t = sys->names;
 	nng_mtx_lock(t->mtx);
 	struct entry **pp = find(t, name);
-	struct entry *e = *pp;
-	if (e != NULL && e->id.v == id.v) {
-		*pp = e->next;
-		t->n--;
-		free(e);
-	}
+	if (*pp != NULL && (*pp)->id.v == id.v)
+		unlink_entry(t, pp);
 	nng_mtx_unlock(t->mtx);
 }
 
@@ -167,10 +167,7 @@ int nact_unregister(nact_system *sys, const char *name)
 	nng_mtx_lock(t->mtx);
 	struct entry **pp = find(t, name);
 	if (*pp != NULL) {
-		struct entry *e = *pp;
-		*pp = e->next;
-		t->n--;
-		free(e);
+		unlink_entry(t, pp);
 		rv = 0;
 	}
 	nng_mtx_unlock(t->mtx);
@@ -189,10 +186,7 @@ nact_aid nact_whereis(nact_system *sys, const char *name)
 		id = (*pp)->id;
 		if (!nact_alive(sys, id)) {
 			/* its actor ended: drop the stale entry */
-			struct entry *e = *pp;
-			*pp = e->next;
-			t->n--;
-			free(e);
+			unlink_entry(t, pp);
 			id = NACT_AID_NONE;
 		}
 	}
