@@ -89,7 +89,7 @@ static struct nacti_actor *actor_get(nact_system *sys)
 	return a;
 }
 
-static int ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp)
+int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp)
 {
 	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
 	if (x == NULL) {
@@ -136,7 +136,7 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 
 	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
 	int want_ext = opts != NULL && (opts->capacity > 0 || opts->name != NULL);
-	if (want_ext && ext_get(a, &x) != 0)
+	if (want_ext && nacti_ext_get(a, &x) != 0)
 		goto out_free;
 	if (x != NULL) {
 		atomic_store_explicit(&x->cap, opts ? opts->capacity : 0, memory_order_relaxed);
@@ -440,7 +440,7 @@ int nact_receive_timeout(nact_ctx *ctx, int timeout_ms)
 	struct nacti_actor_ext *x;
 	if (ctx == NULL || timeout_ms < 0)
 		return NACT_EINVAL;
-	int rv = ext_get(ctx->a, &x);
+	int rv = nacti_ext_get(ctx->a, &x);
 	if (rv != 0)
 		return rv;
 	x->rcv_timeout_ms = timeout_ms;

@@ -191,6 +191,8 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 /* Close-time cleanup of all actors (single-threaded). */
 void nacti_actors_fini(nact_system *sys);
 struct nacti_actor_ext *nacti_actor_ext(struct nacti_actor *a);
+/* The actor's ext, allocated if it has none yet. Consumer only. */
+int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp);
 
 /* ---- actors/sched.c ---- */
 int nacti_sched_start(nact_system *sys);

@@ -56,19 +56,15 @@ int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact
 	    req == ctx->cur)
 		return NACT_EINVAL;
 	nact_system *sys = ctx->sys;
-	struct nacti_actor_ext *x = nacti_actor_ext(ctx->a);
-	if (x == NULL) {
-		/* allocate through the receive-timeout path's helper */
-		int rv = nact_receive_timeout(ctx, 0);
-		if (rv != 0)
-			return rv;
-		x = nacti_actor_ext(ctx->a);
-	}
+	struct nacti_actor_ext *x;
+	int rv = nacti_ext_get(ctx->a, &x);
+	if (rv != 0)
+		return rv;
 	struct nacti_pending *p = malloc(sizeof(*p));
 	if (p == NULL)
 		return NACT_ENOMEM;
 	nact_msg *tm;
-	int rv = nact_msg_alloc(&tm, sys, NACT_T_REQ_TIMEOUT);
+	rv = nact_msg_alloc(&tm, sys, NACT_T_REQ_TIMEOUT);
 	if (rv != 0) {
 		free(p);
 		return rv;
