@@ -247,47 +247,56 @@ static inline int nt_open(nact_system **sysp, uint32_t workers, int clock)
 	return nact_system_open(sysp, &cfg);
 }
 
-/* A message of `type` whose body is one msgpack int. NULL on failure (and a
- * check failure recorded). */
-static inline nact_msg *nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
+/* Start a message of `type`: allocate it and point *pk at its body. NULL on
+ * failure (and a check failure recorded). */
+static inline nact_msg *nt_msg_begin(nact_system *sys, uint32_t type, nact_pack *pk)
 {
 	nact_msg *m = NULL;
-	nact_pack pk;
 	int rv = nact_msg_alloc(&m, sys, type);
 	if (rv != 0) {
 		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
 		return NULL;
 	}
-	nact_pack_init(&pk, m);
-	nact_pack_int(&pk, v);
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_pack_int: %s", nact_strerror(rv));
+	nact_pack_init(pk, m);
+	return m;
+}
+
+/* Finish a message from nt_msg_begin: m, or NULL (m freed, a check failure
+ * recorded) if packing its body failed. */
+static inline nact_msg *nt_msg_end(nact_msg *m, const nact_pack *pk, const char *what)
+{
+	int rv = nact_pack_error(pk);
+	if (rv != 0) {
+		nt_fail(__FILE__, __LINE__, "%s: %s", what, nact_strerror(rv));
 		nact_msg_free(m);
 		return NULL;
 	}
 	return m;
 }
 
+/* A message of `type` whose body is one msgpack int. NULL on failure (and a
+ * check failure recorded). */
+static inline nact_msg *nt_msg_int(nact_system *sys, uint32_t type, int64_t v)
+{
+	nact_pack pk;
+	nact_msg *m = nt_msg_begin(sys, type, &pk);
+	if (m == NULL)
+		return NULL;
+	nact_pack_int(&pk, v);
+	return nt_msg_end(m, &pk, "nact_pack_int");
+}
+
 /* A message of `type` whose body is the array [a, b]. */
 static inline nact_msg *nt_msg_pair(nact_system *sys, uint32_t type, int64_t a, int64_t b)
 {
-	nact_msg *m = NULL;
 	nact_pack pk;
-	int rv = nact_msg_alloc(&m, sys, type);
-	if (rv != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_msg_alloc: %s", nact_strerror(rv));
+	nact_msg *m = nt_msg_begin(sys, type, &pk);
+	if (m == NULL)
 		return NULL;
-	}
-	nact_pack_init(&pk, m);
 	nact_pack_array(&pk, 2);
 	nact_pack_int(&pk, a);
 	nact_pack_int(&pk, b);
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nt_fail(__FILE__, __LINE__, "nact_pack: %s", nact_strerror(rv));
-		nact_msg_free(m);
-		return NULL;
-	}
-	return m;
+	return nt_msg_end(m, &pk, "nact_pack");
 }
 
 /* The one int in m's body, or `dflt` (and a check failure) if there is none. */
