@@ -84,6 +84,20 @@ static int spawn_blocked(nact_aid *id, nact_system *sys, recv_st *s, nt_gate *g,
 	return 0;
 }
 
+/* Open a system (2 workers) and spawn_blocked a receiver in it. On failure
+ * nothing is left open: the gate is opened and the system closed. */
+static int open_blocked(nact_system **sysp, nact_aid *id, recv_st *s, nt_gate *g, uint32_t cap,
+    int overflow)
+{
+	int rv = nt_open(sysp, 2, NACT_CLOCK_MONOTONIC);
+	if (rv == 0 && (rv = spawn_blocked(id, *sysp, s, g, cap, overflow)) != 0) {
+		nt_gate_open(g);
+		nact_system_close(*sysp, 5000);
+		*sysp = NULL;
+	}
+	return rv;
+}
+
 static void test_fail_policy(void)
 {
 	nact_system *sys = NULL;
@@ -92,8 +106,7 @@ static void test_fail_policy(void)
 	nact_aid id;
 	int accepted = 0;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 4, NACT_OVERFLOW_FAIL));
+	REQUIRE_RV(open_blocked(&sys, &id, &s, &g, 4, NACT_OVERFLOW_FAIL));
 	for (int i = 0; i < 100; i++) {
 		nact_msg *m = nt_msg_int(sys, T_VAL, i);
 		REQUIRE(m != NULL);
@@ -160,8 +173,7 @@ static void test_block_policy_external(void)
 	nt_gate g;
 	nact_aid id;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 2, NACT_OVERFLOW_BLOCK));
+	REQUIRE_RV(open_blocked(&sys, &id, &s, &g, 2, NACT_OVERFLOW_BLOCK));
 	CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, 1), 0);
 	CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, 2), 0);
 
@@ -240,8 +252,7 @@ static void test_block_policy_from_actor(void)
 	nact_aid id, snd;
 	sender_st ss = {0};
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 1, NACT_OVERFLOW_BLOCK));
+	REQUIRE_RV(open_blocked(&sys, &id, &s, &g, 1, NACT_OVERFLOW_BLOCK));
 	CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, 1), 0);
 	ss.to = id;
 	REQUIRE_RV(nact_spawn(&snd, sys, sender, &ss, NULL, NULL));
@@ -263,8 +274,7 @@ static void test_drop_oldest(void)
 	nt_gate g;
 	nact_aid id;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 3, NACT_OVERFLOW_DROP_OLDEST));
+	REQUIRE_RV(open_blocked(&sys, &id, &s, &g, 3, NACT_OVERFLOW_DROP_OLDEST));
 	for (int i = 1; i <= 10; i++)
 		CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, i), 0);
 	CHECK(NT_WAIT(nact_deadletters(sys, NACT_DL_DROPPED) == 7, NT_LONG_MS));
@@ -287,10 +297,8 @@ static void test_control_through_full(void)
 	nt_gate g;
 	nact_aid id;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-
 	/* FAIL policy, full: stop still gets in. */
-	REQUIRE_RV(spawn_blocked(&id, sys, &s, &g, 1, NACT_OVERFLOW_FAIL));
+	REQUIRE_RV(open_blocked(&sys, &id, &s, &g, 1, NACT_OVERFLOW_FAIL));
 	CHECK_EQ_INT(nt_send_int(sys, id, T_VAL, 1), 0);
 	nact_msg *m = nt_msg_int(sys, T_VAL, 2);
 	REQUIRE(m != NULL);

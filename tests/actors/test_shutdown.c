@@ -58,6 +58,19 @@ static void sink_reset(sink *s, const char *want)
 	atomic_store(&s->want, want);
 }
 
+/* Open a system with `workers` threads whose log goes to s at `level` (-1:
+ * the level comes from $NACTOR_LOG). */
+static int open_logged(nact_system **sysp, uint32_t workers, int level, sink *s)
+{
+	nact_config cfg;
+	nact_config_init(&cfg);
+	cfg.workers = workers;
+	cfg.log_level = level;
+	cfg.log_fn = sink_fn;
+	cfg.log_arg = s;
+	return nact_system_open(sysp, &cfg);
+}
+
 /* ---- close with full mailboxes ---- */
 
 static atomic_int release_plug;
@@ -166,18 +179,12 @@ static void test_close_full_mailboxes(void)
 static void test_close_from_handler(void)
 {
 	nact_system *sys = NULL;
-	nact_config cfg;
 	sink s = {0};
 	nact_aid a;
 
-	nact_config_init(&cfg);
-	cfg.workers = 2;
-	cfg.log_level = NACT_LOG_ERROR;
-	cfg.log_fn = sink_fn;
-	cfg.log_arg = &s;
 	atomic_store(&handled_total, 0);
 	atomic_store(&fini_total, 0);
-	REQUIRE_RV(nact_system_open(&sys, &cfg));
+	REQUIRE_RV(open_logged(&sys, 2, NACT_LOG_ERROR, &s));
 	REQUIRE_RV(nact_spawn(&a, sys, busy_fn, malloc(8), busy_fini, NULL));
 	nt_send_int(sys, a, T_CLOSE, 0);
 	CHECK(NT_WAIT(atomic_load(&handled_total) == 1, NT_LONG_MS));
@@ -196,17 +203,11 @@ static void test_close_from_handler(void)
 static void test_log_hook(void)
 {
 	nact_system *sys = NULL;
-	nact_config cfg;
 	sink s = {0}, s2 = {0};
 	nact_aid a;
 
-	nact_config_init(&cfg);
-	cfg.workers = 2;
-	cfg.log_level = NACT_LOG_DEBUG;
-	cfg.log_fn = sink_fn;
-	cfg.log_arg = &s;
 	atomic_store(&handled_total, 0);
-	REQUIRE_RV(nact_system_open(&sys, &cfg));
+	REQUIRE_RV(open_logged(&sys, 2, NACT_LOG_DEBUG, &s));
 	CHECK_EQ_INT(nact_log_level(sys), NACT_LOG_DEBUG);
 
 	/* Debug traces spawns, sends and stops. */
@@ -273,19 +274,13 @@ static void test_log_env(void)
 	} cases[] = {{"error", NACT_LOG_ERROR}, {"warn", NACT_LOG_WARN}, {"info", NACT_LOG_INFO},
 	    {"debug", NACT_LOG_DEBUG}};
 	sink s = {0};
-	nact_config cfg;
 	nact_system *sys;
 	char *saved = getenv("NACTOR_LOG") ? strdup(getenv("NACTOR_LOG")) : NULL;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setenv("NACTOR_LOG", cases[i].env, 1);
-		nact_config_init(&cfg);
-		cfg.workers = 1;
-		cfg.log_level = -1;
-		cfg.log_fn = sink_fn;
-		cfg.log_arg = &s;
 		sys = NULL;
-		REQUIRE_RV(nact_system_open(&sys, &cfg));
+		REQUIRE_RV(open_logged(&sys, 1, -1, &s));
 		if (nact_log_level(sys) != cases[i].level)
 			nt_fail(__FILE__, __LINE__, "NACTOR_LOG=%s gave level %d, want %d",
 			    cases[i].env, nact_log_level(sys), cases[i].level);
@@ -294,19 +289,13 @@ static void test_log_env(void)
 
 	/* An explicit config level wins over the variable. */
 	setenv("NACTOR_LOG", "debug", 1);
-	nact_config_init(&cfg);
-	cfg.workers = 1;
-	cfg.log_level = NACT_LOG_ERROR;
-	cfg.log_fn = sink_fn;
-	cfg.log_arg = &s;
-	REQUIRE_RV(nact_system_open(&sys, &cfg));
+	REQUIRE_RV(open_logged(&sys, 1, NACT_LOG_ERROR, &s));
 	CHECK_EQ_INT(nact_log_level(sys), NACT_LOG_ERROR);
 	nact_system_close(sys, 1000);
 
 	/* Unset: some valid level, not debug noise by default. */
 	unsetenv("NACTOR_LOG");
-	cfg.log_level = -1;
-	REQUIRE_RV(nact_system_open(&sys, &cfg));
+	REQUIRE_RV(open_logged(&sys, 1, -1, &s));
 	CHECK(nact_log_level(sys) >= NACT_LOG_OFF && nact_log_level(sys) < NACT_LOG_DEBUG);
 	nact_system_close(sys, 1000);
 

@@ -63,6 +63,23 @@ static st *st_new(probe *p)
 	return s;
 }
 
+/* Spawn fn over a fresh st on probe p, destroyed by st_fini. *sp (if sp is
+ * not NULL) gets the state, for identity checks only: the actor owns it. */
+static int spawn_probed(nact_aid *id, nact_system *sys, nact_behaviour fn, probe *p, st **sp)
+{
+	st *s = st_new(p);
+	if (s == NULL)
+		return NACT_ENOMEM;
+	int rv = nact_spawn(id, sys, fn, s, st_fini, NULL);
+	if (rv != 0) {
+		free(s); /* refused: still ours */
+		return rv;
+	}
+	if (sp != NULL)
+		*sp = s;
+	return 0;
+}
+
 static int counter(nact_ctx *ctx, nact_msg *m)
 {
 	st *s = nact_state(ctx);
@@ -104,10 +121,8 @@ static int counter(nact_ctx *ctx, nact_msg *m)
 		break;
 	case T_SPAWN: {
 		/* Spawn a child sharing our probe and send it a value. */
-		st *c = st_new(p);
 		nact_aid cid;
-		if (c == NULL || nact_spawn(&cid, nact_sys(ctx), counter, c, st_fini, NULL) != 0) {
-			free(c);
+		if (spawn_probed(&cid, nact_sys(ctx), counter, p, NULL) != 0) {
 			atomic_fetch_add(&p->bad, 1);
 			break;
 		}
@@ -137,9 +152,8 @@ static void test_spawn_send_state(void)
 	nact_stats stats;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	st *s = st_new(&p);
-	REQUIRE(s != NULL);
-	REQUIRE_RV(nact_spawn(&id, sys, counter, s, st_fini, NULL));
+	st *s = NULL;
+	REQUIRE_RV(spawn_probed(&id, sys, counter, &p, &s));
 	CHECK(id.v != 0);
 	CHECK_EQ_INT(nact_alive(sys, id), 1);
 	nact_system_stats(sys, &stats);
@@ -166,9 +180,7 @@ static void test_spawn_send_state(void)
 
 	/* A second actor gets another id. */
 	nact_aid id2;
-	s = st_new(&p);
-	REQUIRE(s != NULL);
-	REQUIRE_RV(nact_spawn(&id2, sys, counter, s, st_fini, NULL));
+	REQUIRE_RV(spawn_probed(&id2, sys, counter, &p, NULL));
 	CHECK(id2.v != 0 && id2.v != id.v);
 	nact_system_close(sys, 5000);
 	/* close runs the destructor of the live one. */
@@ -203,9 +215,7 @@ static void test_become(void)
 	nact_aid id;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	st *s = st_new(&p);
-	REQUIRE(s != NULL);
-	REQUIRE_RV(nact_spawn(&id, sys, behaviour_a, s, st_fini, NULL));
+	REQUIRE_RV(spawn_probed(&id, sys, behaviour_a, &p, NULL));
 	/* a, b, b, b(GO -> a), a, b */
 	nt_send_int(sys, id, T_INT, 0);
 	nt_send_int(sys, id, T_INT, 0);
@@ -227,10 +237,8 @@ static void test_exit(void)
 	nact_aid a, b;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	st *s1 = st_new(&p1), *s2 = st_new(&p2);
-	REQUIRE(s1 != NULL && s2 != NULL);
-	REQUIRE_RV(nact_spawn(&a, sys, counter, s1, st_fini, NULL));
-	REQUIRE_RV(nact_spawn(&b, sys, counter, s2, st_fini, NULL));
+	REQUIRE_RV(spawn_probed(&a, sys, counter, &p1, NULL));
+	REQUIRE_RV(spawn_probed(&b, sys, counter, &p2, NULL));
 
 	/* nact_exit(ctx, 0) */
 	nt_send_int(sys, a, T_EXIT, 0);
@@ -310,9 +318,7 @@ static void test_spawn_and_stop_from_handler(void)
 	nact_aid a;
 
 	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	st *s = st_new(&p);
-	REQUIRE(s != NULL);
-	REQUIRE_RV(nact_spawn(&a, sys, counter, s, st_fini, NULL));
+	REQUIRE_RV(spawn_probed(&a, sys, counter, &p, NULL));
 	/* a spawns a child and sends it 100: both handled on the probe. */
 	nt_send_int(sys, a, T_SPAWN, 0);
 	CHECK(NT_WAIT(atomic_load(&p.handled) == 2, NT_LONG_MS));

@@ -64,6 +64,18 @@ static int recorder(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
+/* Open a system (2 workers) on `clock` with a recorder over s in it. On
+ * failure nothing is left open. */
+static int open_recorder(nact_system **sysp, nact_aid *id, rec_st *s, int clock)
+{
+	int rv = nt_open(sysp, 2, clock);
+	if (rv == 0 && (rv = nact_spawn(id, *sysp, recorder, s, NULL, NULL)) != 0) {
+		nact_system_close(*sysp, 5000);
+		*sysp = NULL;
+	}
+	return rv;
+}
+
 /* Round trip to the recorder: everything queued before has been handled
  * when this returns. Returns 0 or the call error. */
 static int barrier(nact_system *sys, nact_aid to, uint32_t type, int64_t v)
@@ -100,8 +112,7 @@ static void test_manual_order(void)
 	rec_st s = {0};
 	nact_aid id;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MANUAL));
-	REQUIRE_RV(nact_spawn(&id, sys, recorder, &s, NULL, NULL));
+	REQUIRE_RV(open_recorder(&sys, &id, &s, NACT_CLOCK_MANUAL));
 	CHECK_EQ_U64(nact_now(sys), 0);
 
 	CHECK_RV(send_after_int(sys, id, 1, 30, NULL));
@@ -153,8 +164,7 @@ static void test_manual_cancel(void)
 	nact_aid id;
 	nact_timer t1, t2, t3;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MANUAL));
-	REQUIRE_RV(nact_spawn(&id, sys, recorder, &s, NULL, NULL));
+	REQUIRE_RV(open_recorder(&sys, &id, &s, NACT_CLOCK_MANUAL));
 
 	CHECK_RV(send_after_int(sys, id, 1, 10, &t1));
 	CHECK_RV(send_after_int(sys, id, 2, 20, &t2));
@@ -187,8 +197,7 @@ static void test_manual_receive_timeout(void)
 	rec_st s = {0};
 	nact_aid id;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MANUAL));
-	REQUIRE_RV(nact_spawn(&id, sys, recorder, &s, NULL, NULL));
+	REQUIRE_RV(open_recorder(&sys, &id, &s, NACT_CLOCK_MANUAL));
 
 	barrier(sys, id, T_ARM, 100); /* 100 ms without a message */
 	CHECK_RV(atomic_load(&s.arm_rv));
@@ -220,8 +229,7 @@ static void test_real_clock(void)
 	rec_st s = {0};
 	nact_aid id;
 
-	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
-	REQUIRE_RV(nact_spawn(&id, sys, recorder, &s, NULL, NULL));
+	REQUIRE_RV(open_recorder(&sys, &id, &s, NACT_CLOCK_MONOTONIC));
 	CHECK_ERR(nact_clock_advance(sys, MS), NACT_ESTATE);
 
 	uint64_t t0 = nt_now_ns();
