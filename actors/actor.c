@@ -51,7 +51,7 @@ struct nacti_actor *nacti_actor_at(nact_system *sys, uint32_t idx)
 
 struct nacti_actor_ext *nacti_actor_ext(struct nacti_actor *a)
 {
-	return atomic_load_explicit(&a->ext, memory_order_acquire);
+	return atomic_load_explicit(&a->cext, memory_order_acquire);
 }
 
 /* Take a free struct or carve one. Under amtx. */
@@ -105,6 +105,7 @@ int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp)
 			free(x);
 			return NACT_ENOMEM;
 		}
+		atomic_store_explicit(&a->cext, x, memory_order_release);
 		atomic_store_explicit(&a->ext, x, memory_order_release);
 	}
 	*xp = x;
@@ -172,6 +173,7 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 	atomic_fetch_add_explicit(&sys->live, 1, memory_order_relaxed);
 	/* release: publishes fn/state/ext settings to senders and consumers
 	 * that acquire the id. */
+	atomic_store_explicit(&a->cid, id.v, memory_order_release);
 	atomic_store_explicit(&a->id, id.v, memory_order_release);
 	NACTI_DEBUG(sys, "spawn %#llx", (unsigned long long)id.v);
 	*idp = id;
@@ -519,6 +521,7 @@ static void die(nact_ctx *ctx)
 	uint64_t id = ctx->self.v;
 
 	atomic_store_explicit(&a->id, 0, memory_order_release);
+	atomic_store_explicit(&a->cid, 0, memory_order_release);
 	NACTI_DEBUG(sys, "exit %#llx reason %s", (unsigned long long)id,
 	    nact_exit_str(ctx->reason));
 	if (x != NULL) {
@@ -567,7 +570,7 @@ static void run_ctl(nact_ctx *ctx)
 	while (m != NULL) {
 		nact_msg *n = atomic_load_explicit(&m->next, memory_order_relaxed);
 		const uint8_t *h = nacti_hdr(m);
-		uint64_t aid = atomic_load_explicit(&ctx->a->id, memory_order_acquire);
+		uint64_t aid = atomic_load_explicit(&ctx->a->cid, memory_order_acquire);
 		if (aid != 0 && nacti_le64(h + NACTI_OFF_TARGET) == aid) {
 			ctx->self.v = aid;
 			switch (nacti_le32(h + NACTI_OFF_TYPE)) {
@@ -595,7 +598,7 @@ static void handle(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	struct nacti_actor *a = ctx->a;
 	const uint8_t *h = nacti_hdr(m);
 	/* acquire: see fn/state of the incarnation the id names. */
-	uint64_t aid = atomic_load_explicit(&a->id, memory_order_acquire);
+	uint64_t aid = atomic_load_explicit(&a->cid, memory_order_acquire);
 	if (aid == 0 || nacti_le64(h + NACTI_OFF_TARGET) != aid) {
 		nacti_deadletter(ctx->sys, m,
 		    (nacti_le16(h + NACTI_OFF_FLAGS) & NACT_MF_REPLY) ? NACT_DL_LATE :
@@ -644,7 +647,7 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 	for (;;) {
 		if (atomic_load_explicit(&a->ctl, memory_order_relaxed) != NULL)
 			run_ctl(&ctx);
-		struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_acquire);
+		struct nacti_actor_ext *x = atomic_load_explicit(&a->cext, memory_order_acquire);
 		nact_msg *m = NULL;
 		while (n < batch && (m = cons_pop(a, x)) != NULL) {
 			n++;
@@ -653,7 +656,7 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 			 * the handler that was running when it arrived */
 			if (atomic_load_explicit(&a->ctl, memory_order_relaxed) != NULL)
 				run_ctl(&ctx);
-			x = atomic_load_explicit(&a->ext, memory_order_acquire);
+			x = atomic_load_explicit(&a->cext, memory_order_acquire);
 		}
 		if (n >= batch) {
 			nacti_reschedule(w, a);

@@ -68,26 +68,30 @@ struct nacti_actor_ext {
  * id is not the struct's current id.
  */
 struct nacti_actor {
-	/* line 0: written by producers, read by senders on every send */
+	/* line 0: what senders touch. Producers exchange on the head; every
+	 * send reads id and ext. The consumer never reads this line per
+	 * message (it has its own copies on line 1), so a send costs no
+	 * cross-core traffic beyond the head itself. */
 	_Atomic uintptr_t mq_head; /* main lane head (see envelope.h) */
 	_Atomic uint64_t id;       /* current id; 0 = free. release on spawn */
 	/* optional parts, NULL until an actor in this struct needed them;
 	 * then kept (and reset) across reuses until the system closes, so a
 	 * late sender never reads freed memory. */
 	_Atomic(struct nacti_actor_ext *) ext;
-	/* line 1: the consumer's; the per-message write (mq tail) must not
-	 * share a line with the producers' exchange on the head. */
+	struct nacti_actor *rq_next; /* link in the global run queue / free list */
+	nact_state_fini fini;        /* state destructor (read at the end only) */
+	uint32_t gen;                /* generation of the current/next id */
+	uint32_t idx;                /* index in the actor table */
+	/* line 1: the consumer's; written on every message (mq tail). */
 	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
 	/* control lane: Treiber stack. Pushed rarely, but polled by the
 	 * consumer after every message, so it lives on the consumer's line. */
 	_Atomic(nact_msg *) ctl;
-	nact_behaviour fn;           /* consumer (set at spawn, before id) */
-	void *state;                 /* owned state */
-	nact_state_fini fini;        /* state destructor */
-	struct nacti_actor *rq_next; /* link in the global run queue / free list */
-	uint32_t flags;              /* NACTI_AF_* (consumer) */
-	uint32_t gen;                /* generation of the current/next id */
-	uint32_t idx;                /* index in the actor table */
+	_Atomic uint64_t cid;                   /* copy of id for the consumer */
+	_Atomic(struct nacti_actor_ext *) cext; /* copy of ext for the consumer */
+	nact_behaviour fn;                      /* set at spawn, before id */
+	void *state;                            /* owned state */
+	uint32_t flags;                         /* NACTI_AF_* (consumer) */
 };
 
 /* A worker's local run queue: bounded ring. The owner pushes at tail;
@@ -123,46 +127,44 @@ struct nacti_timers; /* actors/timer.c */
 struct nacti_names;  /* registry/names.c */
 
 struct nact_system {
+	/* read-mostly: set at open, read on every send */
 	nact_config cfg;
 	nacti_pool *pool;
-	/* actors */
 	_Atomic(struct nacti_actor *) *aslabs; /* NACTI_ASLAB_MAX slab pointers */
-	nng_mtx *amtx;                         /* guards free list and carving */
-	struct nacti_actor *afree;             /* free actor structs (via rq_next) */
-	_Atomic uint32_t acarved;              /* actor structs carved (release) */
-	_Atomic uint64_t spawned;
-	_Atomic uint64_t live;
-	nng_cv *livecv; /* on amtx: live reached 0 while closing */
-	/* scheduler */
 	struct nacti_worker *workers;
 	uint32_t nworkers;
 	_Atomic int stopping; /* workers exit */
 	_Atomic int closing;  /* no new spawns/sends */
-	_Atomic int n_parked;
+	_Atomic int log_level;
+	struct nacti_timers *timers;
+	struct nacti_names *names;
+	nng_mtx *amtx;  /* guards free list and carving */
+	nng_cv *livecv; /* on amtx: live reached 0 while closing */
+	nng_mtx *gmtx;  /* global run queue */
+	nng_mtx *dlmtx;
+	nng_mtx *logmtx;
+	nact_log_fn log_fn;
+	void *log_arg;
+	_Atomic uint64_t manual_now; /* written only by nact_clock_advance */
+	/* actors: written by spawn and exit */
+	_Alignas(64) struct nacti_actor *afree; /* free actor structs (via rq_next) */
+	_Atomic uint32_t acarved;               /* actor structs carved (release) */
+	_Atomic uint64_t spawned;
+	_Atomic uint64_t live;
+	/* scheduler: written as workers go idle and as work is injected */
+	_Alignas(64) _Atomic int n_parked;
 	_Atomic int n_spinning;
-	nng_mtx *gmtx; /* global run queue */
-	struct nacti_actor *ghead, *gtail;
 	_Atomic uint32_t glen;
+	struct nacti_actor *ghead, *gtail;
 	_Atomic uint64_t parks;
 	_Atomic uint64_t steals;
-	/* clock & timers */
-	_Atomic uint64_t manual_now;
-	struct nacti_timers *timers;
 	/* requests */
-	_Atomic uint64_t corr_next;
+	_Alignas(64) _Atomic uint64_t corr_next;
 	/* dead letters */
-	_Atomic uint64_t dl[NACT_DL_NREASONS];
-	nng_mtx *dlmtx;
+	_Alignas(64) _Atomic uint64_t dl[NACT_DL_NREASONS];
 	nact_aid *dlsubs;
 	uint32_t ndlsubs;
 	_Atomic uint32_t ndlsubs_pub; /* lock-free "any subscriber?" */
-	/* names */
-	struct nacti_names *names;
-	/* logging */
-	_Atomic int log_level;
-	nact_log_fn log_fn;
-	void *log_arg;
-	nng_mtx *logmtx;
 };
 
 /* The context a behaviour runs with (on the worker's stack). */
