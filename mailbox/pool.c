@@ -230,7 +230,7 @@ int nacti_env_prepare(nact_msg *m, uint32_t type)
 	/* A recycled nng_msg keeps its buffer: shrinking to the header only
 	 * moves its length (nng_msg_realloc), so no allocation and no copy of
 	 * the old contents. */
-	if (nng_msg_realloc(m->nm, NACT_HDR_SIZE) != 0)
+	if (nng_msg_len(m->nm) != NACT_HDR_SIZE && nng_msg_realloc(m->nm, NACT_HDR_SIZE) != 0)
 		return NACT_ENOMEM;
 	uint8_t *h = nng_msg_body(m->nm);
 	memcpy(h, zero_hdr, NACT_HDR_SIZE);
