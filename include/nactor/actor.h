@@ -77,8 +77,11 @@ NACT_DECL int nact_system_open(nact_system **sysp, const nact_config *cfg);
 /* Ask every actor to stop (control lane), wait up to timeout_ms for them to
  * finish their current handler, then stop the workers and free everything:
  * state destructors run for every actor, queued messages are freed, timers
- * are cancelled. NULL-safe. Outside actors only (from a handler it returns
- * without doing anything and logs an error). */
+ * are cancelled, and every message the caller still holds is invalid.
+ * Workers finish the turn they are in before they stop, so a handler that
+ * never returns keeps close waiting. NULL-safe. Outside actors only (from a
+ * handler it returns without doing anything and logs an error); no other
+ * thread may be inside a call on this system when close starts. */
 NACT_DECL void nact_system_close(nact_system *sys, int timeout_ms);
 
 /* ---- spawning ---- */
