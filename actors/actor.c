@@ -26,6 +26,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/internal.h"
 
@@ -91,7 +92,8 @@ static struct nacti_actor *actor_get(nact_system *sys)
 
 int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp)
 {
-	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
+	/* acquire: a winner's initialisation is visible to us */
+	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_acquire);
 	if (x == NULL) {
 		x = calloc(1, sizeof(*x));
 		if (x == NULL)
@@ -105,11 +107,32 @@ int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp)
 			free(x);
 			return NACT_ENOMEM;
 		}
-		atomic_store_explicit(&a->cext, x, memory_order_release);
-		atomic_store_explicit(&a->ext, x, memory_order_release);
+		/* Any thread may create it (monitors, links): the first CAS
+		 * wins and the loser frees its copy. seq_cst: pairs with die()
+		 * retiring the id, then reading ext. */
+		struct nacti_actor_ext *none = NULL;
+		if (!atomic_compare_exchange_strong_explicit(&a->ext, &none, x,
+		        memory_order_seq_cst, memory_order_acquire)) {
+			nng_cv_free(x->cv);
+			nng_mtx_free(x->mtx);
+			free(x);
+			x = none;
+		} else {
+			atomic_store_explicit(&a->cext, x, memory_order_release);
+		}
 	}
 	*xp = x;
 	return 0;
+}
+
+int nacti_ext_shared(struct nacti_actor *a, struct nacti_actor_ext **xp)
+{
+	return nacti_ext_get(a, xp);
+}
+
+struct nacti_actor_ext *nacti_actor_ext_any(struct nacti_actor *a)
+{
+	return atomic_load_explicit(&a->ext, memory_order_acquire);
 }
 
 int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
@@ -136,7 +159,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		return NACT_ENOMEM;
 
 	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
-	int want_ext = opts != NULL && (opts->capacity > 0 || opts->name != NULL);
+	int want_ext = opts != NULL &&
+	    (opts->capacity > 0 || opts->name != NULL || opts->handler_deadline_ms > 0);
 	if (want_ext && nacti_ext_get(a, &x) != 0)
 		goto out_free;
 	if (x != NULL) {
@@ -148,6 +172,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		x->rcv_timeout_ms = 0;
 		x->rcv_stamp = 0;
 		x->rcv_timer.v = 0;
+		nacti_links_reset(x);
+		x->deadline_ms = opts ? opts->handler_deadline_ms : 0;
 	}
 	a->fn = fn;
 	a->state = state;
@@ -379,6 +405,9 @@ int nact_stop(nact_system *sys, nact_aid id)
 	int rv = nact_msg_alloc(&m, sys, NACT_T_STOP);
 	if (rv != 0)
 		return rv;
+	nact_ctx *ctx = nacti_cur;
+	nacti_put64(nacti_hdr(m) + NACTI_OFF_SENDER,
+	    ctx != NULL && ctx->sys == sys ? ctx->self.v : 0);
 	NACTI_DEBUG(sys, "stop %#llx", (unsigned long long)id.v);
 	return nacti_deliver(sys, id, m, 1, 0);
 }
@@ -517,11 +546,13 @@ static void die(nact_ctx *ctx)
 {
 	nact_system *sys = ctx->sys;
 	struct nacti_actor *a = ctx->a;
-	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
 	uint64_t id = ctx->self.v;
 
-	atomic_store_explicit(&a->id, 0, memory_order_release);
+	/* seq_cst, then read ext: whoever adds a monitor or link either saw
+	 * the id retired or created ext before this load (nacti_ext_get). */
+	atomic_store_explicit(&a->id, 0, memory_order_seq_cst);
 	atomic_store_explicit(&a->cid, 0, memory_order_release);
+	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_seq_cst);
 	NACTI_DEBUG(sys, "exit %#llx reason %s", (unsigned long long)id,
 	    nact_exit_str(ctx->reason));
 	if (x != NULL) {
@@ -550,7 +581,10 @@ static void die(nact_ctx *ctx)
 		nacti_deadletter(sys, m,
 		    nacti_le64(nacti_hdr(m) + NACTI_OFF_TARGET) == id ? NACT_DL_STOPPED :
 		                                                        NACT_DL_DEAD);
+	if (x != NULL)
+		nacti_links_exit(ctx, x, id);
 	ctx->exiting = 0;
+	ctx->text[0] = '\0';
 	ctx->self.v = 0;
 	nng_mtx_lock(sys->amtx);
 	a->gen = (a->gen + 1) & (uint32_t)NACTI_GEN_MASK;
@@ -564,19 +598,87 @@ static void die(nact_ctx *ctx)
 	nng_mtx_unlock(sys->amtx);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Run the behaviour on m. A nonzero return ends the actor with that reason;
+ * a handler that ran past the actor's deadline ends it with
+ * NACT_EXIT_DEADLINE (it cannot be interrupted in-process, so this is
+ * reported when it returns). */
+static void call_fn(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
+{
+	struct nacti_actor *a = ctx->a;
+	uint32_t dl = x != NULL ? x->deadline_ms : 0;
+	uint64_t t0 = dl ? mono_ms() : 0;
+	ctx->cur = m;
+	ctx->consumed = 0;
+	int rv = a->fn(ctx, m);
+	if (rv != 0 && !ctx->exiting) {
+		ctx->exiting = 1;
+		ctx->reason = rv;
+	}
+	if (dl && !ctx->exiting && mono_ms() - t0 > dl) {
+		uint64_t took = mono_ms() - t0;
+		nact_log(ctx->sys, NACT_LOG_WARN,
+		    "actor %#llx: handler for type %#x ran %llu ms, deadline %u ms",
+		    (unsigned long long)ctx->self.v, nact_msg_type(m), (unsigned long long)took,
+		    dl);
+		nact_exit_msg(ctx, NACT_EXIT_DEADLINE, "handler deadline exceeded");
+	}
+	ctx->cur = NULL;
+}
+
+/* Control lane: stop, kill, exit signals, monitors' DOWN, request timeouts. */
 static void run_ctl(nact_ctx *ctx)
 {
 	nact_msg *m = ctl_take(ctx->a);
 	while (m != NULL) {
 		nact_msg *n = atomic_load_explicit(&m->next, memory_order_relaxed);
-		const uint8_t *h = nacti_hdr(m);
+		uint8_t *h = nacti_hdr(m);
 		uint64_t aid = atomic_load_explicit(&ctx->a->cid, memory_order_acquire);
+		int keep = 0;
 		if (aid != 0 && nacti_le64(h + NACTI_OFF_TARGET) == aid) {
+			struct nacti_actor_ext *x = nacti_actor_ext(ctx->a);
+			int trap = x != NULL && x->trap;
+			nact_exit_info ei;
 			ctx->self.v = aid;
 			switch (nacti_le32(h + NACTI_OFF_TYPE)) {
 			case NACT_T_STOP:
-				ctx->exiting = 1;
-				ctx->reason = NACT_EXIT_STOPPED;
+				if (!trap) {
+					nact_exit(ctx, NACT_EXIT_SHUTDOWN);
+					break;
+				}
+				/* trapped: the behaviour gets an EXIT with reason
+				 * shutdown from whoever stopped it */
+				{
+					nact_aid by = {nacti_le64(h + NACTI_OFF_SENDER)};
+					nacti_env_put(m);
+					m = NULL;
+					nacti_send_exitinfo(ctx->sys, ctx->self, NACT_T_EXIT, 0, by,
+					    by, NACT_EXIT_SHUTDOWN, NULL);
+				}
+				break;
+			case NACTI_T_KILL:
+				nact_exit(ctx, NACT_EXIT_KILLED);
+				break;
+			case NACTI_T_EXITSIG:
+				nact_msg_set_type(m, NACT_T_EXIT);
+				if (trap) {
+					call_fn(ctx, m, x);
+					keep = ctx->consumed;
+				} else if (nact_exit_info_read(m, &ei) == 0 &&
+				    ei.reason != NACT_EXIT_NORMAL) {
+					nact_exit_msg(ctx, ei.reason, ei.text);
+				}
+				break;
+			case NACT_T_DOWN:
+			case NACT_T_EXIT: /* a trapped stop, re-queued above */
+				call_fn(ctx, m, x);
+				keep = ctx->consumed;
 				break;
 			case NACT_T_REQ_TIMEOUT:
 				nacti_request_timeout(ctx, nacti_le64(h + NACTI_OFF_CORR));
@@ -585,7 +687,8 @@ static void run_ctl(nact_ctx *ctx)
 				break;
 			}
 		}
-		nacti_env_put(m);
+		if (m != NULL && !keep)
+			nacti_env_put(m);
 		if (ctx->exiting)
 			die(ctx);
 		m = n;
@@ -612,21 +715,17 @@ static void handle(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 		return;
 	}
 	uint16_t f = nacti_le16(h + NACTI_OFF_FLAGS);
-	ctx->cur = m;
 	ctx->consumed = 0;
 	if ((f & NACT_MF_REPLY) && !(a->flags & NACTI_AF_WAITER)) {
+		ctx->cur = m;
 		nacti_request_reply(ctx, m);
+		ctx->cur = NULL;
 	} else if (x != NULL && nacti_le32(h + NACTI_OFF_TYPE) == NACT_T_TIMEOUT &&
 	    nacti_le64(h + NACTI_OFF_CORR) != x->rcv_stamp) {
 		/* a receive timeout overtaken by a message: stale */
 	} else {
-		int rv = a->fn(ctx, m);
-		if (rv != 0 && !ctx->exiting) {
-			ctx->exiting = 1;
-			ctx->reason = rv;
-		}
+		call_fn(ctx, m, x);
 	}
-	ctx->cur = NULL;
 	if (!ctx->consumed)
 		nacti_env_put(m);
 	if (x != NULL && x->rcv_timeout_ms > 0 && !ctx->exiting) {
@@ -711,6 +810,7 @@ void nacti_actors_fini(nact_system *sys)
 			atomic_fetch_sub_explicit(&sys->live, 1, memory_order_relaxed);
 		}
 		if (x != NULL) {
+			nacti_links_free(x);
 			nng_cv_free(x->cv);
 			nng_mtx_free(x->mtx);
 			free(x);

@@ -43,6 +43,8 @@ const char *nact_strerror(int err)
 	case NACT_EEXPIRED:
 		return "deadline expired";
 	case NACT_ESTATE:
+	case NACT_ENOTSUP:
+		return "not supported here";
 		return "invalid in the current state";
 	default:
 		break;
@@ -52,13 +54,4 @@ const char *nact_strerror(int err)
 	if (err > NACT_ESYSERR && err < NACT_ETRANERR)
 		return strerror(err - NACT_ESYSERR);
 	return "unknown error";
-}
-
-const char *nact_exit_str(int reason)
-{
-	if (reason == NACT_EXIT_NORMAL)
-		return "normal";
-	if (reason == NACT_EXIT_STOPPED)
-		return "stopped";
-	return nact_strerror(reason);
 }

@@ -42,6 +42,16 @@
 
 struct nacti_pending; /* request awaiting a reply (actors/request.c) */
 
+/* One monitor: its reference and the other end (watcher or target). */
+struct nacti_mon {
+	uint64_t ref;
+	nact_aid who;
+};
+
+/* Internal control-lane types (never seen by behaviours). */
+#define NACTI_T_KILL 0xFFFF0020u    /* end with NACT_EXIT_KILLED */
+#define NACTI_T_EXITSIG 0xFFFF0021u /* exit signal {id, reason, text} */
+
 /* Rarely used per-actor parts, allocated on demand so an idle actor stays
  * small. Owned by the actor's consumer except where noted. */
 struct nacti_actor_ext {
@@ -50,9 +60,18 @@ struct nacti_actor_ext {
 	_Atomic int overflow;     /* enum nact_overflow */
 	_Atomic uint32_t count;   /* queued messages (bounded only) */
 	_Atomic uint32_t waiters; /* blocked senders */
-	nng_mtx *mtx;             /* drop-oldest push/pop; block waits */
+	nng_mtx *mtx;             /* drop-oldest push/pop; block waits; links */
 	nng_cv *cv;               /* signalled when room appears */
+	/* under mtx, any thread (actors/link.c) */
+	struct nacti_mon *mons_in; /* monitors on this actor: {ref, watcher} */
+	uint32_t nmons_in, capmons_in;
+	nact_aid *links; /* linked actors */
+	uint32_t nlinks, caplinks;
 	/* consumer-owned */
+	struct nacti_mon *mons_out; /* monitors this actor holds: {ref, target} */
+	uint32_t nmons_out, capmons_out;
+	int trap;                      /* trap exits */
+	uint32_t deadline_ms;          /* handler deadline, 0 = none */
 	char *name;                    /* registered local name, or NULL */
 	struct nacti_pending *pending; /* outstanding requests */
 	int rcv_timeout_ms;            /* receive timeout, 0 = none */
@@ -173,10 +192,11 @@ struct nact_ctx {
 	struct nacti_worker *w;
 	struct nacti_actor *a;
 	nact_aid self;
-	nact_msg *cur; /* message being handled */
-	int consumed;  /* cur was forwarded/kept: do not free */
-	int exiting;   /* nact_exit called */
-	int reason;    /* exit reason */
+	nact_msg *cur;  /* message being handled */
+	int consumed;   /* cur was forwarded/kept: do not free */
+	int exiting;    /* nact_exit called */
+	int reason;     /* exit reason */
+	char text[256]; /* exit text (nact_exit_msg), "" if none */
 };
 
 /* The running ctx of this thread, NULL outside handlers (documented
@@ -193,8 +213,23 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 /* Close-time cleanup of all actors (single-threaded). */
 void nacti_actors_fini(nact_system *sys);
 struct nacti_actor_ext *nacti_actor_ext(struct nacti_actor *a);
+/* The ext as senders see it (any thread), or NULL. */
+struct nacti_actor_ext *nacti_actor_ext_any(struct nacti_actor *a);
 /* The actor's ext, allocated if it has none yet. Consumer only. */
 int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp);
+
+/* ---- actors/link.c ---- */
+/* The actor in ctx is ending with ctx->reason: notify monitors and links,
+ * drop its own monitors. Called by die() after the id is retired. */
+void nacti_links_exit(nact_ctx *ctx, struct nacti_actor_ext *x, uint64_t id);
+/* Deliver an exit-info control message (DOWN, EXIT or EXITSIG) to `to`. */
+int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
+    nact_aid id, int reason, const char *text);
+/* Reset the link/monitor state of a reused ext (spawn). */
+void nacti_links_reset(struct nacti_actor_ext *x);
+void nacti_links_free(struct nacti_actor_ext *x);
+/* Shared (any thread) ext creation: CAS-published, never replaced. */
+int nacti_ext_shared(struct nacti_actor *a, struct nacti_actor_ext **xp);
 
 /* ---- actors/sched.c ---- */
 int nacti_sched_start(nact_system *sys);

@@ -66,6 +66,9 @@ typedef struct nact_config {
 	nact_log_fn log_fn; /* NULL = stderr */
 	void *log_arg;
 	uint32_t spin_us; /* how long an idle worker spins before parking; 0 = 50 */
+	int isolation;    /* 1: allow nact_spawn_isolated (supervisor.h); open then
+	                     starts a launcher process before any of its threads,
+	                     so call it before starting threads of your own */
 } nact_config;
 
 /* Defaults for every field; then change what you need. */
@@ -95,9 +98,13 @@ enum nact_overflow {
 };
 
 typedef struct nact_spawn_opts {
-	uint32_t capacity; /* mailbox bound in messages; 0 = unbounded */
-	int overflow;      /* enum nact_overflow, with capacity > 0 */
-	const char *name;  /* register under this local name; NULL = none */
+	uint32_t capacity;            /* mailbox bound in messages; 0 = unbounded */
+	int overflow;                 /* enum nact_overflow, with capacity > 0 */
+	const char *name;             /* register under this local name; NULL = none */
+	uint32_t handler_deadline_ms; /* > 0: a handler that runs longer ends the
+	                                 actor with NACT_EXIT_DEADLINE (reported
+	                                 when it returns; an isolated actor's
+	                                 process is killed at the deadline) */
 } nact_spawn_opts;
 
 /* Spawn an actor running fn over state. On success the actor owns state

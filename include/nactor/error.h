@@ -34,6 +34,7 @@ enum nact_err {
 	NACT_EEOF = 15,            /* no more values in the body or container */
 	NACT_EEXPIRED = 16,        /* the message deadline passed before delivery */
 	NACT_ESTATE = 17,          /* call not valid in the current state */
+	NACT_ENOTSUP = 18,         /* not supported here (e.g. inside an isolated actor) */
 	NACT_ESYSERR = 0x10000000, /* + errno */
 	NACT_ETRANERR = 0x20000000 /* + nng error */
 };

@@ -57,7 +57,17 @@ static void test_strerror(void)
 static void test_exit_str(void)
 {
 	CHECK_STR(nact_exit_str(NACT_EXIT_NORMAL), "normal");
-	CHECK_STR(nact_exit_str(NACT_EXIT_STOPPED), "stopped");
+	/* issue 4 names the stop reason "shutdown" (OTP's word) */
+	CHECK_STR(nact_exit_str(NACT_EXIT_STOPPED), "shutdown");
+	CHECK_STR(nact_exit_str(NACT_EXIT_SHUTDOWN), "shutdown");
+	CHECK_STR(nact_exit_str(NACT_EXIT_KILLED), "killed");
+	CHECK_STR(nact_exit_str(NACT_EXIT_NOPROC), "noproc");
+	char buf[32];
+	CHECK_STR(nact_exit_format(NACT_EXIT_SIGNAL(11), buf, sizeof(buf)), "signal 11");
+	CHECK(
+	    NACT_EXIT_IS_SIGNAL(NACT_EXIT_SIGNAL(9)) && NACT_EXIT_SIGNO(NACT_EXIT_SIGNAL(9)) == 9);
+	CHECK(!nact_exit_abnormal(NACT_EXIT_NORMAL) && !nact_exit_abnormal(NACT_EXIT_SHUTDOWN));
+	CHECK(nact_exit_abnormal(NACT_EXIT_KILLED) && nact_exit_abnormal(NACT_EINVAL));
 	for (size_t i = 1; i < NCODES; i++)
 		CHECK_STR(nact_exit_str(codes[i]), nact_strerror(codes[i]));
 	CHECK(nact_exit_str(-999) != NULL);
