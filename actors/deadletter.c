@@ -13,7 +13,7 @@
 #include "actors/internal.h"
 
 static const char *const reasons[NACT_DL_NREASONS] = {"unknown", "dead", "stopped", "dropped",
-    "expired", "late"};
+    "expired", "late", "crashed"};
 
 const char *nact_dl_reason_str(int reason)
 {

@@ -222,6 +222,11 @@ int nacti_ext_get(struct nacti_actor *a, struct nacti_actor_ext **xp);
 /* The actor in ctx is ending with ctx->reason: notify monitors and links,
  * drop its own monitors. Called by die() after the id is retired. */
 void nacti_links_exit(nact_ctx *ctx, struct nacti_actor_ext *x, uint64_t id);
+/* Notify self's monitors (DOWN) and links (exit signal) of reason, and
+ * empty both lists, without retiring the id (isolated actors use this when
+ * their process dies but their mailbox stays). Any thread. */
+void nacti_links_notify(nact_system *sys, struct nacti_actor_ext *x, nact_aid self, int reason,
+    const char *text);
 /* Deliver an exit-info control message (DOWN, EXIT or EXITSIG) to `to`. */
 int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
     nact_aid id, int reason, const char *text);

@@ -389,15 +389,15 @@ int nact_unlink(nact_ctx *ctx, nact_aid other)
 
 /* ---- the end of an actor ---- */
 
-void nacti_links_exit(nact_ctx *ctx, struct nacti_actor_ext *x, uint64_t id)
+void nacti_links_notify(nact_system *sys, struct nacti_actor_ext *x, nact_aid self, int reason,
+    const char *text)
 {
-	nact_system *sys = ctx->sys;
-	nact_aid self = {id};
 	struct nacti_mon *mons;
 	nact_aid *links;
 	uint32_t nmons, nlinks;
 
-	/* Take the lists: after this, adders see the id retired. */
+	/* Take the lists: after this, adders see the id retired (or, for an
+	 * isolated actor whose process died, start from empty lists). */
 	nng_mtx_lock(x->mtx);
 	mons = x->mons_in;
 	nmons = x->nmons_in;
@@ -409,22 +409,27 @@ void nacti_links_exit(nact_ctx *ctx, struct nacti_actor_ext *x, uint64_t id)
 	x->nlinks = x->caplinks = 0;
 	nng_mtx_unlock(x->mtx);
 
-	const char *text = ctx->text[0] ? ctx->text : NULL;
+	if (text != NULL && text[0] == '\0')
+		text = NULL;
 	for (uint32_t i = 0; i < nmons; i++)
-		nacti_send_exitinfo(sys, mons[i].who, NACT_T_DOWN, mons[i].ref, self, self,
-		    ctx->reason, text);
+		nacti_send_exitinfo(sys, mons[i].who, NACT_T_DOWN, mons[i].ref, self, self, reason,
+		    text);
 	for (uint32_t i = 0; i < nlinks; i++) {
 		unlink_at(sys, links[i], self);
-		nacti_send_exitinfo(sys, links[i], NACTI_T_EXITSIG, 0, self, self, ctx->reason,
-		    text);
+		nacti_send_exitinfo(sys, links[i], NACTI_T_EXITSIG, 0, self, self, reason, text);
 	}
-	/* Monitors this actor held on others are dropped. */
-	for (uint32_t i = 0; i < x->nmons_out; i++)
-		unmonitor_at(sys, x->mons_out[i].who, x->mons_out[i].ref);
-	x->nmons_out = 0;
-	x->trap = 0;
 	free(mons);
 	free(links);
+}
+
+void nacti_links_exit(nact_ctx *ctx, struct nacti_actor_ext *x, uint64_t id)
+{
+	nacti_links_notify(ctx->sys, x, (nact_aid){id}, ctx->reason, ctx->text);
+	/* Monitors this actor held on others are dropped. */
+	for (uint32_t i = 0; i < x->nmons_out; i++)
+		unmonitor_at(ctx->sys, x->mons_out[i].who, x->mons_out[i].ref);
+	x->nmons_out = 0;
+	x->trap = 0;
 }
 
 /* ---- signals from outside ---- */

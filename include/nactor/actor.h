@@ -216,11 +216,12 @@ enum nact_dl_reason {
 	NACT_DL_DROPPED,     /* dropped by a drop-oldest mailbox */
 	NACT_DL_EXPIRED,     /* deadline passed before delivery */
 	NACT_DL_LATE,        /* reply after its request timed out */
+	NACT_DL_CRASHED,     /* being handled when an isolated actor's process died */
 	NACT_DL_NREASONS
 };
 
 /* Name of a reason ("unknown", "dead", "stopped", "dropped", "expired",
- * "late"). */
+ * "late", "crashed"). */
 NACT_DECL const char *nact_dl_reason_str(int reason);
 
 /* Dead letters counted for one reason, or all of them with reason -1. */

@@ -77,8 +77,8 @@ static void test_exit_str(void)
 static void test_dl_reason_str(void)
 {
 	static const char *names[NACT_DL_NREASONS] = {"unknown", "dead", "stopped", "dropped",
-	    "expired", "late"};
-	CHECK_EQ_INT(NACT_DL_NREASONS, 6);
+	    "expired", "late", "crashed"};
+	CHECK_EQ_INT(NACT_DL_NREASONS, 7);
 	for (int i = 0; i < NACT_DL_NREASONS; i++)
 		CHECK_STR(nact_dl_reason_str(i), names[i]);
 	CHECK(nact_dl_reason_str(NACT_DL_NREASONS) != NULL);
