@@ -240,7 +240,7 @@ static int sup_new(struct sup **sp, nact_system *sys, const nact_sup_spec *spec)
 	s->name = strdup(spec->name != NULL ? spec->name : "supervisor");
 	s->named = spec->name != NULL;
 	s->spec.name = NULL; /* the registered name is only needed at spawn */
-	s->rcap = s->spec.intensity + 1;
+	s->rcap = s->spec.intensity < 8 ? s->spec.intensity + 1 : 8;
 	s->rtimes = calloc(s->rcap, sizeof(*s->rtimes));
 	if (s->name == NULL || s->rtimes == NULL)
 		goto out_free;
@@ -464,12 +464,20 @@ static void iso_release(struct sup *s, struct child *c)
 	}
 }
 
+/* A reason as text: the exit text led by the reason's name ("value out of
+ * range: bad input"), or the formatted reason when there is no text of its
+ * own (the runtime puts nact_exit_format's text in DOWNs without one). */
 static void set_text(char *dst, size_t n, int reason, const char *text)
 {
 	char buf[64];
-	if (text == NULL || text[0] == '\0')
-		text = nact_exit_format(reason, buf, sizeof(buf));
-	snprintf(dst, n, "%s", text);
+	const char *name = nact_exit_str(reason);
+	nact_exit_format(reason, buf, sizeof(buf));
+	if (text == NULL || text[0] == '\0' || strcmp(text, buf) == 0)
+		snprintf(dst, n, "%s", buf);
+	else if (strncmp(text, name, strlen(name)) == 0)
+		snprintf(dst, n, "%s", text);
+	else
+		snprintf(dst, n, "%s: %s", name, text);
 }
 
 /* ---- starting, stopping ---- */
@@ -545,16 +553,33 @@ static void stop_begin(nact_ctx *ctx, struct sup *s, struct child *c)
 /* ---- intensity, backoff ---- */
 
 /* Count one restart now; 1 if that makes more than intensity within
- * period_ms. */
+ * period_ms. The ring holds the times of the restarts still in the window;
+ * it grows on demand up to intensity + 1 entries, so a large intensity
+ * costs memory only for restarts that actually happen. */
 static int intensity_hit(struct sup *s)
 {
 	uint64_t now = nact_now(s->sys);
 	uint64_t win = (uint64_t)s->spec.period_ms * 1000000u;
+	uint32_t max = s->spec.intensity < UINT32_MAX ? s->spec.intensity + 1 : UINT32_MAX;
 	while (s->rn > 0) {
 		uint32_t oldest = (s->rhead + s->rcap - s->rn) % s->rcap;
 		if (now - s->rtimes[oldest] <= win)
 			break;
 		s->rn--;
+	}
+	if (s->rn == s->rcap && s->rcap < max) {
+		uint32_t nc = s->rcap > max / 2 ? max : s->rcap * 2;
+		uint64_t *nt = malloc(nc * sizeof(*nt));
+		if (nt != NULL) {
+			/* oldest first, so the ring restarts at 0 */
+			for (uint32_t i = 0; i < s->rn; i++)
+				nt[i] = s->rtimes[(s->rhead + s->rcap - s->rn + i) % s->rcap];
+			free(s->rtimes);
+			s->rtimes = nt;
+			s->rcap = nc;
+			s->rhead = s->rn;
+		}
+		/* else: the oldest entry is overwritten below (undercounts) */
 	}
 	s->rtimes[s->rhead] = now;
 	s->rhead = (s->rhead + 1) % s->rcap;
@@ -712,8 +737,9 @@ static void child_failed(nact_ctx *ctx, struct sup *s, struct child *c, int dire
 	if (intensity_hit(s)) {
 		char text[TEXT_MAX];
 		snprintf(text, sizeof(text),
-		    "supervisor \"%s\": child \"%s\" failed more than %u times in %u ms (last: %s)",
-		    s->name, c->spec->id, s->spec.intensity, s->spec.period_ms, c->last_text);
+		    "supervisor \"%s\": child \"%s\" exceeded %u restart%s in %u ms (last: %s)",
+		    s->name, c->spec->id, s->spec.intensity, s->spec.intensity == 1 ? "" : "s",
+		    s->spec.period_ms, c->last_text);
 		nact_log(s->sys, NACT_LOG_WARN, "%s; shutting down", text);
 		shutdown_begin(s, NACT_EXIT_INTENSITY, text);
 		return;

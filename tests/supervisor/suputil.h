@@ -95,7 +95,7 @@ static inline const char *st_events(st_log *l, uint32_t from, char *buf, size_t 
 	return buf;
 }
 
-static void st_fini(void *arg)
+static inline void st_fini(void *arg)
 {
 	st_worker *w = arg;
 	st_log *l = w->def->log;
@@ -106,14 +106,14 @@ static void st_fini(void *arg)
 	free(w);
 }
 
-static void st_reply_int(nact_ctx *ctx, nact_msg *m, int64_t v)
+static inline void st_reply_int(nact_ctx *ctx, nact_msg *m, int64_t v)
 {
 	nact_msg *r = nt_msg_int(nact_sys(ctx), W_GET, v);
 	if (r != NULL && nact_reply(nact_sys(ctx), m, r) != 0)
 		nact_msg_free(r);
 }
 
-static int st_fn(nact_ctx *ctx, nact_msg *m)
+static inline int st_fn(nact_ctx *ctx, nact_msg *m)
 {
 	st_worker *w = nact_state(ctx);
 	st_log *l = w->def->log;
@@ -151,7 +151,7 @@ static int st_fn(nact_ctx *ctx, nact_msg *m)
 
 /* The start function of every test child: arg is its st_def; for dynamic
  * children extra points at an int index. */
-static int st_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
+static inline int st_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
 {
 	st_def *d = arg;
 	st_log *l = d->log;
@@ -216,7 +216,7 @@ static inline int64_t st_get(nact_system *sys, st_log *l, int idx)
 	return v;
 }
 
-static void st_root_fail(void *arg, int reason)
+static inline void st_root_fail(void *arg, int reason)
 {
 	st_log *l = arg;
 	atomic_store(&l->root_reason, reason);
@@ -256,7 +256,7 @@ typedef struct st_probe {
 	nact_exit_info down[16]; /* written before ndown is bumped */
 } st_probe;
 
-static int st_probe_fn(nact_ctx *ctx, nact_msg *m)
+static inline int st_probe_fn(nact_ctx *ctx, nact_msg *m)
 {
 	st_probe *p = nact_state(ctx);
 	if (nact_msg_type(m) == P_WATCH) {
