@@ -81,7 +81,7 @@ struct child {
 	int started;                 /* started once: later starts are restarts */
 	int in_group;                /* start again when the group restart ends */
 	int killed;                  /* C_STOPPING: the kill was sent */
-	int iso_held;                /* isolated, died on its own: id and mailbox kept */
+	int iso_held;                /* isolated and down: its id and mailbox may be kept */
 	int no_restart;              /* stopped through nact_sup_stop_child */
 	uint32_t restarts;           /* restarts so far */
 	int last_reason;             /* last exit reason (or failed start's error) */
@@ -869,17 +869,23 @@ static void child_ended(nact_ctx *ctx, struct sup *s, struct child *c, int reaso
 	c->last_reason = reason;
 	set_text(c->last_text, sizeof(c->last_text), reason, text);
 	c->state = C_DOWN;
-	if (c->spec->isolated && was != C_STOPPING)
-		c->iso_held = 1; /* its process died: id and mailbox wait for a restart */
+	/* An isolated child's id and mailbox may outlive its process: the next
+	 * start tries nact_isolated_restart (NACT_ENOENT if our stop released
+	 * them: then a fresh start), and iso_release frees them if it will not
+	 * run again. */
+	c->iso_held = c->spec->isolated != 0;
 	if (c->req) {
 		reply_err(s->sys, c->req_to, c->req_corr, 0, 0, 0);
 		c->req = 0;
 	}
 	if (was == C_STOPPING) {
 		/* we stopped it: a group restart brings it back, nothing else */
-		if (c->in_group)
+		if (c->in_group) {
 			c->state = C_WAIT;
-		else if (c->no_restart)
+			return;
+		}
+		iso_release(s, c);
+		if (c->no_restart)
 			maybe_remove(s, c);
 		return;
 	}
