@@ -925,10 +925,12 @@ static void on_exit_sig(nact_ctx *ctx, struct sup *s, nact_msg *m)
 	if (ei.id.v != 0 && exits_take(s, ei.id))
 		return; /* a child's link: its DOWN did the work */
 	struct child *c = kid_by_cur(s, ei.id);
-	if (c != NULL) {
-		/* a child's link EXIT ahead of its DOWN (it died between our
-		 * monitor and link, or this is a NOPROC from the link): the
-		 * DOWN does the work and need not expect this EXIT */
+	if (c != NULL && ei.reason == NACT_EXIT_NOPROC) {
+		/* the link's EXIT ahead of the DOWN: the child died between our
+		 * monitor and our link, so the link answered NOPROC at once. The
+		 * DOWN does the work and need not expect this EXIT. (A child's
+		 * death notifies its monitors before its links, so any other
+		 * EXIT of a dead child comes after its DOWN, handled above.) */
 		c->linked = 0;
 		return;
 	}

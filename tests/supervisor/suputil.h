@@ -36,7 +36,8 @@ enum {
 	W_INC,       /* count++ */
 	W_GET,       /* request: reply [count] */
 	W_TRAP,      /* trap exits from now on (and ignore stops) */
-	W_PING       /* request: reply [index] (the restarted child handles it) */
+	W_PING,      /* request: reply [index] (the restarted child handles it) */
+	W_STOP       /* body: id -> nact_stop(id) (e.g. its own supervisor) */
 };
 
 typedef struct st_log {
@@ -134,6 +135,9 @@ static inline int st_fn(nact_ctx *ctx, nact_msg *m)
 		return 0;
 	case W_PING:
 		st_reply_int(ctx, m, w->idx);
+		return 0;
+	case W_STOP:
+		nact_stop(nact_sys(ctx), (nact_aid){(uint64_t)nt_body_int(m, 0)});
 		return 0;
 	case W_TRAP:
 		nact_trap_exit(ctx, 1);

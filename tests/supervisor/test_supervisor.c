@@ -363,6 +363,33 @@ static void test_shutdown_order_timeout(void)
 	nact_system_close(sys, 5000);
 }
 
+/* A child may stop its own supervisor: an orderly shutdown like any other
+ * (the stop arrives as an EXIT from a live child, not a link's). */
+static void test_child_stops_supervisor(void)
+{
+	static st_log l;
+	static st_probe pr;
+	memset(&l, 0, sizeof(l));
+	memset(&pr, 0, sizeof(pr));
+	nact_system *sys = open_sys();
+	REQUIRE(sys != NULL);
+	nact_child_spec cs[3];
+	st_def defs[3];
+	st_specs(cs, defs, &l, 3, NACT_PERMANENT);
+	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE, .children = cs, .nchildren = 3};
+	nact_aid sup;
+	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	st_watch(sys, &pr, sup);
+	uint32_t mark = atomic_load(&l.n);
+	nt_send_int(sys, st_aid(&l, 1), W_STOP, (int64_t)sup.v);
+	CHECK(NT_WAIT(atomic_load(&pr.ndown) == 1, NT_LONG_MS));
+	CHECK_EQ_INT(pr.down[0].reason, NACT_EXIT_SHUTDOWN);
+	char buf[64];
+	CHECK_STR(st_events(&l, mark, buf, sizeof(buf)), "-C -B -A");
+	CHECK_EQ_INT(atomic_load(&l.live), 0);
+	nact_system_close(sys, 5000);
+}
+
 static int sup_child_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
 {
 	return nact_sup_start(idp, sys, arg);
@@ -460,5 +487,5 @@ static void test_close_with_tree(void)
 NT_MAIN(NT_CASE(test_one_for_one), NT_CASE(test_one_for_all), NT_CASE(test_rest_for_one),
     NT_CASE(test_rest_for_one_edges), NT_CASE(test_restart_types), NT_CASE(test_start_failure),
     NT_CASE(test_dynamic), NT_CASE(test_start_child_wrong_strategy),
-    NT_CASE(test_shutdown_order_timeout), NT_CASE(test_nested_shutdown_and_kill),
-    NT_CASE(test_close_with_tree))
+    NT_CASE(test_shutdown_order_timeout), NT_CASE(test_child_stops_supervisor),
+    NT_CASE(test_nested_shutdown_and_kill), NT_CASE(test_close_with_tree))
