@@ -37,7 +37,8 @@ enum {
 	W_GET,       /* request: reply [count] */
 	W_TRAP,      /* trap exits from now on (and ignore stops) */
 	W_PING,      /* request: reply [index] (the restarted child handles it) */
-	W_STOP       /* body: id -> nact_stop(id) (e.g. its own supervisor) */
+	W_STOP,      /* body: id -> nact_stop(id) (e.g. its own supervisor) */
+	W_SLEEP      /* body: ms -> sleep in the handler (handler deadlines) */
 };
 
 typedef struct st_log {
@@ -60,8 +61,9 @@ typedef struct st_log {
 
 typedef struct st_def {
 	st_log *log;
-	int idx;  /* index in the log (dynamic children: from *extra) */
-	int trap; /* 1: trap exits and ignore a stop; 2: trap, then end on EXIT */
+	int idx;              /* index in the log (dynamic children: from *extra) */
+	int trap;             /* 1: trap exits and ignore a stop; 2: trap, then end on EXIT */
+	uint32_t deadline_ms; /* spawn with this handler deadline */
 } st_def;
 
 typedef struct st_worker {
@@ -139,6 +141,9 @@ static inline int st_fn(nact_ctx *ctx, nact_msg *m)
 	case W_STOP:
 		nact_stop(nact_sys(ctx), (nact_aid){(uint64_t)nt_body_int(m, 0)});
 		return 0;
+	case W_SLEEP:
+		nng_msleep((nng_duration)nt_body_int(m, 0));
+		return 0;
 	case W_TRAP:
 		nact_trap_exit(ctx, 1);
 		atomic_store(&l->trapped[w->idx], 1);
@@ -169,7 +174,8 @@ static inline int st_start(nact_aid *idp, nact_system *sys, void *arg, void *ext
 		return NACT_ENOMEM;
 	w->def = d;
 	w->idx = idx;
-	int rv = nact_spawn(idp, sys, st_fn, w, st_fini, NULL);
+	nact_spawn_opts o = {.handler_deadline_ms = d->deadline_ms};
+	int rv = nact_spawn(idp, sys, st_fn, w, st_fini, &o);
 	if (rv != 0) {
 		free(w);
 		return rv;

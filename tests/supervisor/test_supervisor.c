@@ -177,6 +177,31 @@ static void test_restart_types(void)
 	CHECK_EQ_INT(atomic_load(&l.live), 0);
 }
 
+/* A handler past its deadline is a failure too (reason deadline). */
+static void test_deadline_failure(void)
+{
+	static st_log l;
+	memset(&l, 0, sizeof(l));
+	nact_system *sys = open_sys();
+	REQUIRE(sys != NULL);
+	nact_child_spec cs[2];
+	st_def defs[2];
+	st_specs(cs, defs, &l, 2, NACT_TRANSIENT);
+	defs[0].deadline_ms = 20;
+	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE, .children = cs, .nchildren = 2};
+	nact_aid sup;
+	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	nt_send_int(sys, st_aid(&l, 0), W_SLEEP, 5); /* within the deadline */
+	nt_send_int(sys, st_aid(&l, 0), W_SLEEP, 60);
+	CHECK(NT_WAIT(atomic_load(&l.starts[0]) == 2, NT_LONG_MS));
+	nact_child_info ci[2];
+	REQUIRE(st_info(sys, sup, ci, 2) == 2);
+	CHECK_EQ_INT(ci[0].restarts, 1);
+	CHECK_EQ_INT(ci[0].last_reason, NACT_EXIT_DEADLINE);
+	CHECK_EQ_INT(ci[1].restarts, 0);
+	nact_system_close(sys, 5000);
+}
+
 /* A child's start fails: nact_sup_start returns its error, the children
  * started before it are stopped again, the name is free at once. */
 static void test_start_failure(void)
@@ -485,7 +510,7 @@ static void test_close_with_tree(void)
 }
 
 NT_MAIN(NT_CASE(test_one_for_one), NT_CASE(test_one_for_all), NT_CASE(test_rest_for_one),
-    NT_CASE(test_rest_for_one_edges), NT_CASE(test_restart_types), NT_CASE(test_start_failure),
-    NT_CASE(test_dynamic), NT_CASE(test_start_child_wrong_strategy),
+    NT_CASE(test_rest_for_one_edges), NT_CASE(test_restart_types), NT_CASE(test_deadline_failure),
+    NT_CASE(test_start_failure), NT_CASE(test_dynamic), NT_CASE(test_start_child_wrong_strategy),
     NT_CASE(test_shutdown_order_timeout), NT_CASE(test_child_stops_supervisor),
     NT_CASE(test_nested_shutdown_and_kill), NT_CASE(test_close_with_tree))
