@@ -140,6 +140,7 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 {
 	if (idp == NULL || sys == NULL || fn == NULL)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (opts != NULL) {
 		if (opts->capacity > 0 &&
 		    (opts->overflow < NACT_OVERFLOW_FAIL ||
@@ -372,8 +373,12 @@ static int send_common(nact_system *sys, nact_aid to, nact_msg *m, int timeout_m
 {
 	if (sys == NULL || m == NULL || m->nm == NULL)
 		return NACT_EINVAL;
-	if (atomic_load_explicit(&sys->closing, memory_order_relaxed))
+	if (atomic_load_explicit(&sys->closing, memory_order_relaxed)) {
+		/* isolation hook: an isolated actor's stub system is closing */
+		if (sys->child != NULL)
+			return nacti_child_send(sys, to, m);
 		return NACT_ECLOSED;
+	}
 	nact_ctx *ctx = nacti_cur;
 	if (ctx != NULL && m == ctx->cur)
 		return nact_forward(ctx, to, m);
@@ -399,6 +404,7 @@ int nact_stop(nact_system *sys, nact_aid id)
 {
 	if (sys == NULL)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (!nact_alive(sys, id))
 		return NACT_ENOENT;
 	nact_msg *m;
@@ -441,6 +447,8 @@ int nact_forward(nact_ctx *ctx, nact_aid to, nact_msg *msg)
 {
 	if (ctx == NULL || msg == NULL || msg != ctx->cur || ctx->consumed)
 		return NACT_EINVAL;
+	if (ctx->sys->child != NULL) /* isolation hook: to the parent */
+		return nacti_child_forward(ctx, to, msg);
 	ctx->consumed = 1;
 	int rv = nacti_deliver(ctx->sys, to, msg, 0, 0);
 	if (rv != 0)
@@ -471,6 +479,7 @@ int nact_receive_timeout(nact_ctx *ctx, int timeout_ms)
 	struct nacti_actor_ext *x;
 	if (ctx == NULL || timeout_ms < 0)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(ctx->sys); /* isolation hook */
 	int rv = nacti_ext_get(ctx->a, &x);
 	if (rv != 0)
 		return rv;

@@ -144,6 +144,8 @@ struct nacti_worker {
 
 struct nacti_timers; /* actors/timer.c */
 struct nacti_names;  /* registry/names.c */
+struct nacti_iso;    /* supervisor/isolate.c: isolated actors, parent side */
+struct nacti_child;  /* supervisor/isolate.c: inside an isolated actor's process */
 
 struct nact_system {
 	/* read-mostly: set at open, read on every send */
@@ -165,6 +167,12 @@ struct nact_system {
 	nact_log_fn log_fn;
 	void *log_arg;
 	_Atomic uint64_t manual_now; /* written only by nact_clock_advance */
+	/* Isolation hooks (supervisor/isolate.c). iso: set at open when
+	 * cfg.isolation = 1. child: set only in the stub system inside an
+	 * isolated actor's process; that stub is always "closing", so sends
+	 * reach their hook from the closing branch, off the hot path. */
+	struct nacti_iso *iso;
+	struct nacti_child *child;
 	/* actors: written by spawn and exit */
 	_Alignas(64) struct nacti_actor *afree; /* free actor structs (via rq_next) */
 	_Atomic uint32_t acarved;               /* actor structs carved (release) */
@@ -277,6 +285,30 @@ void nacti_log_fini(nact_system *sys);
 		if (atomic_load_explicit(&(sys)->log_level, memory_order_relaxed) >= \
 		    NACT_LOG_DEBUG)                                                  \
 			nact_log((sys), NACT_LOG_DEBUG, __VA_ARGS__);                \
+	} while (0)
+
+/* ---- supervisor/isolate.c (crash-isolated actors) ---- */
+/* Top of nact_system_open with cfg.isolation = 1, before any nng call: make
+ * sure the launcher process exists (it is forked only while the process is
+ * still single-threaded). 0 or NACT_ESTATE, NACT_ESYSERR + errno. */
+int nacti_iso_launcher(void);
+/* Open: the system's private directory and its launcher session. */
+int nacti_iso_open(nact_system *sys);
+/* Close, before timers and workers stop: no more deliveries from the
+ * launcher or from isolated processes into this system. NULL-safe. */
+void nacti_iso_stop(nact_system *sys);
+/* Close, after every actor ended: remove the directory, free. */
+void nacti_iso_fini(nact_system *sys);
+/* Inside an isolated actor's process: send m (or forward ctx's message) to
+ * the parent. Ownership as nact_send. */
+int nacti_child_send(nact_system *sys, nact_aid to, nact_msg *m);
+int nacti_child_forward(nact_ctx *ctx, nact_aid to, nact_msg *m);
+/* Isolation hook for calls that need the whole runtime: inside an
+ * isolated actor's process they return NACT_ENOTSUP. */
+#define NACTI_CHILD_REFUSE(sys)                            \
+	do {                                               \
+		if ((sys) != NULL && (sys)->child != NULL) \
+			return NACT_ENOTSUP;               \
 	} while (0)
 
 /* ---- registry/names.c ---- */

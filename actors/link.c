@@ -248,6 +248,7 @@ int nact_monitor(nact_ctx *ctx, nact_aid target, uint64_t *refp)
 	struct nacti_actor_ext *me, *tx;
 	if (ctx == NULL || target.v == ctx->self.v)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(ctx->sys); /* isolation hook */
 	int rv = nacti_ext_shared(ctx->a, &me);
 	if (rv != 0)
 		return rv;
@@ -326,6 +327,7 @@ int nact_link(nact_ctx *ctx, nact_aid other)
 	struct nacti_actor_ext *me, *ox;
 	if (ctx == NULL || other.v == ctx->self.v || other.v == 0)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(ctx->sys); /* isolation hook */
 	int rv = nacti_ext_shared(ctx->a, &me);
 	if (rv != 0)
 		return rv;
@@ -438,6 +440,7 @@ static int ctl_to(nact_system *sys, nact_aid id, uint32_t type, int reason)
 {
 	if (sys == NULL)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (!nact_alive(sys, id))
 		return NACT_ENOENT;
 	nact_ctx *ctx = nacti_cur;

@@ -55,6 +55,7 @@ int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact
 	if (ctx == NULL || req == NULL || req->nm == NULL || cb == NULL || timeout_ms <= 0 ||
 	    req == ctx->cur)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(ctx->sys); /* isolation hook */
 	nact_system *sys = ctx->sys;
 	struct nacti_actor_ext *x;
 	int rv = nacti_ext_get(ctx->a, &x);
@@ -206,6 +207,7 @@ int nact_call(nact_system *sys, nact_aid to, nact_msg *req, int timeout_ms, nact
 {
 	if (sys == NULL || req == NULL || req->nm == NULL || replyp == NULL || timeout_ms < 0)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (nacti_cur != NULL)
 		return NACT_EDEADLK;
 	if (!nact_alive(sys, to))

@@ -41,6 +41,10 @@ int nact_system_open(nact_system **sysp, const nact_config *cfg)
 		c.batch = 64;
 	if (c.spin_us == 0)
 		c.spin_us = 50;
+	/* Isolation hook: the launcher process is forked before this open
+	 * (or anything else) starts a thread; see supervisor/isolate.c. */
+	if (c.isolation && (rv = nacti_iso_launcher()) != 0)
+		return rv;
 
 	nact_system *sys = calloc(1, sizeof(*sys));
 	if (sys == NULL)
@@ -60,6 +64,8 @@ int nact_system_open(nact_system **sysp, const nact_config *cfg)
 		goto out_free;
 	if ((rv = nacti_names_init(sys)) != 0)
 		goto out_free;
+	if (c.isolation && (rv = nacti_iso_open(sys)) != 0) /* isolation hook */
+		goto out_free;
 	if ((rv = nacti_timers_init(sys)) != 0)
 		goto out_free;
 	if ((rv = nacti_sched_start(sys)) != 0)
@@ -72,10 +78,12 @@ int nact_system_open(nact_system **sysp, const nact_config *cfg)
 
 out_free:
 	atomic_store(&sys->closing, 1);
+	nacti_iso_stop(sys); /* isolation hooks */
 	nacti_sched_stop(sys);
 	nacti_timers_stop(sys);
 	nacti_sched_fini(sys);
 	nacti_timers_fini(sys);
+	nacti_iso_fini(sys);
 	nacti_names_fini(sys);
 	if (sys->livecv)
 		nng_cv_free(sys->livecv);
@@ -120,10 +128,12 @@ void nact_system_close(nact_system *sys, int timeout_ms)
 			break;
 	}
 	nng_mtx_unlock(sys->amtx);
+	nacti_iso_stop(sys); /* isolation hook: launcher and processes quiet */
 	nacti_timers_stop(sys);
 	nacti_sched_stop(sys);
 	/* single-threaded from here */
 	nacti_actors_fini(sys);
+	nacti_iso_fini(sys); /* isolation hook: after the proxies' destructors */
 	nacti_timers_fini(sys);
 	nacti_deadletters_fini(sys);
 	nacti_names_fini(sys);

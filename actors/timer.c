@@ -268,6 +268,7 @@ int nact_send_after(nact_system *sys, nact_aid to, nact_msg *m, int delay_ms, na
 {
 	if (sys == NULL || m == NULL || m->nm == NULL || delay_ms < 0)
 		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (atomic_load_explicit(&sys->closing, memory_order_relaxed))
 		return NACT_ECLOSED;
 	nact_ctx *ctx = nacti_cur;
@@ -282,6 +283,7 @@ int nact_timer_cancel(nact_system *sys, nact_timer tm)
 {
 	if (sys == NULL || tm.v == 0)
 		return NACT_ENOENT;
+	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	struct nacti_timers *t = sys->timers;
 	uint32_t s = (uint32_t)(tm.v & 0xffffffffu) - 1;
 	uint32_t gen = (uint32_t)(tm.v >> 32);
