@@ -113,7 +113,7 @@
 #define FRAME_MAX (64u * 1024 * 1024) /* largest frame a process may send */
 #define RX_BUF (16 * 1024)            /* initial receive buffer */
 #define GRACE_MS 1000                 /* stopped: time to run fini before SIGKILL */
-#define DRAIN_MS 1000                 /* exit seen: wait this long for stream end */
+#define DRAIN_MS 3000                 /* exit seen: wait this long for stream end */
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
 
 enum { ST_STARTING = 0, ST_UP = 1, ST_DOWN = 2 };
@@ -336,6 +336,7 @@ static void launcher_main(int fd)
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	signal(SIGCHLD, SIG_DFL); /* SIG_IGN (inherited) would reap for us */
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1199,12 +1200,19 @@ static struct iso_inc *cur_inc(struct iso_actor *ia)
 	return in;
 }
 
-/* Send the next queued message if the process is up and idle. */
+/* The process is up, idle and not on its way out (a message sent now
+ * would be counted as the one it died handling). */
+static int can_send(struct iso_actor *ia)
+{
+	return ia->cur == NULL && ia->kill_reason == 0 && !ia->eof && !ia->exited &&
+	    atomic_load_explicit(&ia->st, memory_order_relaxed) == ST_UP;
+}
+
+/* Send the next queued message if the process can take it. */
 static void pump(struct iso_actor *ia)
 {
 	struct iso_inc *in = cur_inc(ia);
-	while (in != NULL && ia->cur == NULL && ia->qhead != NULL &&
-	    atomic_load_explicit(&ia->st, memory_order_relaxed) == ST_UP) {
+	while (in != NULL && ia->qhead != NULL && can_send(ia)) {
 		nact_msg *m = q_pop(ia);
 		uint64_t dl = nact_msg_deadline(m);
 		if (dl != 0 && nact_now(ia->sys) > dl) {

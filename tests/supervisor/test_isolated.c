@@ -19,6 +19,9 @@
  *   good, with that reason, after its fini ran in the process;
  * - nact_stop while the process is down ends it; queued messages become
  *   dead letters "stopped";
+ * - under a one-for-one supervisor (child spec .isolated = 1) the same
+ *   crash is repaired by the supervisor: same id, messages 4-10 handled in
+ *   order, one restart with reason signal 11 in nact_sup_children;
  * - nact_call to an isolated actor gets the reply it sends with
  *   nact_reply; calls that need the whole runtime return NACT_ENOTSUP
  *   inside the process;
@@ -453,6 +456,50 @@ static void test_stop_while_down(void)
 	fx_close(&f);
 }
 
+static int iso_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
+{
+	(void)extra;
+	return nact_spawn_isolated(idp, sys, iso_fn, iso_init, arg, sizeof(iso_arg), iso_fini,
+	    NULL);
+}
+
+static void test_supervised(void)
+{
+	fixture f;
+	REQUIRE_RV(fx_open(&f, 1));
+	iso_arg a = {.collector = f.col, .mode = M_SEGV, .crash_at = 3};
+	nact_child_spec c = {.id = "worker",
+	    .start = iso_start,
+	    .arg = &a,
+	    .restart = NACT_PERMANENT,
+	    .isolated = 1};
+	nact_sup_spec spec = {.name = "iso_sup",
+	    .strategy = NACT_ONE_FOR_ONE,
+	    .intensity = 3,
+	    .period_ms = 5000,
+	    .children = &c,
+	    .nchildren = 1};
+	nact_aid sup;
+	REQUIRE_RV(nact_sup_start(&sup, f.sys, &spec));
+	nact_child_info ci;
+	uint32_t n = 0;
+	REQUIRE_RV(nact_sup_children(f.sys, sup, &ci, 1, &n, (int)nt_slow(NT_LONG_MS)));
+	REQUIRE(n == 1 && ci.aid.v != 0);
+	f.iso = ci.aid;
+	fx_work(&f, 1, 10);
+	CHECK(NT_WAIT(atomic_load(&f.c->n) == 9, NT_LONG_MS));
+	static const int64_t want[] = {1, 2, 4, 5, 6, 7, 8, 9, 10};
+	for (int i = 0; i < 9 && i < atomic_load(&f.c->n); i++)
+		CHECK_EQ_INT(f.c->done[i], want[i]);
+	CHECK_EQ_INT(nact_deadletters(f.sys, NACT_DL_CRASHED), 1);
+	CHECK_RV(nact_sup_children(f.sys, sup, &ci, 1, &n, (int)nt_slow(NT_LONG_MS)));
+	CHECK_EQ_U64(ci.aid.v, f.iso.v); /* same id, same mailbox */
+	CHECK_EQ_INT(ci.restarts, 1);
+	CHECK_EQ_INT(ci.last_reason, NACT_EXIT_SIGNAL(SIGSEGV));
+	CHECK(ci.running);
+	fx_close(&f);
+}
+
 static void test_init_fails(void)
 {
 	fixture f;
@@ -547,5 +594,5 @@ static void test_private_dir(void)
 
 NT_MAIN(NT_CASE(test_segv_restart), NT_CASE(test_kill9), NT_CASE(test_abort),
     NT_CASE(test_deadline), NT_CASE(test_exit_for_good), NT_CASE(test_stop_while_down),
-    NT_CASE(test_init_fails), NT_CASE(test_call_and_enotsup), NT_CASE(test_not_enabled),
-    NT_CASE(test_private_dir))
+    NT_CASE(test_supervised), NT_CASE(test_init_fails), NT_CASE(test_call_and_enotsup),
+    NT_CASE(test_not_enabled), NT_CASE(test_private_dir))
