@@ -43,8 +43,10 @@ done
 
 if [ "$quick" = 1 ]; then
   ARGS="20000 200000 503 200000 10000 100 200"; SPAWN=100000; RESTARTS=10000; peer_flags=(--quick)
+  ISOLATED=2000
 else
   ARGS="200000 2000000 503 2000000 100000 1000 2000"; SPAWN=1000000; RESTARTS=100000; peer_flags=()
+  ISOLATED=20000
 fi
 
 out="$(mktemp)"
@@ -59,6 +61,7 @@ for ((run = 1; run <= repeat; run++)); do
   "$bdir/spawn_idle" "$SPAWN" | tee -a "$out"
   # nactor only (no peer runs it): printed, not in the table
   if [ -x "$bdir/restart_latency" ]; then "$bdir/restart_latency" "$RESTARTS"; fi
+  if [ -x "$bdir/isolated" ]; then "$bdir/isolated" "$ISOLATED"; fi
   if [ -f "$peers" ]; then
     echo "== run $run/$repeat peers: run-peers ${peer_flags[*]} --spawn $SPAWN" >&2
     # A failing peer is logged by run-peers and simply missing from the table.
