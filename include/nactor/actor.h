@@ -68,7 +68,10 @@ typedef struct nact_config {
 	uint32_t spin_us; /* how long an idle worker spins before parking; 0 = 50 */
 	int isolation;    /* 1: allow nact_spawn_isolated (supervisor.h); open then
 	                     starts a launcher process before any of its threads,
-	                     so call it before starting threads of your own */
+	                     so call it before starting threads of your own (the
+	                     first such open refuses with NACT_ESTATE once the
+	                     program runs threads, nng's included; later systems
+	                     share the launcher) */
 } nact_config;
 
 /* Defaults for every field; then change what you need. */

@@ -192,7 +192,8 @@ NACT_DECL int nact_sup_children(nact_system *sys, nact_aid sup, nact_child_info 
 
 /* Builds the actor's state inside its own process from a copy of arg
  * (arglen bytes). Returns the state (may be NULL) through *statep; nonzero
- * fails the start. */
+ * fails the start: the actor goes down with that reason, as if its
+ * process had died. */
 typedef int (*nact_isolated_init)(void **statep, const void *arg, size_t arglen);
 
 /* Spawn an actor whose behaviour runs in a separate OS process: a
@@ -208,14 +209,31 @@ typedef int (*nact_isolated_init)(void **statep, const void *arg, size_t arglen)
  * functions of the program (not of a library loaded after system open).
  * handler_deadline_ms > 0: a handler running longer is killed (SIGKILL)
  * and the actor ends with NACT_EXIT_DEADLINE. Errors: NACT_ESTATE
- * (isolation not enabled), NACT_ENOMEM, NACT_ESYSERR + errno. */
+ * (isolation not enabled), NACT_ENOMEM, NACT_ESYSERR + errno.
+ *
+ * Details (supervisor/README.md): the process starts asynchronously (its
+ * pid appears in nact_isolated_pid once forked); it handles one message at
+ * a time, and the next is sent when the previous was handled. In the
+ * process, fn sees nact_self = id and a stub nact_sys(ctx) (use that one,
+ * never a system pointer kept elsewhere): nact_msg_alloc, nact_send,
+ * nact_reply, nact_reply_to, nact_forward and nact_exit work (messages go
+ * out with id as sender); spawn, timers, requests, nact_call, monitors,
+ * links and stop return NACT_ENOTSUP. nact_exit or a nonzero return runs
+ * fini in the process and ends the actor for good. When the actor is
+ * stopped, the process runs fini and exits (what fini sends then is not
+ * delivered; SIGKILL after a second). Linux only. arglen at most 64 KiB
+ * and opts->capacity must be 0 (NACT_EINVAL otherwise); opts->name is
+ * registered for id. Any thread; does not wait for the process. */
 NACT_DECL int nact_spawn_isolated(nact_aid *idp, nact_system *sys, nact_behaviour fn,
     nact_isolated_init init, const void *arg, size_t arglen, nact_state_fini fini,
     const nact_spawn_opts *opts);
 
 /* Start a fresh process (fresh state from init) for an isolated actor whose
  * process ended; queued messages are then delivered to it. NACT_ESTATE if
- * its process is still running, NACT_ENOENT if id is not isolated. */
+ * its process is still running (or a restart is already under way),
+ * NACT_ENOENT if id is not an isolated actor alive. Any thread, never
+ * blocks: the start happens in the actor's own turn. Monitors and links
+ * that saw the DOWN are gone: set them again. */
 NACT_DECL int nact_isolated_restart(nact_system *sys, nact_aid id);
 
 /* The pid of an isolated actor's current process, or -1. */
