@@ -133,16 +133,6 @@ struct sup {
 	uint64_t rng; /* backoff jitter (xorshift64) */
 };
 
-/* Until supervisor/isolate.c provides nact_isolated_restart: a weak
- * stand-in that says "not isolated", so a child spec with .isolated = 1
- * is started afresh. The strong definition replaces it when it links. */
-__attribute__((weak)) int nact_isolated_restart(nact_system *sys, nact_aid id)
-{
-	(void)sys;
-	(void)id;
-	return NACT_ENOENT;
-}
-
 /* ---- spec copy ---- */
 
 static int child_spec_check(const nact_child_spec *c)
@@ -769,8 +759,9 @@ static void shutdown_begin(struct sup *s, int reason, const char *text)
 			c->tgen++;
 			c->state = C_DOWN;
 			c->backoff_ms = 0;
-			iso_release(s, c);
 		}
+		if (c->state == C_DOWN)
+			iso_release(s, c); /* e.g. the child whose failure ends us */
 	}
 	s->g_from = 0;
 	s->g_cursor = (int64_t)s->nkids - 1;
