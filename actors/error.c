@@ -43,9 +43,9 @@ const char *nact_strerror(int err)
 	case NACT_EEXPIRED:
 		return "deadline expired";
 	case NACT_ESTATE:
+		return "invalid in the current state";
 	case NACT_ENOTSUP:
 		return "not supported here";
-		return "invalid in the current state";
 	default:
 		break;
 	}
