@@ -19,6 +19,8 @@
  *   good, with that reason, after its fini ran in the process;
  * - nact_stop while the process is down ends it; queued messages become
  *   dead letters "stopped";
+ * - sixteen isolated actors crashing at once are all reported and
+ *   restarted;
  * - under a one-for-one supervisor (child spec .isolated = 1) the same
  *   crash is repaired by the supervisor: same id, messages 4-10 handled in
  *   order, one restart with reason signal 11 in nact_sup_children;
@@ -456,6 +458,31 @@ static void test_stop_while_down(void)
 	fx_close(&f);
 }
 
+/* Many at once: every process crashes once, every actor is restarted. */
+static void test_many(void)
+{
+	enum { N = 16 };
+	fixture f;
+	nact_aid ids[N];
+	REQUIRE_RV(fx_open(&f, 1));
+	for (int i = 0; i < N; i++) {
+		REQUIRE_RV(fx_spawn(&f, M_SEGV, 2, NULL));
+		ids[i] = f.iso;
+		fx_watch(&f);
+		fx_work(&f, 1, 4);
+	}
+	CHECK(NT_WAIT(atomic_load(&f.c->ndown) == N, NT_LONG_MS));
+	CHECK(NT_WAIT(nact_deadletters(f.sys, NACT_DL_CRASHED) == N, NT_LONG_MS));
+	for (int i = 0; i < N && i < atomic_load(&f.c->ndown); i++)
+		CHECK_EQ_INT(f.c->down[i].reason, NACT_EXIT_SIGNAL(SIGSEGV));
+	for (int i = 0; i < N; i++)
+		CHECK_RV(nact_isolated_restart(f.sys, ids[i]));
+	CHECK(NT_WAIT(atomic_load(&f.c->n) == 3 * N, NT_LONG_MS));
+	for (int i = 0; i < N; i++)
+		CHECK(nact_isolated_pid(f.sys, ids[i]) > 0);
+	fx_close(&f);
+}
+
 static int iso_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
 {
 	(void)extra;
@@ -594,5 +621,5 @@ static void test_private_dir(void)
 
 NT_MAIN(NT_CASE(test_segv_restart), NT_CASE(test_kill9), NT_CASE(test_abort),
     NT_CASE(test_deadline), NT_CASE(test_exit_for_good), NT_CASE(test_stop_while_down),
-    NT_CASE(test_supervised), NT_CASE(test_init_fails), NT_CASE(test_call_and_enotsup),
-    NT_CASE(test_not_enabled), NT_CASE(test_private_dir))
+    NT_CASE(test_supervised), NT_CASE(test_many), NT_CASE(test_init_fails),
+    NT_CASE(test_call_and_enotsup), NT_CASE(test_not_enabled), NT_CASE(test_private_dir))
