@@ -74,7 +74,7 @@ NACT_DECL void nact_exit_msg(nact_ctx *ctx, int reason, const char *text);
  *   {"id": uint, "reason": int, "text": str}
  * where id is the actor that ended. */
 typedef struct nact_exit_info {
-	nact_aid id;    /* the actor that ended */
+	nact_aid id;    /* the actor that ended (a trapped stop: the stopper, 0 if none) */
 	int reason;     /* its exit reason */
 	uint64_t ref;   /* the monitor reference (DOWN), 0 for EXIT */
 	char text[256]; /* reason text: the exit message, or nact_exit_format */
@@ -126,6 +126,8 @@ enum nact_restart {
  * the spec's arg; extra is the argument given to nact_sup_start_child for
  * dynamic children (NULL otherwise). Return 0 or an error (counted as a
  * failed start). Runs in the supervisor's handler. */
+/* Returning 0 without setting *idp (left 0) means "do not start this
+ * child now" (OTP's ignore): it is kept in the table, not running. */
 typedef int (*nact_child_start)(nact_aid *idp, nact_system *sys, void *arg, void *extra);
 
 typedef struct nact_child_spec {
@@ -133,7 +135,8 @@ typedef struct nact_child_spec {
 	nact_child_start start; /* start function */
 	void *arg;              /* passed to start (borrowed: must outlive the tree) */
 	int restart;            /* enum nact_restart */
-	int shutdown_ms;        /* time to end after stop before kill; 0 = 5000 */
+	int shutdown_ms;        /* time to end after stop before kill; 0 = 5000,
+	                           < 0 = kill at once */
 	int isolated;           /* child is a crash-isolated actor: restarts
 	                            reuse its mailbox (nact_isolated_restart) */
 } nact_child_spec;
@@ -145,7 +148,7 @@ typedef struct nact_sup_spec {
 	uint32_t intensity;              /* max restarts ... (0 = 3) */
 	uint32_t period_ms;              /* ... within this window (0 = 5000) */
 	uint32_t backoff_min_ms;         /* 0 = restart at once; else first delay */
-	uint32_t backoff_max_ms;         /* cap for the doubling delay */
+	uint32_t backoff_max_ms;         /* cap for the doubling delay; 0 = 30000 */
 	uint32_t backoff_jitter_pct;     /* +- this % random jitter on each delay */
 	const nact_child_spec *children; /* static children, started in order */
 	uint32_t nchildren;
@@ -166,7 +169,8 @@ typedef struct nact_sup_spec {
 NACT_DECL int nact_sup_start(nact_aid *idp, nact_system *sys, const nact_sup_spec *spec);
 
 /* Dynamic children (NACT_SIMPLE_ONE_FOR_ONE): start one with extra passed
- * to the template's start; stop one. Outside actors only (they wait up to
+ * to the template's start; stop one (stop_child also stops a static child
+ * for good: it is not restarted). Outside actors only (they wait up to
  * timeout_ms for the supervisor's answer). */
 NACT_DECL int nact_sup_start_child(nact_system *sys, nact_aid sup, void *extra, nact_aid *childp,
     int timeout_ms);
