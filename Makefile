@@ -10,6 +10,7 @@
 #   make deps           check for (and as root, install) cmake, gcc, pkg-config,
 #                       libnng-dev, libmsgpack-dev
 #   make build          configure build/ (RelWithDebInfo) and build it
+#   make demo-supervised  run the supervision-tree example (examples/supervised)
 #   make bench          Release build in build-release/, run bench/run-bench.sh
 #                       (BENCH_ARGS=--quick for a short run)
 #   make asan           build-asan/ with ASan+UBSan, run the tests
@@ -67,8 +68,8 @@ define run_ctest
 		-j$(TEST_JOBS) --timeout $(TEST_TIMEOUT)
 endef
 
-.PHONY: all deps build demo test bench asan tsan install format format-check \
-	clean
+.PHONY: all deps build demo demo-supervised test bench asan tsan install format \
+	format-check clean
 
 all: build
 
@@ -115,6 +116,11 @@ build: deps
 
 demo: build
 	./$(BUILD_DIR)/examples/nactor_demo
+
+# The supervision example: a pipeline whose parser crashes on bad input and
+# is restarted while the rest keeps flowing.
+demo-supervised: build
+	./$(BUILD_DIR)/examples/nactor_supervised
 
 test: build
 	$(call run_ctest,$(BUILD_DIR),)
