@@ -288,19 +288,31 @@ int nact_monitor(nact_ctx *ctx, nact_aid target, uint64_t *refp)
 	return 0;
 }
 
+/* The ext of id, locked, if id still names a live actor that has one;
+ * else NULL (nothing locked). For removals: no ext means nothing to remove. */
+static struct nacti_actor_ext *lock_if_live(nact_system *sys, nact_aid id)
+{
+	if (NACTI_ID_NODE(id.v) != 0)
+		return NULL;
+	struct nacti_actor *a = nacti_actor_at(sys, NACTI_ID_IDX(id.v));
+	struct nacti_actor_ext *x = a ? nacti_actor_ext_any(a) : NULL;
+	if (x == NULL)
+		return NULL;
+	nng_mtx_lock(x->mtx);
+	if (atomic_load_explicit(&a->id, memory_order_seq_cst) == id.v)
+		return x;
+	nng_mtx_unlock(x->mtx);
+	return NULL;
+}
+
 /* Remove ref from target's monitors (if target is still that actor). */
 static void unmonitor_at(nact_system *sys, nact_aid target, uint64_t ref)
 {
-	if (NACTI_ID_NODE(target.v) != 0)
-		return;
-	struct nacti_actor *t = nacti_actor_at(sys, NACTI_ID_IDX(target.v));
-	struct nacti_actor_ext *tx = t ? nacti_actor_ext_any(t) : NULL;
-	if (tx == NULL)
-		return;
-	nng_mtx_lock(tx->mtx);
-	if (atomic_load_explicit(&t->id, memory_order_seq_cst) == target.v)
+	struct nacti_actor_ext *tx = lock_if_live(sys, target);
+	if (tx != NULL) {
 		mon_del(tx->mons_in, &tx->nmons_in, ref, NULL);
-	nng_mtx_unlock(tx->mtx);
+		nng_mtx_unlock(tx->mtx);
+	}
 }
 
 int nact_demonitor(nact_ctx *ctx, uint64_t ref)
@@ -363,16 +375,11 @@ int nact_link(nact_ctx *ctx, nact_aid other)
 
 static void unlink_at(nact_system *sys, nact_aid other, nact_aid self)
 {
-	if (NACTI_ID_NODE(other.v) != 0)
-		return;
-	struct nacti_actor *o = nacti_actor_at(sys, NACTI_ID_IDX(other.v));
-	struct nacti_actor_ext *ox = o ? nacti_actor_ext_any(o) : NULL;
-	if (ox == NULL)
-		return;
-	nng_mtx_lock(ox->mtx);
-	if (atomic_load_explicit(&o->id, memory_order_seq_cst) == other.v)
+	struct nacti_actor_ext *ox = lock_if_live(sys, other);
+	if (ox != NULL) {
 		link_del(ox, self);
-	nng_mtx_unlock(ox->mtx);
+		nng_mtx_unlock(ox->mtx);
+	}
 }
 
 int nact_unlink(nact_ctx *ctx, nact_aid other)
