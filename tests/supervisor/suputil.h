@@ -2,8 +2,10 @@
  * tests/supervisor/suputil.h — workers, an event log and a DOWN probe for
  * the supervisor tests.
  *
- * A test describes each child with an st_def (its index and behaviour) and
- * gives st_start as the child's start function. Every start and every end
+ * A test opens its system with st_open (which also zeroes its st_log) and
+ * describes each child with an st_def (its index and behaviour), giving
+ * st_start as the child's start function; st_sup_start does that for a
+ * supervisor over plain workers A, B, ... (st_specs) and starts it. Every start and every end
  * of a worker is appended to an st_log as "+X" / "-X" (X = 'A' + index),
  * from whichever thread it happens on; st_events() renders the log as a
  * string such as "-B -D -C +B +C +D", so a test states the order it expects
@@ -41,7 +43,16 @@ enum {
 	W_SLEEP      /* body: ms -> sleep in the handler (handler deadlines) */
 };
 
-typedef struct st_log {
+typedef struct st_log st_log;
+
+typedef struct st_def {
+	st_log *log;
+	int idx;              /* index in the log (dynamic children: from *extra) */
+	int trap;             /* 1: trap exits and ignore a stop; 2: trap, then end on EXIT */
+	uint32_t deadline_ms; /* spawn with this handler deadline */
+} st_def;
+
+struct st_log {
 	atomic_uint n;                    /* events appended */
 	_Atomic uint32_t ev[ST_MAXEV];    /* kind << 16 | index, 0 until written */
 	atomic_int starts[ST_MAXKIDS];    /* starts per child */
@@ -57,14 +68,9 @@ typedef struct st_log {
 	atomic_int root_fail;    /* on_root_fail calls */
 	atomic_int root_reason;  /* ... and the reason of the last one */
 	_Atomic uint64_t extras; /* sum of dynamic children's extras at start */
-} st_log;
-
-typedef struct st_def {
-	st_log *log;
-	int idx;              /* index in the log (dynamic children: from *extra) */
-	int trap;             /* 1: trap exits and ignore a stop; 2: trap, then end on EXIT */
-	uint32_t deadline_ms; /* spawn with this handler deadline */
-} st_def;
+	nact_child_spec cs[8];   /* st_sup_start's children and their defs: */
+	st_def defs[8];          /* these must outlive the supervisor */
+};
 
 typedef struct st_worker {
 	st_def *def;
@@ -196,6 +202,26 @@ static inline int st_start(nact_aid *idp, nact_system *sys, void *arg, void *ext
 	return 0;
 }
 
+/* A fresh (zeroed) log and a system with two workers on `clock`; NULL (and
+ * a check failure) if the system does not open. */
+static inline nact_system *st_open(st_log *l, int clock)
+{
+	nact_system *sys = NULL;
+	memset(l, 0, sizeof(*l));
+	int rv = nt_open(&sys, 2, clock);
+	if (rv != 0)
+		nt_fail(__FILE__, __LINE__, "nt_open: %s", nact_strerror(rv));
+	return sys;
+}
+
+/* The start function of a child that is itself a supervisor: arg is its
+ * nact_sup_spec. */
+static inline int st_sup_child_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
+{
+	(void)extra;
+	return nact_sup_start(idp, sys, arg);
+}
+
 static inline nact_aid st_aid(st_log *l, int idx)
 {
 	return (nact_aid){atomic_load(&l->aid[idx])};
@@ -244,6 +270,18 @@ static inline void st_specs(nact_child_spec *cs, st_def *defs, st_log *l, int n,
 		    .arg = &defs[i],
 		    .restart = r};
 	}
+}
+
+/* Start sp over n workers A, B, ... (n <= 8) with restart type r, as
+ * st_specs describes them; their specs and defs are kept in the log, and
+ * sp->children / sp->nchildren are set here. */
+static inline int st_sup_start(nact_aid *sup, nact_system *sys, st_log *l, int n, int r,
+    nact_sup_spec *sp)
+{
+	st_specs(l->cs, l->defs, l, n, r);
+	sp->children = l->cs;
+	sp->nchildren = (uint32_t)n;
+	return nact_sup_start(sup, sys, sp);
 }
 
 /* The supervisor's view of its children; returns how many. */

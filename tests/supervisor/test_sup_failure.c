@@ -25,20 +25,6 @@
 
 #include "suputil.h"
 
-static nact_system *open_sys(int clock)
-{
-	nact_system *sys = NULL;
-	int rv = nt_open(&sys, 2, clock);
-	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "nt_open: %s", nact_strerror(rv));
-	return sys;
-}
-
-static int sup_child_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
-{
-	return nact_sup_start(idp, sys, arg);
-}
-
 /* Runs in the forked child: a root without on_root_fail whose only child
  * crashes at every start. Never returns. */
 static void root_fail_child(void)
@@ -51,18 +37,13 @@ static void root_fail_child(void)
 	cfg.log_level = NACT_LOG_WARN;
 	if (nact_system_open(&sys, &cfg) != 0)
 		_exit(2);
-	nact_child_spec cs[1];
-	st_def defs[1];
-	st_specs(cs, defs, &l, 1, NACT_PERMANENT);
 	nact_sup_spec sp = {.name = "root",
 	    .strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 1,
-	    .period_ms = 60000,
-	    .children = cs,
-	    .nchildren = 1};
+	    .period_ms = 60000};
 	atomic_store(&l.poison[0], 1000);
 	nact_aid sup;
-	if (nact_sup_start(&sup, sys, &sp) != 0)
+	if (st_sup_start(&sup, sys, &l, 1, NACT_PERMANENT, &sp) != 0)
 		_exit(3);
 	nng_msleep((nng_duration)nt_slow(NT_LONG_MS));
 	_exit(4); /* the supervisor should have ended the process */
@@ -105,23 +86,17 @@ static void test_intensity(void)
 {
 	static st_log l;
 	static st_probe pr;
-	memset(&l, 0, sizeof(l));
 	memset(&pr, 0, sizeof(pr));
-	nact_system *sys = open_sys(NACT_CLOCK_MONOTONIC);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[3];
-	st_def defs[3];
-	st_specs(cs, defs, &l, 3, NACT_PERMANENT);
 	nact_sup_spec sp = {.name = "s",
 	    .strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 2,
 	    .period_ms = 60000,
-	    .children = cs,
-	    .nchildren = 3,
 	    .on_root_fail = st_root_fail,
 	    .on_root_fail_arg = &l};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 3, NACT_PERMANENT, &sp));
 	st_watch(sys, &pr, sup);
 	CHECK(st_crash(sys, &l, 1, NACT_EINVAL, 2));
 	CHECK(st_crash(sys, &l, 1, NACT_EINVAL, 3));
@@ -144,21 +119,15 @@ static void test_intensity(void)
 static void test_intensity_window(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys(NACT_CLOCK_MANUAL);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MANUAL);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[1];
-	st_def defs[1];
-	st_specs(cs, defs, &l, 1, NACT_PERMANENT);
 	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 2,
 	    .period_ms = 1000,
-	    .children = cs,
-	    .nchildren = 1,
 	    .on_root_fail = st_root_fail,
 	    .on_root_fail_arg = &l};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 1, NACT_PERMANENT, &sp));
 	CHECK(st_crash(sys, &l, 0, NACT_EINVAL, 2)); /* t = 0 */
 	CHECK_RV(nact_clock_advance(sys, 600 * 1000000ull));
 	CHECK(st_crash(sys, &l, 0, NACT_EINVAL, 3)); /* t = 600 */
@@ -182,9 +151,8 @@ static void test_escalation_two_levels(void)
 {
 	static st_log l;
 	static st_probe pr;
-	memset(&l, 0, sizeof(l));
 	memset(&pr, 0, sizeof(pr));
-	nact_system *sys = open_sys(NACT_CLOCK_MONOTONIC);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec w[2];
 	st_def defs[2];
@@ -195,14 +163,14 @@ static void test_escalation_two_levels(void)
 	    .period_ms = 60000,
 	    .children = &w[0],
 	    .nchildren = 1};
-	nact_child_spec midc = {.id = "leaf", .start = sup_child_start, .arg = &leaf};
+	nact_child_spec midc = {.id = "leaf", .start = st_sup_child_start, .arg = &leaf};
 	nact_sup_spec mid = {.name = "mid",
 	    .strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 1,
 	    .period_ms = 60000,
 	    .children = &midc,
 	    .nchildren = 1};
-	nact_child_spec rootc[2] = {w[1], {.id = "mid", .start = sup_child_start, .arg = &mid}};
+	nact_child_spec rootc[2] = {w[1], {.id = "mid", .start = st_sup_child_start, .arg = &mid}};
 	nact_sup_spec root = {.name = "root",
 	    .strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 1,
@@ -240,10 +208,7 @@ static void test_escalation_two_levels(void)
 static void test_child_sup_start_failure(void)
 {
 	static st_log l;
-	static st_probe pr;
-	memset(&l, 0, sizeof(l));
-	memset(&pr, 0, sizeof(pr));
-	nact_system *sys = open_sys(NACT_CLOCK_MONOTONIC);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec w[1];
 	st_def defs[1];
@@ -252,7 +217,7 @@ static void test_child_sup_start_failure(void)
 	    .strategy = NACT_ONE_FOR_ONE,
 	    .children = w,
 	    .nchildren = 1};
-	nact_child_spec rootc = {.id = "mid", .start = sup_child_start, .arg = &mid};
+	nact_child_spec rootc = {.id = "mid", .start = st_sup_child_start, .arg = &mid};
 	nact_sup_spec root = {.strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 2,
 	    .period_ms = 60000,
@@ -294,21 +259,15 @@ static void step_restart(nact_system *sys, st_log *l, uint32_t ms)
 static void test_backoff_manual(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys(NACT_CLOCK_MANUAL);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MANUAL);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[1];
-	st_def defs[1];
-	st_specs(cs, defs, &l, 1, NACT_PERMANENT);
 	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 100,
 	    .period_ms = 1000,
 	    .backoff_min_ms = 100,
-	    .backoff_max_ms = 400,
-	    .children = cs,
-	    .nchildren = 1};
+	    .backoff_max_ms = 400};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 1, NACT_PERMANENT, &sp));
 	static const uint32_t want[4] = {100, 200, 400, 400};
 	for (int i = 0; i < 4; i++) {
 		st_crash(sys, &l, 0, NACT_EINVAL, 0);
@@ -333,22 +292,16 @@ static void test_backoff_manual(void)
 static void test_backoff_jitter(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys(NACT_CLOCK_MANUAL);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MANUAL);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[1];
-	st_def defs[1];
-	st_specs(cs, defs, &l, 1, NACT_PERMANENT);
 	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 100,
 	    .period_ms = 100000,
 	    .backoff_min_ms = 200,
 	    .backoff_max_ms = 200,
-	    .backoff_jitter_pct = 50,
-	    .children = cs,
-	    .nchildren = 1};
+	    .backoff_jitter_pct = 50};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 1, NACT_PERMANENT, &sp));
 	uint32_t lo = UINT32_MAX, hi = 0;
 	for (int i = 0; i < 12; i++) {
 		st_crash(sys, &l, 0, NACT_EINVAL, 0);
@@ -367,21 +320,15 @@ static void test_backoff_jitter(void)
 static void test_backoff_real_clock(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys(NACT_CLOCK_MONOTONIC);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[1];
-	st_def defs[1];
-	st_specs(cs, defs, &l, 1, NACT_PERMANENT);
 	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE,
 	    .intensity = 100,
 	    .period_ms = 10000,
 	    .backoff_min_ms = 20,
-	    .backoff_max_ms = 80,
-	    .children = cs,
-	    .nchildren = 1};
+	    .backoff_max_ms = 80};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 1, NACT_PERMANENT, &sp));
 	static const uint64_t want[4] = {20, 40, 80, 80};
 	for (int i = 0; i < 4; i++) {
 		CHECK(st_crash(sys, &l, 0, NACT_EINVAL, i + 2));
@@ -400,21 +347,15 @@ static void test_backoff_real_clock(void)
 static void test_backoff_group(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys(NACT_CLOCK_MANUAL);
+	nact_system *sys = st_open(&l, NACT_CLOCK_MANUAL);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[3];
-	st_def defs[3];
-	st_specs(cs, defs, &l, 3, NACT_PERMANENT);
 	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ALL,
 	    .intensity = 10,
 	    .period_ms = 10000,
 	    .backoff_min_ms = 50,
-	    .backoff_max_ms = 1000,
-	    .children = cs,
-	    .nchildren = 3};
+	    .backoff_max_ms = 1000};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 3, NACT_PERMANENT, &sp));
 	uint32_t mark = atomic_load(&l.n);
 	st_crash(sys, &l, 1, NACT_EINVAL, 0);
 	CHECK(NT_WAIT(atomic_load(&l.n) == mark + 3, NT_LONG_MS));

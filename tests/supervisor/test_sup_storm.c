@@ -24,33 +24,16 @@
 #define RSS_GROWTH_KB (8 * 1024)
 #endif
 
-static nact_system *open_sys(void)
-{
-	nact_system *sys = NULL;
-	int rv = nt_open(&sys, 2, NACT_CLOCK_MONOTONIC);
-	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "nt_open: %s", nact_strerror(rv));
-	return sys;
-}
-
 static void test_crash_storm(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	int n = (int)nt_scaled(10000);
 	int warm = n / 5;
-	nact_child_spec cs[2];
-	st_def defs[2];
-	st_specs(cs, defs, &l, 2, NACT_PERMANENT);
-	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE,
-	    .intensity = 1000000,
-	    .period_ms = 1000,
-	    .children = cs,
-	    .nchildren = 2};
+	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE, .intensity = 1000000, .period_ms = 1000};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 2, NACT_PERMANENT, &sp));
 	nact_stats st0;
 	nact_system_stats(sys, &st0);
 	/* the supervisor and its two children (nact_call's waiter may still
@@ -87,20 +70,12 @@ static void test_crash_storm(void)
 static void test_group_storm(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	int n = (int)nt_scaled(1000);
-	nact_child_spec cs[3];
-	st_def defs[3];
-	st_specs(cs, defs, &l, 3, NACT_PERMANENT);
-	nact_sup_spec sp = {.strategy = NACT_REST_FOR_ONE,
-	    .intensity = 1000000,
-	    .period_ms = 1000,
-	    .children = cs,
-	    .nchildren = 3};
+	nact_sup_spec sp = {.strategy = NACT_REST_FOR_ONE, .intensity = 1000000, .period_ms = 1000};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 3, NACT_PERMANENT, &sp));
 	atomic_store(&l.poison[1], n - 1);
 	st_crash(sys, &l, 1, NACT_EINVAL, 0);
 	CHECK(NT_WAIT(atomic_load(&l.starts[1]) == n + 1 && atomic_load(&l.starts[2]) == n + 1,
@@ -120,8 +95,7 @@ static void test_group_storm(void)
 static void test_dynamic_storm(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	int kids = ST_MAXKIDS, rounds = (int)nt_scaled(200);
 	st_def tdef = {.log = &l};

@@ -24,29 +24,16 @@
  */
 #include "suputil.h"
 
-static nact_system *open_sys(void)
-{
-	nact_system *sys = NULL;
-	int rv = nt_open(&sys, 2, NACT_CLOCK_MONOTONIC);
-	if (rv != 0)
-		nt_fail(__FILE__, __LINE__, "nt_open: %s", nact_strerror(rv));
-	return sys;
-}
-
 /* Four children A..D under strategy; INC each three times; crash B; check
  * the events after the crash, then each child's count (fresh = 0). */
 static void strategy_case(int strategy, const char *want, const int64_t counts[4])
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[4];
-	st_def defs[4];
-	st_specs(cs, defs, &l, 4, NACT_PERMANENT);
-	nact_sup_spec sp = {.name = "sup", .strategy = strategy, .children = cs, .nchildren = 4};
+	nact_sup_spec sp = {.name = "sup", .strategy = strategy};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 4, NACT_PERMANENT, &sp));
 	char buf[256];
 	CHECK_STR(st_events(&l, 0, buf, sizeof(buf)), "+A +B +C +D");
 	CHECK_EQ_U64(nact_whereis(sys, "sup").v, sup.v);
@@ -104,15 +91,11 @@ static void test_rest_for_one(void)
 static void test_rest_for_one_edges(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[4];
-	st_def defs[4];
-	st_specs(cs, defs, &l, 4, NACT_PERMANENT);
-	nact_sup_spec sp = {.strategy = NACT_REST_FOR_ONE, .children = cs, .nchildren = 4};
+	nact_sup_spec sp = {.strategy = NACT_REST_FOR_ONE};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 4, NACT_PERMANENT, &sp));
 	char buf[256];
 	uint32_t mark = atomic_load(&l.n);
 	nt_send_int(sys, st_aid(&l, 3), W_ERR, NACT_ERANGE); /* last: only itself */
@@ -135,8 +118,7 @@ static void test_rest_for_one_edges(void)
 static void test_restart_types(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec cs[6];
 	st_def defs[6];
@@ -181,8 +163,7 @@ static void test_restart_types(void)
 static void test_deadline_failure(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec cs[2];
 	st_def defs[2];
@@ -207,8 +188,7 @@ static void test_deadline_failure(void)
 static void test_start_failure(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec cs[3];
 	st_def defs[3];
@@ -256,8 +236,7 @@ static void test_start_failure(void)
 static void test_dynamic(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	st_def tdef = {.log = &l};
 	nact_child_spec tmpl = {.id = "worker",
@@ -325,15 +304,11 @@ static void test_dynamic(void)
 static void test_start_child_wrong_strategy(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[2];
-	st_def defs[2];
-	st_specs(cs, defs, &l, 2, NACT_PERMANENT);
-	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE, .children = cs, .nchildren = 2};
+	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE};
 	nact_aid sup, x;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 2, NACT_PERMANENT, &sp));
 	static int i0 = 0;
 	CHECK_ERR(nact_sup_start_child(sys, sup, &i0, &x, 5000), NACT_EINVAL);
 	/* stop_child works for static children too: stopped, not restarted */
@@ -353,9 +328,8 @@ static void test_shutdown_order_timeout(void)
 {
 	static st_log l;
 	static st_probe pr;
-	memset(&l, 0, sizeof(l));
 	memset(&pr, 0, sizeof(pr));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec cs[4];
 	st_def defs[4];
@@ -394,16 +368,12 @@ static void test_child_stops_supervisor(void)
 {
 	static st_log l;
 	static st_probe pr;
-	memset(&l, 0, sizeof(l));
 	memset(&pr, 0, sizeof(pr));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
-	nact_child_spec cs[3];
-	st_def defs[3];
-	st_specs(cs, defs, &l, 3, NACT_PERMANENT);
-	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE, .children = cs, .nchildren = 3};
+	nact_sup_spec sp = {.strategy = NACT_ONE_FOR_ONE};
 	nact_aid sup;
-	REQUIRE_RV(nact_sup_start(&sup, sys, &sp));
+	REQUIRE_RV(st_sup_start(&sup, sys, &l, 3, NACT_PERMANENT, &sp));
 	st_watch(sys, &pr, sup);
 	uint32_t mark = atomic_load(&l.n);
 	nt_send_int(sys, st_aid(&l, 1), W_STOP, (int64_t)sup.v);
@@ -415,18 +385,12 @@ static void test_child_stops_supervisor(void)
 	nact_system_close(sys, 5000);
 }
 
-static int sup_child_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
-{
-	return nact_sup_start(idp, sys, arg);
-}
-
 /* root (A, mid(B, C), D): stopping the root stops D, then mid (which stops
  * C, B), then A. A killed supervisor takes its children with it. */
 static void test_nested_shutdown_and_kill(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec w[4];
 	st_def defs[4];
@@ -437,7 +401,8 @@ static void test_nested_shutdown_and_kill(void)
 	    .children = midc,
 	    .nchildren = 2};
 	nact_child_spec rootc[3] = {w[0],
-	    {.id = "mid", .start = sup_child_start, .arg = &mid, .restart = NACT_PERMANENT}, w[3]};
+	    {.id = "mid", .start = st_sup_child_start, .arg = &mid, .restart = NACT_PERMANENT},
+	    w[3]};
 	nact_sup_spec root = {.name = "root",
 	    .strategy = NACT_ONE_FOR_ONE,
 	    .children = rootc,
@@ -483,8 +448,7 @@ static void test_nested_shutdown_and_kill(void)
 static void test_close_with_tree(void)
 {
 	static st_log l;
-	memset(&l, 0, sizeof(l));
-	nact_system *sys = open_sys();
+	nact_system *sys = st_open(&l, NACT_CLOCK_MONOTONIC);
 	REQUIRE(sys != NULL);
 	nact_child_spec w[4];
 	st_def defs[4];
@@ -492,7 +456,7 @@ static void test_close_with_tree(void)
 	defs[3].trap = 2; /* cleans up on the stop, then ends */
 	nact_sup_spec mid = {.strategy = NACT_ONE_FOR_ALL, .children = &w[2], .nchildren = 2};
 	nact_child_spec rootc[3] = {w[0], w[1],
-	    {.id = "mid", .start = sup_child_start, .arg = &mid, .restart = NACT_PERMANENT}};
+	    {.id = "mid", .start = st_sup_child_start, .arg = &mid, .restart = NACT_PERMANENT}};
 	nact_sup_spec root = {.strategy = NACT_REST_FOR_ONE,
 	    .children = rootc,
 	    .nchildren = 3,
