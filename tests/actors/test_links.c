@@ -100,14 +100,21 @@ static nact_aid spawn_probe(nact_system *sys, probe *p, uint32_t deadline_ms)
 	return id;
 }
 
+/* Ping id and wait until it has handled `want` pings in all: by then it
+ * has handled everything sent to it before the ping too. */
+static void ping(nact_system *sys, nact_aid id, probe *p, int want)
+{
+	CHECK_RV(nt_send_int(sys, id, T_PING, 0));
+	CHECK(NT_WAIT(atomic_load(&p->pings) == want, NT_LONG_MS));
+}
+
 /* Watcher w monitors target; wait until the monitor is in place (a ping
  * sent after it is handled after it). */
 static void monitor(nact_system *sys, nact_aid w, probe *pw, nact_aid target)
 {
 	int before = atomic_load(&pw->pings);
 	CHECK_RV(nt_send_int(sys, w, T_MONITOR, (int64_t)target.v));
-	CHECK_RV(nt_send_int(sys, w, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pw->pings) == before + 1, NT_LONG_MS));
+	ping(sys, w, pw, before + 1);
 }
 
 static void test_monitor_down(void)
@@ -144,8 +151,7 @@ static void test_demonitor(void)
 	monitor(sys, w, &pw, t);
 	monitor(sys, w2, &p2, t); /* a second watcher proves the exit happened */
 	CHECK_RV(nt_send_int(sys, w, T_DEMONITOR, 0));
-	CHECK_RV(nt_send_int(sys, w, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pw.pings) == 2, NT_LONG_MS));
+	ping(sys, w, &pw, 2);
 	CHECK_RV(nt_send_int(sys, t, T_EXIT, NACT_EXIT_NORMAL));
 	CHECK(NT_WAIT(atomic_load(&p2.ndown) == 1, NT_LONG_MS));
 	CHECK_EQ_INT(p2.down[0].reason, NACT_EXIT_NORMAL);
@@ -162,8 +168,7 @@ static void test_link_propagates(void)
 	nact_aid w = spawn_probe(sys, &pw, 0);
 	monitor(sys, w, &pw, a);
 	CHECK_RV(nt_send_int(sys, a, T_LINK, (int64_t)b.v));
-	CHECK_RV(nt_send_int(sys, a, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pa.pings) == 1, NT_LONG_MS));
+	ping(sys, a, &pa, 1);
 	CHECK_RV(nt_send_int(sys, b, T_EXIT, NACT_EINVAL));
 	/* a dies with b's reason */
 	CHECK(NT_WAIT(atomic_load(&pw.ndown) == 1, NT_LONG_MS));
@@ -186,8 +191,7 @@ static void test_link_normal_and_unlink(void)
 	monitor(sys, w, &pw, b);
 	CHECK_RV(nt_send_int(sys, b, T_EXIT, NACT_EXIT_NORMAL));
 	CHECK(NT_WAIT(atomic_load(&pw.ndown) == 1, NT_LONG_MS));
-	CHECK_RV(nt_send_int(sys, a, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pa.pings) == 1, NT_LONG_MS));
+	ping(sys, a, &pa, 1);
 	CHECK(nact_alive(sys, a));
 	/* unlink: c's abnormal exit does not reach a */
 	CHECK_RV(nt_send_int(sys, a, T_LINK, (int64_t)c.v));
@@ -195,8 +199,7 @@ static void test_link_normal_and_unlink(void)
 	monitor(sys, w, &pw, c);
 	CHECK_RV(nt_send_int(sys, c, T_EXIT, NACT_ETIMEDOUT));
 	CHECK(NT_WAIT(atomic_load(&pw.ndown) == 2, NT_LONG_MS));
-	CHECK_RV(nt_send_int(sys, a, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pa.pings) == 2, NT_LONG_MS));
+	ping(sys, a, &pa, 2);
 	CHECK(nact_alive(sys, a));
 	CHECK_EQ_INT(atomic_load(&pa.fini), 0);
 	nact_system_close(sys, 5000);
@@ -211,8 +214,7 @@ static void test_trap_exit(void)
 	nact_aid w = spawn_probe(sys, &pw, 0);
 	CHECK_RV(nt_send_int(sys, a, T_TRAP, 0));
 	CHECK_RV(nt_send_int(sys, a, T_LINK, (int64_t)b.v));
-	CHECK_RV(nt_send_int(sys, a, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pa.pings) == 1, NT_LONG_MS));
+	ping(sys, a, &pa, 1);
 	CHECK_RV(nt_send_int(sys, b, T_EXIT, 7));
 	CHECK(NT_WAIT(atomic_load(&pa.nexit) == 1, NT_LONG_MS));
 	CHECK_EQ_U64(pa.exits[0].id.v, b.v);
@@ -267,8 +269,7 @@ static void test_handler_deadline(void)
 	nact_aid a = spawn_probe(sys, &pa, 20), w = spawn_probe(sys, &pw, 0);
 	monitor(sys, w, &pw, a);
 	CHECK_RV(nt_send_int(sys, a, T_SLEEP, 1)); /* within the deadline */
-	CHECK_RV(nt_send_int(sys, a, T_PING, 0));
-	CHECK(NT_WAIT(atomic_load(&pa.pings) == 1, NT_LONG_MS));
+	ping(sys, a, &pa, 1);
 	CHECK(nact_alive(sys, a));
 	CHECK_RV(nt_send_int(sys, a, T_SLEEP, 60)); /* past it */
 	CHECK(NT_WAIT(atomic_load(&pw.ndown) == 1, NT_LONG_MS));
