@@ -144,6 +144,7 @@ struct nacti_worker {
 
 struct nacti_timers; /* actors/timer.c */
 struct nacti_names;  /* registry/names.c */
+struct nacti_ops;    /* registry/ops.c: operation registry */
 struct nacti_iso;    /* supervisor/isolate.c: isolated actors, parent side */
 struct nacti_child;  /* supervisor/isolate.c: inside an isolated actor's process */
 
@@ -159,6 +160,8 @@ struct nact_system {
 	_Atomic int log_level;
 	struct nacti_timers *timers;
 	struct nacti_names *names;
+	/* operation registry (registry/ops.c) */
+	struct nacti_ops *ops;
 	nng_mtx *amtx;  /* guards free list and carving */
 	nng_cv *livecv; /* on amtx: live reached 0 while closing */
 	nng_mtx *gmtx;  /* global run queue */
@@ -318,5 +321,11 @@ void nacti_names_fini(nact_system *sys);
 void nacti_names_drop(nact_system *sys, const char *name, nact_aid id);
 /* Add name -> id without checking that id is alive. NACT_EEXIST. */
 int nacti_names_add(nact_system *sys, const char *name, nact_aid id);
+
+/* ---- registry/ops.c ---- */
+/* Operation registry: init at open (NACT_ENOMEM), fini at close after
+ * every actor ended (frees live operations and the history; NULL-safe). */
+int nacti_ops_init(nact_system *sys);
+void nacti_ops_fini(nact_system *sys);
 
 #endif

@@ -4,8 +4,8 @@
  * Close follows close / stop / fini: refuse new work, ask every actor to
  * stop through its control lane and wait (bounded) for them, stop and join
  * the workers and the timer thread, then free: remaining actors' state
- * destructors, timers, names, and finally every envelope and nng_msg the
- * pool ever carved (wherever it was: mailboxes, timers, caches).
+ * destructors, timers, names, operations, and finally every envelope and
+ * nng_msg the pool ever carved (wherever it was: mailboxes, timers, caches).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +64,8 @@ int nact_system_open(nact_system **sysp, const nact_config *cfg)
 		goto out_free;
 	if ((rv = nacti_names_init(sys)) != 0)
 		goto out_free;
+	if ((rv = nacti_ops_init(sys)) != 0) /* operation registry hook */
+		goto out_free;
 	if (c.isolation && (rv = nacti_iso_open(sys)) != 0) /* isolation hook */
 		goto out_free;
 	if ((rv = nacti_timers_init(sys)) != 0)
@@ -85,6 +87,7 @@ out_free:
 	nacti_timers_fini(sys);
 	nacti_iso_fini(sys);
 	nacti_names_fini(sys);
+	nacti_ops_fini(sys); /* operation registry hook */
 	if (sys->livecv)
 		nng_cv_free(sys->livecv);
 	if (sys->amtx)
@@ -137,6 +140,7 @@ void nact_system_close(nact_system *sys, int timeout_ms)
 	nacti_timers_fini(sys);
 	nacti_deadletters_fini(sys);
 	nacti_names_fini(sys);
+	nacti_ops_fini(sys); /* operation registry hook */
 	nacti_sched_fini(sys);
 	nacti_pool_fini(sys->pool);
 	nng_cv_free(sys->livecv);

@@ -72,6 +72,8 @@ typedef struct nact_config {
 	                     first such open refuses with NACT_ESTATE once the
 	                     program runs threads, nng's included; later systems
 	                     share the launcher) */
+	/* finished operations kept (registry.h); 0 = 1000 */
+	uint32_t op_history;
 } nact_config;
 
 /* Defaults for every field; then change what you need. */
