@@ -162,6 +162,8 @@ struct nact_system {
 	struct nacti_names *names;
 	/* operation registry (registry/ops.c) */
 	struct nacti_ops *ops;
+	/* registry server (registry/server.c), NULL unless serving */
+	struct nacti_regsrv *regsrv;
 	nng_mtx *amtx;  /* guards free list and carving */
 	nng_cv *livecv; /* on amtx: live reached 0 while closing */
 	nng_mtx *gmtx;  /* global run queue */

@@ -110,6 +110,9 @@ void nact_system_close(nact_system *sys, int timeout_ms)
 		return;
 	}
 	NACTI_DEBUG(sys, "system close");
+	/* Registry server hook: stop answering before the actors and the
+	 * operations it reads go away (no-op when not serving). */
+	nact_registry_unserve(sys);
 	/* Ask every live actor to stop. Spawns and sends from outside are
 	 * refused from here on; actors may still message each other while
 	 * they wind down. */

@@ -191,6 +191,39 @@ NACT_DECL int nact_op_list(nact_system *sys, int status, nact_op_info *out, size
 /* Forget every finished operation (live ones stay). NULL-safe. */
 NACT_DECL void nact_op_history_clear(nact_system *sys);
 
+/* ---- the registry server (docs/registry-protocol.md) ----
+ *
+ * Serve this system's registry to local tools: a REP socket at
+ * ipc://$XDG_RUNTIME_DIR/nactor/NODE.ipc, or ipc:///tmp/nactor-UID/NODE.ipc
+ * when XDG_RUNTIME_DIR is unset or not absolute. The directory is created
+ * with mode 0700 and must be a directory owned by the caller's uid with
+ * mode exactly 0700; the socket file gets mode 0600. Requests from a peer
+ * with another uid (root excepted) get a "permission denied" reply.
+ *
+ * node_name: 1..64 bytes of [A-Za-z0-9._-], not starting with '.'. If a
+ * socket file is already there, it is dialled: when nothing answers (a
+ * crashed node) it is removed and replaced; when something answers the
+ * call fails with NACT_EEXIST. The url is copied into url_out (url_out may
+ * be NULL; url_len must then fit it, else NACT_EINVAL).
+ *
+ * Requests are answered on an nng thread (no thread of ours blocks); a
+ * "cancel" request runs the operation's on_cancel callbacks there.
+ *
+ * Errors: NACT_EINVAL (NULL sys, bad node_name, path or url too long),
+ * NACT_ESTATE (already serving, or closing), NACT_EEXIST (a live node has
+ * that name), NACT_ESYSERR + EPERM (the directory is not private and ours),
+ * NACT_ESYSERR + errno, NACT_ETRANERR + nng error, NACT_ENOMEM,
+ * NACT_ENOTSUP (inside an isolated actor). Blocks briefly (one dial).
+ * Call from one thread at a time, never from a handler or from an
+ * on_cancel callback. */
+NACT_DECL int nact_registry_serve(nact_system *sys, const char *node_name, char *url_out,
+    size_t url_len);
+
+/* Stop serving: close the socket (waiting for a request in progress) and
+ * remove the socket file. No-op when not serving; NULL-safe.
+ * nact_system_close calls it. Same threads as nact_registry_serve. */
+NACT_DECL void nact_registry_unserve(nact_system *sys);
+
 #ifdef __cplusplus
 }
 #endif

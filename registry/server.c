@@ -1,0 +1,607 @@
+/*
+ * registry/server.c — the node's registry server: msgpack requests over an
+ * nng REQ/REP ipc socket (docs/registry-protocol.md).
+ *
+ * DESIGN
+ * - One REP socket, one context, one aio, driven entirely by the aio
+ *   callback: recv -> handle -> send -> recv... No thread ever blocks
+ *   waiting for a peer; a slow peer only delays the next request (REP
+ *   answers one at a time, which is plenty for an inspection tool).
+ * - A request is decoded with nact_reader_init_buf under tight limits
+ *   (64 KiB, depth 8), so any bytes from a peer give an error reply, never
+ *   a crash. The socket's own RECVMAXSZ (1 MiB) drops anything larger
+ *   than that before it reaches us.
+ * - Replies are packed with msgpack-c straight into the reply nng_msg
+ *   (a msgpack_packer whose writer appends to the message).
+ * - Security: the socket lives in a per-user directory checked to be ours
+ *   and 0700; the socket file is 0600; and each request's pipe is asked
+ *   for the peer's uid (NNG_OPT_IPC_PEER_UID): another uid, unless root,
+ *   gets "permission denied".
+ * - Stop: unserve sets s_closing under s_mtx (so the callback cannot
+ *   resubmit after it), then nng_aio_stop waits for a callback in flight,
+ *   then the socket is closed and the file unlinked.
+ *
+ * Threads: the callback runs on an nng thread. It calls only the public,
+ * thread-safe registry and stats calls; a cancel runs the operations'
+ * on_cancel callbacks there. serve/unserve must not be called from that
+ * callback (unserve waits for it) nor from a handler.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "actors/internal.h"
+
+#define SRV_PROTO_V 1
+#define SRV_REQ_MAX (64 * 1024)    /* decoded requests, bytes */
+#define SRV_RECV_MAX (1024 * 1024) /* socket RECVMAXSZ: larger is dropped */
+#define SRV_LIST_DEFAULT 1000      /* "list" without "limit" */
+#define SRV_NODE_MAX 64
+
+struct nacti_regsrv {
+	nact_system *s_sys;
+	nng_socket s_sock;
+	nng_ctx s_ctx;
+	nng_aio *s_aio;
+	nng_mtx *s_mtx; /* guards s_closing against resubmission */
+	int s_closing;  /* unserve started: the callback submits nothing */
+	int s_sending;  /* the aio in flight is a send (else a recv) */
+	char s_node[SRV_NODE_MAX + 1];
+	char s_path[128]; /* the socket file */
+};
+
+/* ---- reply packing ---- */
+
+static int msg_write(void *data, const char *buf, size_t len)
+{
+	return nng_msg_append(data, buf, len) == 0 ? 0 : -1;
+}
+
+static void pk_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void pk_head(msgpack_packer *pk, uint32_t extra, int ok)
+{
+	msgpack_pack_map(pk, 2 + extra);
+	pk_str(pk, "v");
+	msgpack_pack_uint64(pk, SRV_PROTO_V);
+	pk_str(pk, "ok");
+	if (ok)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static void pk_error(msgpack_packer *pk, const char *err)
+{
+	pk_head(pk, 1, 0);
+	pk_str(pk, "error");
+	pk_str(pk, err);
+}
+
+static void pk_op(msgpack_packer *pk, const nact_op_info *in)
+{
+	msgpack_pack_map(pk, 13);
+	pk_str(pk, "id");
+	msgpack_pack_uint64(pk, in->id.v);
+	pk_str(pk, "parent");
+	msgpack_pack_uint64(pk, in->parent.v);
+	pk_str(pk, "name");
+	pk_str(pk, in->name);
+	pk_str(pk, "tags");
+	pk_str(pk, in->tags);
+	pk_str(pk, "status");
+	pk_str(pk, nact_op_status_str(in->status));
+	pk_str(pk, "reason");
+	pk_str(pk, nact_op_reason_str(in->reason));
+	pk_str(pk, "message");
+	pk_str(pk, in->message);
+	pk_str(pk, "created_ns");
+	msgpack_pack_uint64(pk, in->created_ns);
+	pk_str(pk, "started_ns");
+	msgpack_pack_uint64(pk, in->started_ns);
+	pk_str(pk, "ended_ns");
+	msgpack_pack_uint64(pk, in->ended_ns);
+	pk_str(pk, "progress");
+	msgpack_pack_double(pk, in->progress);
+	pk_str(pk, "progress_msg");
+	pk_str(pk, in->progress_msg);
+	pk_str(pk, "actor");
+	msgpack_pack_uint64(pk, in->actor.v);
+}
+
+/* ---- request decoding ---- */
+
+/* The arguments of one request; strings point into the request message. */
+struct req {
+	int has_v, has_id, has_limit;
+	uint64_t v, id, limit;
+	const char *verb, *status, *name, *message;
+	size_t verbn, statusn, namen, messagen;
+};
+
+static int keyis(const char *k, size_t kn, const char *want)
+{
+	return kn == strlen(want) && memcmp(k, want, kn) == 0;
+}
+
+/* A string argument into s and n; NULL, or the error text. */
+static const char *arg_str(nact_reader *r, const char **s, size_t *n, const char *err)
+{
+	return nact_read_str(r, s, n) == 0 ? NULL : err;
+}
+
+static const char *arg_uint(nact_reader *r, uint64_t *v, int *has, const char *err)
+{
+	if (nact_read_uint(r, v) != 0)
+		return err;
+	*has = 1;
+	return NULL;
+}
+
+/* Decode buf into q; NULL, or a static error text for the reply. */
+static const char *req_decode(nact_reader *r, const void *buf, size_t len, struct req *q)
+{
+	nact_limits lim = nact_limits_default();
+	lim.max_body = SRV_REQ_MAX;
+	lim.max_depth = 8;
+	lim.max_elems = 1024;
+	lim.max_total = 4096;
+	uint32_t n;
+	memset(q, 0, sizeof(*q));
+	if (len == 0)
+		return "empty request";
+	if (len > SRV_REQ_MAX)
+		return "request too large";
+	int rv = nact_reader_init_buf(r, buf, len, &lim);
+	if (rv == NACT_ELIMIT)
+		return "request exceeds limits";
+	if (rv == NACT_ETRUNC)
+		return "truncated msgpack";
+	if (rv != 0)
+		return "not msgpack";
+	if (nact_read_map(r, &n) != 0)
+		return "request must be a map";
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k, *err = NULL;
+		size_t kn;
+		msgpack_object o;
+		if (nact_read_str(r, &k, &kn) != 0)
+			return "map keys must be strings";
+		if (keyis(k, kn, "v"))
+			err = arg_uint(r, &q->v, &q->has_v, "\"v\" must be an unsigned integer");
+		else if (keyis(k, kn, "verb"))
+			err = arg_str(r, &q->verb, &q->verbn, "\"verb\" must be a string");
+		else if (keyis(k, kn, "status"))
+			err = arg_str(r, &q->status, &q->statusn, "\"status\" must be a string");
+		else if (keyis(k, kn, "name"))
+			err = arg_str(r, &q->name, &q->namen, "\"name\" must be a string");
+		else if (keyis(k, kn, "message"))
+			err = arg_str(r, &q->message, &q->messagen, "\"message\" must be a string");
+		else if (keyis(k, kn, "id"))
+			err = arg_uint(r, &q->id, &q->has_id, "\"id\" must be an unsigned integer");
+		else if (keyis(k, kn, "limit"))
+			err = arg_uint(r, &q->limit, &q->has_limit,
+			    "\"limit\" must be an unsigned integer");
+		else if (nact_read_object(r, &o) != 0) /* unknown keys are ignored */
+			err = "malformed map";
+		if (err != NULL)
+			return err;
+	}
+	nact_read_leave(r);
+	if (!nact_read_done(r))
+		return "trailing data after the request map";
+	if (!q->has_v)
+		return "missing \"v\"";
+	if (q->v != SRV_PROTO_V)
+		return "unsupported protocol version";
+	if (q->verb == NULL)
+		return "missing \"verb\"";
+	return NULL;
+}
+
+/* ---- verbs ---- */
+
+/* Copy a counted string into a NUL-terminated buffer; 0 if it does not
+ * fit or holds a NUL. */
+static int cstr(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap || memchr(s, '\0', n) != NULL)
+		return 0;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 1;
+}
+
+static void do_list(struct nacti_regsrv *sv, const struct req *q, msgpack_packer *pk)
+{
+	int status = -1;
+	char glob[256];
+	size_t n = 0, max, sent = 0;
+	if (q->status != NULL) {
+		for (int s = 0; s < NACT_OP_NSTATUS; s++)
+			if (keyis(q->status, q->statusn, nact_op_status_str(s)))
+				status = s;
+		if (status < 0) {
+			pk_error(pk, "unknown status");
+			return;
+		}
+	}
+	if (q->name != NULL && !cstr(glob, sizeof(glob), q->name, q->namen)) {
+		pk_error(pk, "bad \"name\" glob");
+		return;
+	}
+	uint64_t limit = q->has_limit ? q->limit : SRV_LIST_DEFAULT;
+	/* Count, then copy; ops created in between are simply not listed. */
+	nact_op_list(sv->s_sys, status, NULL, 0, &n);
+	max = n;
+	nact_op_info *v = max > 0 ? malloc(max * sizeof(*v)) : NULL;
+	if (max > 0 && v == NULL) {
+		pk_error(pk, "out of memory");
+		return;
+	}
+	nact_op_list(sv->s_sys, status, v, max, &n);
+	if (n > max)
+		n = max;
+	size_t match = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (q->name != NULL && fnmatch(glob, v[i].name, 0) != 0)
+			continue;
+		v[match++] = v[i];
+	}
+	sent = match < limit ? match : (size_t)limit;
+	pk_head(pk, 2, 1);
+	pk_str(pk, "ops");
+	msgpack_pack_array(pk, sent);
+	for (size_t i = 0; i < sent; i++)
+		pk_op(pk, &v[i]);
+	pk_str(pk, "more"); /* true: limit cut the list */
+	if (sent < match)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	free(v);
+}
+
+static const char *op_err(int rv)
+{
+	switch (rv) {
+	case NACT_ENOENT:
+		return "no such operation";
+	case NACT_ESTATE:
+		return "operation already finished";
+	default:
+		return nact_strerror(rv);
+	}
+}
+
+static void do_get(struct nacti_regsrv *sv, const struct req *q, msgpack_packer *pk)
+{
+	nact_op_info in;
+	int rv;
+	if (!q->has_id) {
+		pk_error(pk, "missing \"id\"");
+		return;
+	}
+	if ((rv = nact_op_get(sv->s_sys, (nact_opid){q->id}, &in)) != 0) {
+		pk_error(pk, op_err(rv));
+		return;
+	}
+	pk_head(pk, 1, 1);
+	pk_str(pk, "op");
+	pk_op(pk, &in);
+}
+
+static void do_cancel(struct nacti_regsrv *sv, const struct req *q, msgpack_packer *pk)
+{
+	char msg[256];
+	int rv;
+	if (!q->has_id) {
+		pk_error(pk, "missing \"id\"");
+		return;
+	}
+	if (q->message != NULL && !cstr(msg, sizeof(msg), q->message, q->messagen)) {
+		pk_error(pk, "bad \"message\"");
+		return;
+	}
+	rv = nact_op_cancel(sv->s_sys, (nact_opid){q->id}, NACT_CANCEL_MANUAL,
+	    q->message != NULL ? msg : NULL);
+	if (rv != 0) {
+		pk_error(pk, op_err(rv));
+		return;
+	}
+	pk_head(pk, 0, 1);
+}
+
+static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
+{
+	nact_stats st;
+	size_t all = 0, pend = 0, run = 0;
+	nact_system_stats(sv->s_sys, &st);
+	nact_op_list(sv->s_sys, -1, NULL, 0, &all);
+	nact_op_list(sv->s_sys, NACT_OP_PENDING, NULL, 0, &pend);
+	nact_op_list(sv->s_sys, NACT_OP_RUNNING, NULL, 0, &run);
+	size_t live = pend + run;
+	pk_head(pk, 7, 1);
+	pk_str(pk, "node");
+	pk_str(pk, sv->s_node);
+	pk_str(pk, "pid");
+	msgpack_pack_uint64(pk, (uint64_t)getpid());
+	pk_str(pk, "live_actors");
+	msgpack_pack_uint64(pk, st.live);
+	pk_str(pk, "spawned");
+	msgpack_pack_uint64(pk, st.spawned);
+	pk_str(pk, "dead_letters");
+	msgpack_pack_uint64(pk, nact_deadletters(sv->s_sys, -1));
+	pk_str(pk, "ops_live");
+	msgpack_pack_uint64(pk, live);
+	pk_str(pk, "ops_history");
+	msgpack_pack_uint64(pk, all > live ? all - live : 0);
+}
+
+/* Peer check: 0 if the peer may talk to us. A pipe that cannot tell its
+ * peer's uid is refused. */
+static int peer_ok(nng_msg *m)
+{
+	uint64_t uid;
+	if (nng_pipe_get_uint64(nng_msg_get_pipe(m), NNG_OPT_IPC_PEER_UID, &uid) != 0)
+		return 0;
+	return uid == 0 || uid == (uint64_t)getuid();
+}
+
+/* Handle one request into the reply rep (empty). */
+static void handle(struct nacti_regsrv *sv, nng_msg *req, nng_msg *rep)
+{
+	msgpack_packer pk;
+	nact_reader r;
+	struct req q;
+	msgpack_packer_init(&pk, rep, msg_write);
+	r.zone = NULL; /* fini-safe even when decoding stops before init */
+	if (!peer_ok(req)) {
+		pk_error(&pk, "permission denied");
+		return;
+	}
+	const char *err = req_decode(&r, nng_msg_body(req), nng_msg_len(req), &q);
+	if (err != NULL)
+		pk_error(&pk, err);
+	else if (keyis(q.verb, q.verbn, "list"))
+		do_list(sv, &q, &pk);
+	else if (keyis(q.verb, q.verbn, "get"))
+		do_get(sv, &q, &pk);
+	else if (keyis(q.verb, q.verbn, "cancel"))
+		do_cancel(sv, &q, &pk);
+	else if (keyis(q.verb, q.verbn, "stats"))
+		do_stats(sv, &pk);
+	else
+		pk_error(&pk, "unknown verb");
+	nact_reader_fini(&r);
+}
+
+/* Submit the next receive unless unserve started. Called with s_mtx held. */
+static void submit_recv(struct nacti_regsrv *sv)
+{
+	if (sv->s_closing)
+		return;
+	sv->s_sending = 0;
+	nng_ctx_recv(sv->s_ctx, sv->s_aio);
+}
+
+static void srv_cb(void *arg)
+{
+	struct nacti_regsrv *sv = arg;
+	int rv = nng_aio_result(sv->s_aio);
+	nng_mtx_lock(sv->s_mtx);
+	if (sv->s_sending) {
+		if (rv != 0) { /* not sent: the message is still ours */
+			nng_msg_free(nng_aio_get_msg(sv->s_aio));
+			nng_aio_set_msg(sv->s_aio, NULL);
+		}
+		submit_recv(sv);
+		nng_mtx_unlock(sv->s_mtx);
+		return;
+	}
+	if (rv != 0) {
+		/* ECLOSED/ECANCELED while stopping; otherwise (e.g. ENOMEM)
+		 * wait for the next request. */
+		if (rv != NNG_ECLOSED)
+			submit_recv(sv);
+		nng_mtx_unlock(sv->s_mtx);
+		return;
+	}
+	nng_msg *req = nng_aio_get_msg(sv->s_aio), *rep = NULL;
+	nng_mtx_unlock(sv->s_mtx);
+	/* Handle outside the lock: a cancel may run user callbacks. */
+	if (nng_msg_alloc(&rep, 0) == 0)
+		handle(sv, req, rep);
+	nng_msg_free(req);
+	nng_mtx_lock(sv->s_mtx);
+	if (rep == NULL || sv->s_closing) {
+		nng_msg_free(rep);
+		submit_recv(sv); /* no reply (out of memory): REP drops it */
+		nng_mtx_unlock(sv->s_mtx);
+		return;
+	}
+	sv->s_sending = 1;
+	nng_aio_set_msg(sv->s_aio, rep);
+	nng_ctx_send(sv->s_ctx, sv->s_aio);
+	nng_mtx_unlock(sv->s_mtx);
+}
+
+/* ---- the runtime directory and the socket file ---- */
+
+static int node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SRV_NODE_MAX || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Make dir (0700) if missing, then insist that it is a real directory of
+ * ours that nobody else can enter. */
+static int private_dir(const char *dir)
+{
+	struct stat st;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return NACT_ESYSERR + errno;
+	if (lstat(dir, &st) != 0)
+		return NACT_ESYSERR + errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 0777) != 0700)
+		return NACT_ESYSERR + EPERM;
+	return 0;
+}
+
+static int runtime_path(char *path, size_t cap, const char *node)
+{
+	char dir[128];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n, rv;
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(dir, sizeof(dir), "%s/nactor", xdg);
+	else
+		n = snprintf(dir, sizeof(dir), "/tmp/nactor-%lu", (unsigned long)getuid());
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return NACT_EINVAL;
+	if ((rv = private_dir(dir)) != 0)
+		return rv;
+	/* 108 is sun_path: ipc:// paths must fit in it. */
+	n = snprintf(path, cap, "%s/%s.ipc", dir, node);
+	if (n < 0 || (size_t)n >= cap || n >= 108)
+		return NACT_EINVAL;
+	return 0;
+}
+
+/* A socket file already at path: 0 if nothing answers (removed), else
+ * NACT_EEXIST. A file that is not a socket is never removed. */
+static int clear_stale(const char *path, const char *url)
+{
+	struct stat st;
+	nng_socket s;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : NACT_ESYSERR + errno;
+	if (!S_ISSOCK(st.st_mode))
+		return NACT_EEXIST;
+	if (nng_req0_open(&s) != 0)
+		return NACT_ENOMEM;
+	/* A synchronous dial: connect() on a unix socket answers at once,
+	 * ECONNREFUSED when no process listens any more. */
+	int rv = nng_dial(s, url, NULL, 0);
+	nng_close(s);
+	if (rv == 0)
+		return NACT_EEXIST;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return NACT_ESYSERR + errno;
+	return 0;
+}
+
+/* ---- public API ---- */
+
+static void srv_free(struct nacti_regsrv *sv)
+{
+	if (sv->s_aio != NULL)
+		nng_aio_free(sv->s_aio);
+	if (sv->s_mtx != NULL)
+		nng_mtx_free(sv->s_mtx);
+	free(sv);
+}
+
+int nact_registry_serve(nact_system *sys, const char *node_name, char *url_out, size_t url_len)
+{
+	struct nacti_regsrv *sv;
+	char url[160];
+	nng_listener l;
+	int rv;
+	if (sys == NULL || node_name == NULL || !node_name_ok(node_name))
+		return NACT_EINVAL;
+	NACTI_CHILD_REFUSE(sys);
+	if (sys->regsrv != NULL || atomic_load(&sys->closing))
+		return NACT_ESTATE;
+	if ((sv = calloc(1, sizeof(*sv))) == NULL)
+		return NACT_ENOMEM;
+	sv->s_sys = sys;
+	snprintf(sv->s_node, sizeof(sv->s_node), "%s", node_name);
+	if ((rv = runtime_path(sv->s_path, sizeof(sv->s_path), node_name)) != 0)
+		goto out_free;
+	snprintf(url, sizeof(url), "ipc://%s", sv->s_path);
+	if (url_out != NULL && url_len > 0 && strlen(url) >= url_len) {
+		rv = NACT_EINVAL;
+		goto out_free;
+	}
+	if ((rv = clear_stale(sv->s_path, url)) != 0)
+		goto out_free;
+	if (nng_mtx_alloc(&sv->s_mtx) != 0 || nng_aio_alloc(&sv->s_aio, srv_cb, sv) != 0) {
+		rv = NACT_ENOMEM;
+		goto out_free;
+	}
+	if ((rv = nng_rep0_open(&sv->s_sock)) != 0) {
+		rv = NACT_ETRANERR + rv;
+		goto out_free;
+	}
+	nng_socket_set_size(sv->s_sock, NNG_OPT_RECVMAXSZ, SRV_RECV_MAX);
+	if ((rv = nng_ctx_open(&sv->s_ctx, sv->s_sock)) != 0 ||
+	    (rv = nng_listener_create(&l, sv->s_sock, url)) != 0 ||
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0) {
+		rv = rv == NNG_EADDRINUSE ? NACT_EEXIST : NACT_ETRANERR + rv;
+		goto out_close;
+	}
+	/* nng sets the mode after bind; the 0700 directory covers the gap. */
+	if (chmod(sv->s_path, 0600) != 0) {
+		rv = NACT_ESYSERR + errno;
+		goto out_unlink;
+	}
+	if (url_out != NULL && url_len > 0)
+		snprintf(url_out, url_len, "%s", url);
+	sys->regsrv = sv;
+	nng_mtx_lock(sv->s_mtx);
+	submit_recv(sv);
+	nng_mtx_unlock(sv->s_mtx);
+	return 0;
+out_unlink:
+	nng_close(sv->s_sock);
+	unlink(sv->s_path);
+	goto out_free;
+out_close:
+	nng_close(sv->s_sock);
+out_free:
+	srv_free(sv);
+	return rv;
+}
+
+void nact_registry_unserve(nact_system *sys)
+{
+	struct nacti_regsrv *sv;
+	if (sys == NULL || (sv = sys->regsrv) == NULL)
+		return;
+	nng_mtx_lock(sv->s_mtx);
+	sv->s_closing = 1;
+	nng_mtx_unlock(sv->s_mtx);
+	/* Aborts the recv or send in flight and waits for its callback,
+	 * which frees an unsent reply and submits nothing more. */
+	nng_aio_stop(sv->s_aio);
+	nng_ctx_close(sv->s_ctx);
+	nng_close(sv->s_sock);
+	unlink(sv->s_path);
+	sys->regsrv = NULL;
+	srv_free(sv);
+}
