@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -518,5 +519,79 @@ static void test_files(void)
 	cleanup_runtime_dir();
 }
 
+/* Raw SP-over-ipc REQ exchange in a forked child (no nng after fork):
+ * the 8-byte handshake, then one framed message (0x01, 64-bit length,
+ * 4-byte request id, body); 0 if the reply says "permission denied". */
+static int raw_req_denied(const char *path)
+{
+	static const unsigned char hello[8] = {0x00, 'S', 'P', 0x00, 0x00, 0x30, 0x00, 0x00};
+	/* {"v":1,"verb":"stats"} with request id 0x80000001 */
+	static const unsigned char req[] = {0x01, 0, 0, 0, 0, 0, 0, 0, 4 + 15, 0x80, 0x00, 0x00,
+	    0x01, 0x82, 0xa1, 0x76, 0x01, 0xa4, 0x76, 0x65, 0x72, 0x62, 0xa5, 0x73, 0x74, 0x61,
+	    0x74, 0x73};
+	unsigned char buf[256];
+	size_t got = 0;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		return 2;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct timeval tv = {.tv_sec = 10};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* never hang */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return 3;
+	if (write(fd, hello, sizeof(hello)) != sizeof(hello) ||
+	    write(fd, req, sizeof(req)) != sizeof(req))
+		return 4;
+	while (got < sizeof(buf)) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		for (size_t i = 0; i + 17 <= got; i++)
+			if (memcmp(buf + i, "permission denied", 17) == 0)
+				return 0;
+	}
+	return 5;
+}
+
+/* Another uid is refused (needs root to become one; skipped otherwise).
+ * The directory and socket are opened up for the test so the connection
+ * itself succeeds and the peer-uid check is what refuses. */
+static void test_peer_uid(void)
+{
+	nact_system *sys;
+	char url[256], path[256], dir[256];
+	if (getuid() != 0) {
+		printf("skip test_peer_uid: needs root to act as another uid\n");
+		return;
+	}
+	fresh_runtime_dir();
+	snprintf(dir, sizeof(dir), "%s/nactor", tmpdir);
+	snprintf(path, sizeof(path), "%s/nactor/peer.ipc", tmpdir);
+	REQUIRE((sys = open_sys()) != NULL);
+	REQUIRE_RV(nact_registry_serve(sys, "peer", url, sizeof(url)));
+	REQUIRE(chmod(tmpdir, 0711) == 0 && chmod(dir, 0711) == 0 && chmod(path, 0666) == 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(1);
+		_exit(raw_req_denied(path));
+	}
+	int st = 0;
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ_INT(WEXITSTATUS(st), 0);
+	/* root (us) is still served */
+	nng_socket c;
+	REQUIRE_RV(client(&c, url));
+	CHECK(stats_ok(c));
+	nng_close(c);
+	chmod(dir, 0700);
+	nact_system_close(sys, 5000);
+	cleanup_runtime_dir();
+}
+
 NT_MAIN(NT_CASE(test_verbs), NT_CASE(test_doc_example), NT_CASE(test_bad_requests),
-    NT_CASE(test_files))
+    NT_CASE(test_files), NT_CASE(test_peer_uid))
