@@ -94,16 +94,33 @@ static int roundtrip(nng_socket s, const void *buf, size_t len, msgpack_unpacked
 	}
 	if ((rv = nng_recvmsg(s, &m, 0)) != 0)
 		return rv;
-	msgpack_unpacked_init(up);
-	rv = msgpack_unpack_next(up, nng_msg_body(m), nng_msg_len(m), &off) ==
-	            MSGPACK_UNPACK_SUCCESS &&
-	        off == nng_msg_len(m) && up->data.type == MSGPACK_OBJECT_MAP ?
-	    0 :
-	    -1;
+	/* msgpack-c's objects point into the bytes they were unpacked from:
+	 * unpack a copy whose lifetime is the zone's. */
+	size_t len2 = nng_msg_len(m);
+	char *copy = malloc(len2 > 0 ? len2 : 1);
+	if (copy == NULL) {
+		nng_msg_free(m);
+		return NNG_ENOMEM;
+	}
+	memcpy(copy, nng_msg_body(m), len2);
 	if (rawp != NULL)
 		*rawp = m;
 	else
 		nng_msg_free(m);
+	msgpack_unpacked_init(up);
+	rv = msgpack_unpack_next(up, copy, len2, &off) == MSGPACK_UNPACK_SUCCESS && off == len2 &&
+	        up->data.type == MSGPACK_OBJECT_MAP ?
+	    0 :
+	    -1;
+	if (up->zone == NULL || !msgpack_zone_push_finalizer(up->zone, free, copy))
+		free(copy);
+	if (rv != 0) { /* the caller destroys only what succeeded */
+		msgpack_unpacked_destroy(up);
+		if (rawp != NULL) {
+			nng_msg_free(*rawp);
+			*rawp = NULL;
+		}
+	}
 	return rv;
 }
 
