@@ -1,0 +1,1309 @@
+/*
+ * tools/nactorctl/nactorctl.c — inspect and act on running nactor nodes
+ * from a terminal (docs/nactorctl.1; the protocol is
+ * docs/registry-protocol.md).
+ *
+ * DESIGN
+ * - One request per run: dial the node's ipc socket (REQ), send one
+ *   msgpack map, wait for one reply. Every wait is bounded by --timeout
+ *   (NNG_OPT_SENDTIMEO/RECVTIMEO, default 2000 ms): the tool never hangs
+ *   on a node that stopped answering.
+ * - Replies come from another process and are treated as hostile: they are
+ *   decoded with nact_reader_init_buf under explicit limits, every field is
+ *   looked up by key and type-checked, and a reply of the wrong shape is a
+ *   "bad reply" error (exit 1), never a crash. Text from the node is
+ *   printed with control characters replaced, so a name cannot drive the
+ *   terminal.
+ * - The runtime directory follows registry/server.c: $XDG_RUNTIME_DIR/nactor
+ *   when XDG_RUNTIME_DIR is absolute, else /tmp/nactor-UID. The tool never
+ *   creates or removes anything there.
+ * - Exit status: 0 ok, 1 the request failed or the node answered an error,
+ *   2 usage, 3 no node / cannot connect, 4 no such operation.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <nactor/nactor.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,     /* request failed, or the node answered an error */
+	EXIT_USAGE = 2,    /* bad command line */
+	EXIT_NOCONN = 3,   /* no node, or cannot connect */
+	EXIT_NOTFOUND = 4, /* no such operation */
+};
+
+#define CTL_NODE_MAX 64
+#define CTL_PATH_MAX 108 /* sun_path */
+#define CTL_MAX_NODES 256
+
+static int g_timeout = 2000; /* ms, every send and receive */
+static int g_quiet;          /* say() prints nothing (nodes: errors go in a column) */
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	if (g_quiet)
+		return;
+	fputs("nactorctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- help ---- */
+
+static const char *const usage_main =
+    "usage: nactorctl [--timeout MS] COMMAND [ARGS]\n"
+    "\n"
+    "Inspect and act on running nactor nodes (see nactorctl(1)).\n"
+    "\n"
+    "commands:\n"
+    "  nodes                 list the nodes in the runtime directory\n"
+    "  ls                    list a node's operations\n"
+    "  show ID               show one operation\n"
+    "  cancel ID             cancel an operation and its children\n"
+    "  stats                 show a node's counters\n"
+    "  tree, watch, top, doctor   not implemented yet\n"
+    "\n"
+    "options:\n"
+    "  --timeout MS          wait at most MS ms for each send/receive (2000)\n"
+    "  -h, --help            this help; COMMAND --help for a command's\n"
+    "\n"
+    "exit status: 0 ok, 1 request failed, 2 usage, 3 no node or cannot\n"
+    "connect, 4 no such operation\n";
+
+struct cmd_help {
+	const char *name;
+	const char *text;
+};
+
+static const struct cmd_help helps[] = {
+    {"nodes",
+        "usage: nactorctl nodes [--json] [--timeout MS]\n"
+        "\n"
+        "List the *.ipc sockets in the runtime directory, ask each node for its\n"
+        "stats and print NODE, PID, LIVE ACTORS, OPS (live/finished) and STATE.\n"
+        "A socket nobody listens on is shown as \"dead (stale socket)\".\n"
+        "Exit 0 if at least one node answered, else 3.\n"},
+    {"ls",
+        "usage: nactorctl ls [--node N] [--status S] [--name GLOB] [--limit N]\n"
+        "                    [--json] [--timeout MS]\n"
+        "\n"
+        "List operations: live ones first, then finished ones from the history.\n"
+        "  --status S     pending, running, completed, failed, cancelled or timedout\n"
+        "  --name GLOB    only names matching the fnmatch(3) pattern\n"
+        "  --limit N      at most N operations (the node's default is 1000)\n"
+        "  --json         print the array of operations as JSON\n"},
+    {"show",
+        "usage: nactorctl show ID [--node N] [--json] [--timeout MS]\n"
+        "\n"
+        "Show every field of operation ID. Exit 4 if the node does not know it.\n"},
+    {"cancel",
+        "usage: nactorctl cancel ID [--node N] [--message M] [--timeout MS]\n"
+        "\n"
+        "Cancel operation ID (reason manual) and its live children. Exit 4 if\n"
+        "the node does not know it, 1 if it has already finished.\n"},
+    {"stats",
+        "usage: nactorctl stats [--node N] [--json] [--timeout MS]\n"
+        "\n"
+        "Show the node's counters: pid, live actors, spawned, dead letters,\n"
+        "live operations and operations kept in the history.\n"},
+    {"tree", "usage: nactorctl tree\n\nNot implemented yet.\n"},
+    {"watch", "usage: nactorctl watch\n\nNot implemented yet.\n"},
+    {"top", "usage: nactorctl top\n\nNot implemented yet.\n"},
+    {"doctor", "usage: nactorctl doctor\n\nNot implemented yet.\n"},
+};
+
+/* ---- printing text from the node ---- */
+
+/* Write n bytes of s to f with control characters (and DEL) replaced by
+ * '?': a node's strings never reach the terminal raw. */
+static void put_safe(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	}
+}
+
+/* Copy a msgpack string into a fresh NUL-terminated, sanitised string. */
+static char *dup_safe(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (d == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		d[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	d[n] = '\0';
+	return d;
+}
+
+/* Display width of a UTF-8 string: code points, not bytes (good enough
+ * for the aligned tables; wide characters count as one). */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* ---- JSON ---- */
+
+/* Length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped,
+ * invalid UTF-8 replaced by U+FFFD, so the output always parses. */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', f);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		size_t l;
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+			i++;
+		} else if (c == '\n') {
+			fputs("\\n", f);
+			i++;
+		} else if (c == '\t') {
+			fputs("\\t", f);
+			i++;
+		} else if (c == '\r') {
+			fputs("\\r", f);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c);
+			i++;
+		} else if ((l = utf8_len(p + i, n - i)) == 0) {
+			fputs("\\ufffd", f);
+			i++;
+		} else {
+			fwrite(p + i, 1, l, f);
+			i += l;
+		}
+	}
+	fputc('"', f);
+}
+
+static void json_value(FILE *f, const msgpack_object *o, int indent);
+
+static void json_indent(FILE *f, int indent)
+{
+	for (int i = 0; i < indent; i++)
+		fputs("  ", f);
+}
+
+static void json_double(FILE *f, double d)
+{
+	if (isnan(d) || isinf(d))
+		fputs("null", f); /* JSON has no NaN or infinities */
+	else
+		fprintf(f, "%.17g", d);
+}
+
+/* Map keys must be strings in JSON: integers are written as decimal
+ * strings, anything else as its JSON text in a string. */
+static void json_key(FILE *f, const msgpack_object *k)
+{
+	char buf[64];
+	switch (k->type) {
+	case MSGPACK_OBJECT_STR:
+		json_str(f, k->via.str.ptr, k->via.str.size);
+		return;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		snprintf(buf, sizeof(buf), "%" PRIu64, k->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		snprintf(buf, sizeof(buf), "%" PRId64, k->via.i64);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		snprintf(buf, sizeof(buf), "%s", k->via.boolean ? "true" : "false");
+		break;
+	case MSGPACK_OBJECT_NIL:
+		snprintf(buf, sizeof(buf), "null");
+		break;
+	default:
+		snprintf(buf, sizeof(buf), "?");
+		break;
+	}
+	json_str(f, buf, strlen(buf));
+}
+
+static void json_value(FILE *f, const msgpack_object *o, int indent)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		fputs("null", f);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		fputs(o->via.boolean ? "true" : "false", f);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		fprintf(f, "%" PRIu64, o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		fprintf(f, "%" PRId64, o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		json_double(f, o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		json_str(f, o->via.str.ptr, o->via.str.size);
+		break;
+	case MSGPACK_OBJECT_BIN: /* as a hex string */
+		fputc('"', f);
+		for (uint32_t i = 0; i < o->via.bin.size; i++)
+			fprintf(f, "%02x", (unsigned char)o->via.bin.ptr[i]);
+		fputc('"', f);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		if (o->via.array.size == 0) {
+			fputs("[]", f);
+			break;
+		}
+		fputs("[\n", f);
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			json_indent(f, indent + 1);
+			json_value(f, &o->via.array.ptr[i], indent + 1);
+			fputs(i + 1 < o->via.array.size ? ",\n" : "\n", f);
+		}
+		json_indent(f, indent);
+		fputc(']', f);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		if (o->via.map.size == 0) {
+			fputs("{}", f);
+			break;
+		}
+		fputs("{\n", f);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			json_indent(f, indent + 1);
+			json_key(f, &o->via.map.ptr[i].key);
+			fputs(": ", f);
+			json_value(f, &o->via.map.ptr[i].val, indent + 1);
+			fputs(i + 1 < o->via.map.size ? ",\n" : "\n", f);
+		}
+		json_indent(f, indent);
+		fputc('}', f);
+		break;
+	default: /* ext */
+		fputs("null", f);
+		break;
+	}
+}
+
+/* ---- reading replies ---- */
+
+static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+	size_t kl = strlen(key);
+	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
+		    memcmp(k->via.str.ptr, key, kl) == 0)
+			return &map->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+/* The unsigned integer at key; 0 and *ok cleared when missing or not one. */
+static uint64_t mp_uint(const msgpack_object *map, const char *key, int *ok)
+{
+	const msgpack_object *o = mp_get(map, key);
+	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		*ok = 0;
+		return 0;
+	}
+	return o->via.u64;
+}
+
+static double mp_double(const msgpack_object *map, const char *key, int *ok)
+{
+	const msgpack_object *o = mp_get(map, key);
+	if (o != NULL && (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32))
+		return o->via.f64;
+	if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return (double)o->via.u64;
+	*ok = 0;
+	return 0;
+}
+
+/* A sanitised copy of the string at key (caller frees); "" and *ok
+ * cleared when missing or not a string; NULL only when out of memory. */
+static char *mp_str(const msgpack_object *map, const char *key, int *ok)
+{
+	const msgpack_object *o = mp_get(map, key);
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
+		*ok = 0;
+		return dup_safe("", 0);
+	}
+	return dup_safe(o->via.str.ptr, o->via.str.size);
+}
+
+/* One reply: the nng message owns the bytes, the reader's zone the
+ * decoded objects; both live until reply_fini. */
+struct reply {
+	nng_msg *msg;
+	nact_reader rd;
+	int has_rd;
+	msgpack_object top; /* the reply map */
+};
+
+static void reply_fini(struct reply *rp)
+{
+	if (rp->has_rd)
+		nact_reader_fini(&rp->rd);
+	nng_msg_free(rp->msg);
+	memset(rp, 0, sizeof(*rp));
+}
+
+/* ---- the runtime directory and nodes ---- */
+
+static int runtime_dir(char *dir, size_t cap)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(dir, cap, "%s/nactor", xdg);
+	else
+		n = snprintf(dir, cap, "/tmp/nactor-%lu", (unsigned long)getuid());
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* Same rule as registry/server.c. */
+static int node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > CTL_NODE_MAX || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+static int node_url(char *url, size_t cap, const char *node)
+{
+	char dir[CTL_PATH_MAX];
+	if (runtime_dir(dir, sizeof(dir)) != 0)
+		return -1;
+	int n = snprintf(url, cap, "ipc://%s/%s.ipc", dir, node);
+	return n < 0 || (size_t)n >= cap || (size_t)n - 6 >= CTL_PATH_MAX ? -1 : 0;
+}
+
+/* Dial node: 0 and an open socket with the timeouts set, else an nng
+ * error (the message is left to the caller). */
+static int node_dial(nng_socket *s, const char *node)
+{
+	char url[CTL_PATH_MAX + 16];
+	int rv;
+	if (node_url(url, sizeof(url), node) != 0)
+		return NNG_EINVAL;
+	if ((rv = nng_req0_open(s)) != 0)
+		return rv;
+	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, g_timeout);
+	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, g_timeout);
+	/* A synchronous dial: on a unix socket connect() answers at once,
+	 * ECONNREFUSED when nobody listens (a stale socket file). */
+	if ((rv = nng_dial(*s, url, NULL, 0)) != 0)
+		nng_close(*s);
+	return rv;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The node names (sorted) of the *.ipc files in the runtime directory.
+ * Returns how many, at most max; -1 if the directory cannot be read for
+ * another reason than not existing. */
+static int node_names(char (*names)[CTL_NODE_MAX + 1], int max)
+{
+	char dir[CTL_PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	if (runtime_dir(dir, sizeof(dir)) != 0)
+		return -1;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL && n < max) {
+		size_t l = strlen(de->d_name);
+		if (l <= 4 || strcmp(de->d_name + l - 4, ".ipc") != 0 || l - 4 > CTL_NODE_MAX)
+			continue;
+		memcpy(names[n], de->d_name, l - 4);
+		names[n][l - 4] = '\0';
+		if (node_name_ok(names[n]))
+			n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), name_cmp);
+	return n;
+}
+
+/* The node to talk to: the one given, else the only one that accepts a
+ * connection. 0, or an exit status after saying why. */
+static int pick_node(const char *given, char *out)
+{
+	static char names[CTL_MAX_NODES][CTL_NODE_MAX + 1];
+	char dir[CTL_PATH_MAX];
+	int live[CTL_MAX_NODES], nlive = 0;
+	if (given != NULL) {
+		snprintf(out, CTL_NODE_MAX + 1, "%s", given);
+		return 0;
+	}
+	if (runtime_dir(dir, sizeof(dir)) != 0) {
+		say("runtime directory path too long");
+		return EXIT_NOCONN;
+	}
+	int n = node_names(names, CTL_MAX_NODES);
+	if (n < 0) {
+		say("cannot read %s: %s", dir, strerror(errno));
+		return EXIT_NOCONN;
+	}
+	for (int i = 0; i < n; i++) {
+		nng_socket s;
+		if (node_dial(&s, names[i]) == 0) {
+			nng_close(s);
+			live[nlive++] = i;
+		}
+	}
+	if (nlive == 0) {
+		say("no running node in %s", dir);
+		return EXIT_NOCONN;
+	}
+	if (nlive > 1) {
+		fprintf(stderr, "nactorctl: %d nodes are running, choose one with --node:\n",
+		    nlive);
+		for (int i = 0; i < nlive; i++)
+			fprintf(stderr, "  %s\n", names[live[i]]);
+		return EXIT_USAGE;
+	}
+	snprintf(out, CTL_NODE_MAX + 1, "%s", names[live[0]]);
+	return 0;
+}
+
+/* ---- one request ---- */
+
+struct req {
+	const char *verb;
+	const char *status;  /* list */
+	const char *name;    /* list */
+	uint64_t limit;      /* list, 0 = the node's default */
+	uint64_t id;         /* get, cancel; 0 = absent */
+	const char *message; /* cancel */
+};
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+/* Send q to node and decode the reply into *rp. 0 when the node answered
+ * ok: true; else an exit status after saying why (rp is then empty). */
+static int request(const char *node, const struct req *q, struct reply *rp)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	nng_socket s;
+	nng_msg *m = NULL;
+	int rv, ret;
+	uint32_t n = 2 + (q->status != NULL) + (q->name != NULL) + (q->limit != 0) + (q->id != 0) +
+	    (q->message != NULL);
+
+	memset(rp, 0, sizeof(*rp));
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	pack_cstr(&pk, "v");
+	msgpack_pack_uint64(&pk, 1);
+	pack_cstr(&pk, "verb");
+	pack_cstr(&pk, q->verb);
+	if (q->status != NULL) {
+		pack_cstr(&pk, "status");
+		pack_cstr(&pk, q->status);
+	}
+	if (q->name != NULL) {
+		pack_cstr(&pk, "name");
+		pack_cstr(&pk, q->name);
+	}
+	if (q->limit != 0) {
+		pack_cstr(&pk, "limit");
+		msgpack_pack_uint64(&pk, q->limit);
+	}
+	if (q->id != 0) {
+		pack_cstr(&pk, "id");
+		msgpack_pack_uint64(&pk, q->id);
+	}
+	if (q->message != NULL) {
+		pack_cstr(&pk, "message");
+		pack_cstr(&pk, q->message);
+	}
+	if (sb.data == NULL) {
+		say("out of memory");
+		return EXIT_FAIL;
+	}
+
+	if ((rv = node_dial(&s, node)) != 0) {
+		say("cannot connect to node %s: %s", node, nng_strerror(rv));
+		msgpack_sbuffer_destroy(&sb);
+		return EXIT_NOCONN;
+	}
+	rv = nng_msg_alloc(&m, 0);
+	if (rv == 0 && (rv = nng_msg_append(m, sb.data, sb.size)) == 0 &&
+	    (rv = nng_sendmsg(s, m, 0)) == 0)
+		m = NULL; /* sent: nng owns it */
+	msgpack_sbuffer_destroy(&sb);
+	nng_msg_free(m);
+	if (rv == 0)
+		rv = nng_recvmsg(s, &rp->msg, 0);
+	nng_close(s);
+	if (rv == NNG_ETIMEDOUT) {
+		say("node %s did not answer within %d ms", node, g_timeout);
+		return EXIT_FAIL;
+	}
+	if (rv != 0) {
+		say("request to node %s failed: %s", node, nng_strerror(rv));
+		return EXIT_FAIL;
+	}
+
+	/* A list of 1000 ops is ~27k values; these limits leave room and
+	 * still bound what a hostile reply can make us allocate. */
+	nact_limits lim = nact_limits_default();
+	lim.max_body = 16u << 20;
+	lim.max_depth = 8;
+	lim.max_elems = 1u << 20;
+	lim.max_total = 1u << 22;
+	if (nact_reader_init_buf(&rp->rd, nng_msg_body(rp->msg), nng_msg_len(rp->msg), &lim) != 0) {
+		say("bad reply from node %s: not valid msgpack", node);
+		ret = EXIT_FAIL;
+		goto out_fini;
+	}
+	rp->has_rd = 1;
+	if (nact_read_object(&rp->rd, &rp->top) != 0 || rp->top.type != MSGPACK_OBJECT_MAP) {
+		say("bad reply from node %s: not a map", node);
+		ret = EXIT_FAIL;
+		goto out_fini;
+	}
+	const msgpack_object *ok = mp_get(&rp->top, "ok");
+	if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN) {
+		say("bad reply from node %s: no \"ok\"", node);
+		ret = EXIT_FAIL;
+		goto out_fini;
+	}
+	if (!ok->via.boolean) {
+		const msgpack_object *e = mp_get(&rp->top, "error");
+		const char *es = "no error text";
+		size_t en = strlen(es);
+		if (e != NULL && e->type == MSGPACK_OBJECT_STR) {
+			es = e->via.str.ptr;
+			en = e->via.str.size;
+		}
+		if (!g_quiet) {
+			fprintf(stderr, "nactorctl: node %s: ", node);
+			put_safe(stderr, es, en);
+			fputc('\n', stderr);
+		}
+		ret = en == 17 && memcmp(es, "no such operation", 17) == 0 ? EXIT_NOTFOUND :
+		                                                             EXIT_FAIL;
+		goto out_fini;
+	}
+	return 0;
+
+out_fini:
+	reply_fini(rp);
+	return ret;
+}
+
+/* ---- tables ---- */
+
+#define TBL_COLS 8
+
+struct table {
+	int ncols;
+	const char *head[TBL_COLS];
+	int right[TBL_COLS]; /* right-aligned (numbers) */
+	char **cells;        /* nrows * ncols, owned */
+	size_t nrows, cap;
+	int oom;
+};
+
+/* Add a row of ncols cells (copied; NULL prints as ""). */
+static void table_row(struct table *t, const char **cells)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **c = realloc(t->cells, cap * (size_t)t->ncols * sizeof(*c));
+		if (c == NULL) {
+			t->oom = 1;
+			return;
+		}
+		t->cells = c;
+		t->cap = cap;
+	}
+	for (int i = 0; i < t->ncols; i++) {
+		const char *s = cells[i] ? cells[i] : "";
+		char *d = strdup(s);
+		if (d == NULL)
+			t->oom = 1;
+		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = d;
+	}
+	t->nrows++;
+}
+
+static void table_pad(size_t n)
+{
+	while (n-- > 0)
+		putchar(' ');
+}
+
+/* Print header and rows, each column as wide as its widest cell, two
+ * spaces between columns, no trailing blanks. Frees the cells. */
+static void table_print(struct table *t)
+{
+	size_t w[TBL_COLS];
+	for (int c = 0; c < t->ncols; c++) {
+		w[c] = text_width(t->head[c]);
+		for (size_t r = 0; r < t->nrows; r++) {
+			const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+			if (s != NULL && text_width(s) > w[c])
+				w[c] = text_width(s);
+		}
+	}
+	for (size_t r = 0; r <= t->nrows; r++) {
+		const char *row[TBL_COLS];
+		int last = 0; /* the last non-empty cell: nothing is printed after it */
+		for (int c = 0; c < t->ncols; c++) {
+			row[c] =
+			    r == 0 ? t->head[c] : t->cells[(r - 1) * (size_t)t->ncols + (size_t)c];
+			if (row[c] == NULL)
+				row[c] = "";
+			if (row[c][0] != '\0')
+				last = c;
+		}
+		for (int c = 0; c <= last; c++) {
+			size_t sw = text_width(row[c]);
+			if (c > 0)
+				fputs("  ", stdout);
+			if (t->right[c])
+				table_pad(w[c] - sw);
+			fputs(row[c], stdout);
+			if (!t->right[c] && c < last)
+				table_pad(w[c] - sw);
+		}
+		putchar('\n');
+	}
+	for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = t->cap = 0;
+}
+
+/* ---- options ---- */
+
+enum {
+	OPT_NODE = 1 << 0,
+	OPT_JSON = 1 << 1,
+	OPT_STATUS = 1 << 2,
+	OPT_NAME = 1 << 3,
+	OPT_LIMIT = 1 << 4,
+	OPT_MESSAGE = 1 << 5,
+	OPT_ID = 1 << 6, /* one positional ID, required */
+};
+
+struct opts {
+	const char *node;
+	int json;
+	const char *status;
+	const char *name;
+	uint64_t limit;
+	const char *message;
+	uint64_t id;
+};
+
+/* A decimal number in 1..max with nothing else around it. */
+static int parse_num(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const char *const status_names[] = {"pending", "running", "completed", "failed", "cancelled",
+    "timedout"};
+
+static void print_help(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].name, cmd) == 0)
+			fputs(helps[i].text, stdout);
+}
+
+/* Parse argv (after the command name) into *o, accepting the options in
+ * mask plus --timeout and --help. 0, or an exit status (after printing
+ * help, -1 is returned: exit 0). */
+static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, struct opts *o)
+{
+	int have_id = 0;
+	memset(o, 0, sizeof(*o));
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		char name[32];
+		const char *eq = strchr(a, '=');
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			print_help(cmd);
+			return -1;
+		}
+		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == '\0') {
+			if (strcmp(a, "--") == 0 && ++i >= argc)
+				break;
+			a = argv[i];
+			if (!(mask & OPT_ID) || have_id) {
+				say("%s: unexpected argument '%s' (see nactorctl %s --help)", cmd,
+				    a, cmd);
+				return EXIT_USAGE;
+			}
+			uint64_t id;
+			if (parse_num(a, UINT64_MAX, &id) != 0) {
+				say("%s: bad operation id '%s': expected a positive integer", cmd,
+				    a);
+				return EXIT_USAGE;
+			}
+			o->id = id;
+			have_id = 1;
+			continue;
+		}
+		/* --opt=value or --opt value */
+		if (a[1] == '-' && eq != NULL && (size_t)(eq - a) < sizeof(name)) {
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = '\0';
+			val = eq + 1;
+		} else {
+			snprintf(name, sizeof(name), "%s", a);
+		}
+		unsigned bit = strcmp(name, "--node") == 0 ? OPT_NODE :
+		    strcmp(name, "--json") == 0            ? OPT_JSON :
+		    strcmp(name, "--status") == 0          ? OPT_STATUS :
+		    strcmp(name, "--name") == 0            ? OPT_NAME :
+		    strcmp(name, "--limit") == 0           ? OPT_LIMIT :
+		    strcmp(name, "--message") == 0         ? OPT_MESSAGE :
+		    strcmp(name, "--timeout") == 0         ? 1u << 30 :
+		                                             0;
+		if (bit == 0 || (bit != 1u << 30 && !(mask & bit))) {
+			say("%s: unknown option '%s' (see nactorctl %s --help)", cmd, a, cmd);
+			return EXIT_USAGE;
+		}
+		if (bit == OPT_JSON) {
+			if (val != NULL) {
+				say("%s: --json takes no value", cmd);
+				return EXIT_USAGE;
+			}
+			o->json = 1;
+			continue;
+		}
+		if (val == NULL) {
+			if (i + 1 >= argc) {
+				say("%s: %s needs a value", cmd, name);
+				return EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		uint64_t num;
+		switch (bit) {
+		case OPT_NODE:
+			if (!node_name_ok(val)) {
+				say("%s: bad node name '%s': 1..64 of [A-Za-z0-9._-], not starting with '.'",
+				    cmd, val);
+				return EXIT_USAGE;
+			}
+			o->node = val;
+			break;
+		case OPT_STATUS: {
+			size_t k;
+			for (k = 0; k < sizeof(status_names) / sizeof(status_names[0]); k++)
+				if (strcmp(val, status_names[k]) == 0)
+					break;
+			if (k == sizeof(status_names) / sizeof(status_names[0])) {
+				say("%s: bad status '%s': pending, running, completed, failed, "
+				    "cancelled or timedout",
+				    cmd, val);
+				return EXIT_USAGE;
+			}
+			o->status = val;
+			break;
+		}
+		case OPT_NAME:
+			if (strlen(val) == 0 || strlen(val) > 255) {
+				say("%s: --name needs a glob of 1..255 bytes", cmd);
+				return EXIT_USAGE;
+			}
+			o->name = val;
+			break;
+		case OPT_LIMIT:
+			if (parse_num(val, UINT32_MAX, &num) != 0) {
+				say("%s: bad --limit '%s': expected a positive integer", cmd, val);
+				return EXIT_USAGE;
+			}
+			o->limit = num;
+			break;
+		case OPT_MESSAGE:
+			if (strlen(val) > 255) {
+				say("%s: --message is longer than 255 bytes", cmd);
+				return EXIT_USAGE;
+			}
+			o->message = val;
+			break;
+		default: /* --timeout */
+			if (parse_num(val, 3600000, &num) != 0) {
+				say("%s: bad --timeout '%s': expected milliseconds, 1..3600000",
+				    cmd, val);
+				return EXIT_USAGE;
+			}
+			g_timeout = (int)num;
+			break;
+		}
+	}
+	if ((mask & OPT_ID) && !have_id) {
+		say("%s: missing operation ID (see nactorctl %s --help)", cmd, cmd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_nodes(int argc, char **argv)
+{
+	static char names[CTL_MAX_NODES][CTL_NODE_MAX + 1];
+	struct opts o;
+	struct table t = {.ncols = 5,
+	    .head = {"NODE", "PID", "LIVE ACTORS", "OPS", "STATE"},
+	    .right = {0, 1, 1, 1, 0}};
+	char dir[CTL_PATH_MAX];
+	int rv, nlive = 0, first = 1;
+	if ((rv = parse_opts("nodes", argc, argv, OPT_JSON, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if (runtime_dir(dir, sizeof(dir)) != 0) {
+		say("runtime directory path too long");
+		return EXIT_NOCONN;
+	}
+	int n = node_names(names, CTL_MAX_NODES);
+	if (n < 0) {
+		say("cannot read %s: %s", dir, strerror(errno));
+		return EXIT_NOCONN;
+	}
+	if (o.json)
+		fputs("[", stdout);
+	for (int i = 0; i < n; i++) {
+		struct req q = {.verb = "stats"};
+		struct reply rp;
+		char pid[24] = "-", live[24] = "-", ops[48] = "-";
+		const char *state;
+		nng_socket s;
+		if ((rv = node_dial(&s, names[i])) != 0) {
+			state = rv == NNG_ECONNREFUSED || rv == NNG_ENOENT ? "dead (stale socket)" :
+			                                                     "cannot connect";
+			rv = EXIT_NOCONN;
+		} else {
+			nng_close(s);
+			/* Errors are shown in the STATE column, not on stderr. */
+			g_quiet = 1;
+			rv = request(names[i], &q, &rp);
+			g_quiet = 0;
+			state = rv == 0 ? "running" : "not answering";
+		}
+		if (rv == 0) {
+			int ok = 1;
+			uint64_t p = mp_uint(&rp.top, "pid", &ok);
+			uint64_t la = mp_uint(&rp.top, "live_actors", &ok);
+			uint64_t ol = mp_uint(&rp.top, "ops_live", &ok);
+			uint64_t oh = mp_uint(&rp.top, "ops_history", &ok);
+			if (ok) {
+				snprintf(pid, sizeof(pid), "%" PRIu64, p);
+				snprintf(live, sizeof(live), "%" PRIu64, la);
+				snprintf(ops, sizeof(ops), "%" PRIu64 "/%" PRIu64, ol, oh);
+				nlive++;
+			} else {
+				state = "bad reply";
+			}
+		}
+		if (o.json) {
+			fputs(first ? "\n  {\"node\": " : ",\n  {\"node\": ", stdout);
+			first = 0;
+			json_str(stdout, names[i], strlen(names[i]));
+			fputs(", \"state\": ", stdout);
+			json_str(stdout, state, strlen(state));
+			if (rv == 0) {
+				fputs(", \"stats\": ", stdout);
+				json_value(stdout, &rp.top, 1);
+			}
+			fputs("}", stdout);
+		} else {
+			const char *row[5] = {names[i], pid, live, ops, state};
+			table_row(&t, row);
+		}
+		if (rv == 0)
+			reply_fini(&rp);
+	}
+	if (o.json) {
+		fputs(first ? "]\n" : "\n]\n", stdout);
+	} else if (n == 0) {
+		say("no nodes in %s", dir);
+	} else {
+		if (t.oom) {
+			say("out of memory");
+			table_print(&t);
+			return EXIT_FAIL;
+		}
+		table_print(&t);
+	}
+	return nlive > 0 ? EXIT_OK : EXIT_NOCONN;
+}
+
+/* "25%" for a fraction; "-" for a bad value. */
+static void fmt_progress(char *buf, size_t cap, double p)
+{
+	if (isnan(p) || p < 0 || p > 1)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.0f%%", p * 100);
+}
+
+/* Print the "data" of a reply as JSON (the value at key). */
+static int print_json(const struct reply *rp, const char *key)
+{
+	const msgpack_object *d = mp_get(&rp->top, key);
+	if (d == NULL) {
+		say("bad reply: no \"%s\"", key);
+		return EXIT_FAIL;
+	}
+	json_value(stdout, d, 0);
+	putchar('\n');
+	return EXIT_OK;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+	struct opts o;
+	struct reply rp;
+	char node[CTL_NODE_MAX + 1];
+	int rv;
+	if ((rv = parse_opts("ls", argc, argv,
+	         OPT_NODE | OPT_JSON | OPT_STATUS | OPT_NAME | OPT_LIMIT, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	struct req q = {.verb = "list", .status = o.status, .name = o.name, .limit = o.limit};
+	if ((rv = request(node, &q, &rp)) != 0)
+		return rv;
+	const msgpack_object *ops = mp_get(&rp.top, "ops");
+	if (ops == NULL || ops->type != MSGPACK_OBJECT_ARRAY) {
+		say("bad reply from node %s: no \"ops\" array", node);
+		reply_fini(&rp);
+		return EXIT_FAIL;
+	}
+	if (o.json) {
+		rv = print_json(&rp, "ops");
+		reply_fini(&rp);
+		return rv;
+	}
+	struct table t = {.ncols = 6,
+	    .head = {"ID", "PARENT", "NAME", "STATUS", "PROGRESS", "MESSAGE"},
+	    .right = {1, 1, 0, 0, 1, 0}};
+	int ok = 1;
+	for (uint32_t i = 0; i < ops->via.array.size; i++) {
+		const msgpack_object *op = &ops->via.array.ptr[i];
+		char id[24], parent[24], prog[16];
+		uint64_t pa = mp_uint(op, "parent", &ok);
+		snprintf(id, sizeof(id), "%" PRIu64, mp_uint(op, "id", &ok));
+		snprintf(parent, sizeof(parent), pa ? "%" PRIu64 : "-", pa);
+		fmt_progress(prog, sizeof(prog), mp_double(op, "progress", &ok));
+		char *name = mp_str(op, "name", &ok);
+		char *status = mp_str(op, "status", &ok);
+		char *msg = mp_str(op, "message", &ok);
+		char *pmsg = mp_str(op, "progress_msg", &ok);
+		/* The failure/cancel message when there is one, else progress. */
+		const char *row[6] = {id, parent, name, status, prog, msg && *msg ? msg : pmsg};
+		table_row(&t, row);
+		free(name);
+		free(status);
+		free(msg);
+		free(pmsg);
+	}
+	table_print(&t);
+	const msgpack_object *more = mp_get(&rp.top, "more");
+	if (more != NULL && more->type == MSGPACK_OBJECT_BOOLEAN && more->via.boolean)
+		say("more operations than shown (raise --limit)");
+	reply_fini(&rp);
+	if (!ok || t.oom) {
+		say(t.oom ? "out of memory" : "bad reply from node %s: an operation lacks fields",
+		    node);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	static const char *const strs[] = {"name", "tags", "status", "reason", "message",
+	    "progress_msg"};
+	struct opts o;
+	struct reply rp;
+	char node[CTL_NODE_MAX + 1];
+	int rv, ok = 1;
+	if ((rv = parse_opts("show", argc, argv, OPT_NODE | OPT_JSON | OPT_ID, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	struct req q = {.verb = "get", .id = o.id};
+	if ((rv = request(node, &q, &rp)) != 0)
+		return rv;
+	const msgpack_object *op = mp_get(&rp.top, "op");
+	if (op == NULL || op->type != MSGPACK_OBJECT_MAP) {
+		say("bad reply from node %s: no \"op\" map", node);
+		reply_fini(&rp);
+		return EXIT_FAIL;
+	}
+	if (o.json) {
+		rv = print_json(&rp, "op");
+		reply_fini(&rp);
+		return rv;
+	}
+	char *s[6];
+	for (int i = 0; i < 6; i++)
+		s[i] = mp_str(op, strs[i], &ok);
+	uint64_t id = mp_uint(op, "id", &ok), parent = mp_uint(op, "parent", &ok);
+	uint64_t cr = mp_uint(op, "created_ns", &ok), st = mp_uint(op, "started_ns", &ok);
+	uint64_t en = mp_uint(op, "ended_ns", &ok), actor = mp_uint(op, "actor", &ok);
+	char prog[16];
+	fmt_progress(prog, sizeof(prog), mp_double(op, "progress", &ok));
+	printf("id:        %" PRIu64 "\n", id);
+	if (parent)
+		printf("parent:    %" PRIu64 "\n", parent);
+	else
+		printf("parent:    -\n");
+	printf("name:      %s\n", s[0] ? s[0] : "");
+	printf("tags:      %s\n", s[1] ? s[1] : "");
+	printf("status:    %s\n", s[2] ? s[2] : "");
+	printf("reason:    %s\n", s[3] ? s[3] : "");
+	printf("message:   %s\n", s[4] ? s[4] : "");
+	printf("progress:  %s%s%s\n", prog, s[5] && *s[5] ? " " : "", s[5] ? s[5] : "");
+	printf("created:   %" PRIu64 " ns (node clock)\n", cr);
+	if (st)
+		printf("started:   +%.3f ms\n", (double)(st - cr) / 1e6);
+	else
+		printf("started:   -\n");
+	if (en)
+		printf("ended:     +%.3f ms\n", (double)(en - cr) / 1e6);
+	else
+		printf("ended:     -\n");
+	if (st && en >= st)
+		printf("duration:  %.3f ms\n", (double)(en - st) / 1e6);
+	if (actor)
+		printf("actor:     %" PRIu64 "\n", actor);
+	else
+		printf("actor:     -\n");
+	for (int i = 0; i < 6; i++)
+		free(s[i]);
+	reply_fini(&rp);
+	if (!ok) {
+		say("bad reply from node %s: the operation lacks fields", node);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+	struct opts o;
+	struct reply rp;
+	char node[CTL_NODE_MAX + 1];
+	int rv;
+	if ((rv = parse_opts("cancel", argc, argv, OPT_NODE | OPT_MESSAGE | OPT_ID, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	struct req q = {.verb = "cancel", .id = o.id, .message = o.message};
+	if ((rv = request(node, &q, &rp)) != 0)
+		return rv;
+	reply_fini(&rp);
+	printf("cancelled operation %" PRIu64 " on node %s\n", o.id, node);
+	return EXIT_OK;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	static const char *const keys[] = {"pid", "live_actors", "spawned", "dead_letters",
+	    "ops_live", "ops_history"};
+	struct opts o;
+	struct reply rp;
+	char node[CTL_NODE_MAX + 1];
+	int rv, ok = 1;
+	if ((rv = parse_opts("stats", argc, argv, OPT_NODE | OPT_JSON, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	struct req q = {.verb = "stats"};
+	if ((rv = request(node, &q, &rp)) != 0)
+		return rv;
+	if (o.json) {
+		/* The data: the reply without its "v" and "ok" envelope. */
+		msgpack_object d = rp.top;
+		uint32_t k = 0;
+		msgpack_object_kv kv[16];
+		for (uint32_t i = 0; i < rp.top.via.map.size && k < 16; i++) {
+			const msgpack_object *key = &rp.top.via.map.ptr[i].key;
+			if (key->type == MSGPACK_OBJECT_STR &&
+			    ((key->via.str.size == 1 && key->via.str.ptr[0] == 'v') ||
+			        (key->via.str.size == 2 && memcmp(key->via.str.ptr, "ok", 2) == 0)))
+				continue;
+			kv[k++] = rp.top.via.map.ptr[i];
+		}
+		d.via.map.ptr = kv;
+		d.via.map.size = k;
+		json_value(stdout, &d, 0);
+		putchar('\n');
+		reply_fini(&rp);
+		return EXIT_OK;
+	}
+	char *name = mp_str(&rp.top, "node", &ok);
+	printf("%-13s %s\n", "node:", name ? name : "");
+	free(name);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char label[32];
+		snprintf(label, sizeof(label), "%s:", keys[i]);
+		printf("%-13s %" PRIu64 "\n", label, mp_uint(&rp.top, keys[i], &ok));
+	}
+	reply_fini(&rp);
+	if (!ok) {
+		say("bad reply from node %s: stats lack fields", node);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_unimplemented(const char *cmd, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_help(cmd);
+			return EXIT_OK;
+		}
+	say("%s: not implemented yet", cmd);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		uint64_t ms;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_main, stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("nactorctl %d.%d.%d\n", NACT_VERSION_MAJOR, NACT_VERSION_MINOR,
+			    NACT_VERSION_PATCH);
+			return EXIT_OK;
+		}
+		if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
+			const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+			if (parse_num(v, 3600000, &ms) != 0) {
+				say("bad --timeout: expected milliseconds, 1..3600000");
+				return EXIT_USAGE;
+			}
+			g_timeout = (int)ms;
+			continue;
+		}
+		say("unknown option '%s' (see nactorctl --help)", a);
+		return EXIT_USAGE;
+	}
+	if (i >= argc) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[i];
+	int sub_argc = argc - i - 1;
+	char **sub_argv = argv + i + 1;
+	if (strcmp(cmd, "nodes") == 0)
+		return cmd_nodes(sub_argc, sub_argv);
+	if (strcmp(cmd, "ls") == 0)
+		return cmd_ls(sub_argc, sub_argv);
+	if (strcmp(cmd, "show") == 0)
+		return cmd_show(sub_argc, sub_argv);
+	if (strcmp(cmd, "cancel") == 0)
+		return cmd_cancel(sub_argc, sub_argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(sub_argc, sub_argv);
+	if (strcmp(cmd, "tree") == 0 || strcmp(cmd, "watch") == 0 || strcmp(cmd, "top") == 0 ||
+	    strcmp(cmd, "doctor") == 0)
+		return cmd_unimplemented(cmd, sub_argc, sub_argv);
+	say("unknown command '%s' (see nactorctl --help)", cmd);
+	return EXIT_USAGE;
+}
