@@ -1,0 +1,176 @@
+#!/bin/sh
+# tests/tools/nactorctl_test.sh — nactorctl (tools/nactorctl, docs/nactorctl.1)
+# against a live node, tests/registry/node_main, in a private runtime
+# directory.
+#
+#   nactorctl_test.sh PATH/TO/nactorctl PATH/TO/node_main
+#
+# Contract checked: nodes lists the node and flags a stale socket; ls prints
+# the header and the three operations (backup running, backup-index
+# pending, cleanup completed) and --status filters; ls --json parses as JSON;
+# show of a known id and of an unknown one (exit 4); cancel, then show says
+# cancelled with the message; stats; exit 2 for usage errors, 3 with no
+# node.
+set -u
+
+ctl=${1:?usage: nactorctl_test.sh NACTORCTL NODE_MAIN}
+node_bin=${2:?usage: nactorctl_test.sh NACTORCTL NODE_MAIN}
+
+tmp=$(mktemp -d /tmp/nact-ctl-XXXXXX) || exit 1
+chmod 700 "$tmp"
+XDG_RUNTIME_DIR=$tmp
+export XDG_RUNTIME_DIR
+node_pid=
+cleanup() {
+	[ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+ok() {
+	echo "ok   $*"
+}
+
+# run EXPECTED_RC CMD...: run nactorctl, output in $tmp/out and $tmp/err.
+run() {
+	want=$1
+	shift
+	"$ctl" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" -eq "$want" ] || {
+		cat "$tmp/out" "$tmp/err"
+		fail "nactorctl $* exited $rc, expected $want"
+	}
+}
+# has PATTERN: the last stdout has a line matching the grep pattern.
+has() {
+	grep -q -- "$1" "$tmp/out" || {
+		cat "$tmp/out"
+		fail "output lacks /$1/"
+	}
+}
+
+# ---- no node ----
+run 3 ls
+grep -q "no running node" "$tmp/err" || fail "ls without a node: $(cat "$tmp/err")"
+run 3 nodes
+ok "no node: exit 3"
+
+# ---- usage errors ----
+run 2
+run 2 frobnicate
+run 2 ls --bogus
+grep -q "unknown option" "$tmp/err" || fail "unknown option message"
+run 2 show abc
+grep -q "bad operation id" "$tmp/err" || fail "non-numeric id message"
+run 2 show
+run 2 ls --status sleeping
+run 2 ls --timeout x
+run 2 tree
+grep -q "not implemented yet" "$tmp/err" || fail "tree message"
+run 0 --help
+has "usage: nactorctl"
+for c in nodes ls show cancel stats tree watch top doctor; do
+	run 0 "$c" --help
+	has "usage: nactorctl $c"
+done
+ok "usage errors: exit 2, --help everywhere"
+
+# ---- a live node ----
+"$node_bin" ctltest 60 >"$tmp/url" 2>"$tmp/nodeerr" &
+node_pid=$!
+i=0
+while [ ! -s "$tmp/url" ] && [ $i -lt 100 ]; do
+	kill -0 "$node_pid" 2>/dev/null || fail "node exited: $(cat "$tmp/nodeerr")"
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -s "$tmp/url" ] || fail "no url from the node"
+
+run 0 nodes
+has "^NODE  *PID  *LIVE ACTORS  *OPS  *STATE$"
+has "^ctltest  *$node_pid  *[0-9][0-9]*  *2/1  *running$"
+ok "nodes shows the node"
+
+run 0 ls
+has "^ID  *PARENT  *NAME  *STATUS  *PROGRESS  *MESSAGE$"
+has "^ *1  *-  *backup  *running  *25%  *copying$"
+has "^ *2  *1  *backup-index  *pending  *0%$"
+has "^ *3  *-  *cleanup  *completed  *100%$"
+[ "$(wc -l <"$tmp/out")" -eq 4 ] || fail "ls: expected 4 lines, got $(cat "$tmp/out")"
+ok "ls table"
+# Aligned: the STATUS column starts at the same offset on every line.
+cols=$(for w in STATUS running pending completed; do
+	grep -o "^.*  $w" "$tmp/out" | awk -v w="$w" '{ print length($0) - length(w) }'
+done | sort -u | wc -l)
+[ "$cols" -eq 1 ] || fail "ls: STATUS column not aligned"
+ok "ls columns aligned"
+
+run 0 ls --status running
+has "backup  *running"
+grep -q "cleanup" "$tmp/out" && fail "--status running shows cleanup"
+run 0 ls --name 'backup*' --node ctltest
+grep -q "cleanup" "$tmp/out" && fail "--name backup* shows cleanup"
+has "backup-index"
+ok "ls --status, --name"
+
+py=
+command -v python3 >/dev/null 2>&1 && py=python3
+if [ -n "$py" ]; then
+	run 0 ls --json
+	"$py" -c 'import json, sys
+ops = json.load(sys.stdin)
+assert [o["name"] for o in ops] == ["backup", "backup-index", "cleanup"], ops
+assert ops[0]["progress"] == 0.25 and ops[1]["parent"] == ops[0]["id"], ops' <"$tmp/out" ||
+		fail "ls --json does not parse or has the wrong operations"
+	run 0 stats --json
+	"$py" -c 'import json, sys; d = json.load(sys.stdin); assert d["node"] == "ctltest" and d["ops_history"] == 1, d' \
+		<"$tmp/out" || fail "stats --json"
+	ok "ls --json, stats --json parse"
+else
+	echo "skip --json checks: python3 not found"
+fi
+
+run 0 show 1
+has "^name: *backup$"
+has "^status: *running$"
+has "^progress: *25% copying$"
+run 4 show 999
+grep -q "no such operation" "$tmp/err" || fail "show 999 message"
+ok "show, and exit 4 for an unknown id"
+
+run 0 cancel 1 --message "from the test"
+has "cancelled operation 1"
+run 0 show 1
+has "^status: *cancelled$"
+has "^reason: *manual$"
+has "^message: *from the test$"
+run 0 show 2
+has "^status: *cancelled$"
+has "^reason: *parent$"
+run 1 cancel 1
+grep -q "already finished" "$tmp/err" || fail "second cancel message"
+run 4 cancel 999
+ok "cancel, then show says cancelled"
+
+run 0 stats
+has "^node: *ctltest$"
+has "^pid: *$node_pid$"
+has "^ops_history: *3$"
+ok "stats"
+
+# ---- a stale socket: the node dies without cleaning up ----
+kill -9 "$node_pid"
+wait "$node_pid" 2>/dev/null
+node_pid=
+run 3 nodes
+has "^ctltest  *-  *-  *-  *dead (stale socket)$"
+run 3 ls
+run 3 show 1 --node ctltest
+ok "stale socket flagged, exit 3"
+
+echo "PASS"
