@@ -1146,11 +1146,11 @@ static int cmd_show(int argc, char **argv)
 		printf("parent:    %" PRIu64 "\n", parent);
 	else
 		printf("parent:    -\n");
-	printf("name:      %s\n", s[0] ? s[0] : "");
-	printf("tags:      %s\n", s[1] ? s[1] : "");
-	printf("status:    %s\n", s[2] ? s[2] : "");
-	printf("reason:    %s\n", s[3] ? s[3] : "");
-	printf("message:   %s\n", s[4] ? s[4] : "");
+	printf("name:      %s\n", s[0] && *s[0] ? s[0] : "-");
+	printf("tags:      %s\n", s[1] && *s[1] ? s[1] : "-");
+	printf("status:    %s\n", s[2] && *s[2] ? s[2] : "-");
+	printf("reason:    %s\n", s[3] && *s[3] ? s[3] : "-");
+	printf("message:   %s\n", s[4] && *s[4] ? s[4] : "-");
 	printf("progress:  %s%s%s\n", prog, s[5] && *s[5] ? " " : "", s[5] ? s[5] : "");
 	printf("created:   %" PRIu64 " ns (node clock)\n", cr);
 	if (st)
