@@ -47,6 +47,8 @@
 #define SRV_RECV_MAX (1024 * 1024) /* socket RECVMAXSZ: larger is dropped */
 #define SRV_LIST_DEFAULT 1000      /* "list" without "limit" */
 #define SRV_NODE_MAX 64
+#define SRV_TREE_DEPTH 12   /* "tree": levels shown (roots are level 1) */
+#define SRV_TREE_NODES 1000 /* "tree": operations shown */
 
 struct nacti_regsrv {
 	nact_system *s_sys;
@@ -353,6 +355,130 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, all > live ? all - live : 0);
 }
 
+/* ---- tree ---- */
+
+/* The live operations as a forest: sorted by id, each with its first
+ * child and next sibling (indexes, -1 for none), in id order. */
+struct tree {
+	nact_op_info *v;
+	size_t n;
+	long *child, *next;
+	char *shown; /* kept within the depth and node caps */
+	size_t nshown;
+	int truncated;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	const nact_op_info *x = a, *y = b;
+	return x->id.v < y->id.v ? -1 : x->id.v > y->id.v;
+}
+
+static long tree_find(const struct tree *t, uint64_t id)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->v[mid].id.v == id)
+			return (long)mid;
+		if (t->v[mid].id.v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Pre-order walk marking what fits: depth first, oldest first. */
+static void tree_mark(struct tree *t, long i, int depth)
+{
+	for (; i >= 0; i = t->next[i]) {
+		if (depth > SRV_TREE_DEPTH || t->nshown >= SRV_TREE_NODES) {
+			t->truncated = 1;
+			return;
+		}
+		t->shown[i] = 1;
+		t->nshown++;
+		tree_mark(t, t->child[i], depth + 1);
+	}
+}
+
+static void pk_tree_list(msgpack_packer *pk, const struct tree *t, long first)
+{
+	uint32_t k = 0;
+	for (long i = first; i >= 0; i = t->next[i])
+		k += t->shown[i] ? 1 : 0;
+	msgpack_pack_array(pk, k);
+	for (long i = first; i >= 0; i = t->next[i]) {
+		if (!t->shown[i])
+			continue;
+		msgpack_pack_map(pk, 4);
+		pk_str(pk, "id");
+		msgpack_pack_uint64(pk, t->v[i].id.v);
+		pk_str(pk, "name");
+		pk_str(pk, t->v[i].name);
+		pk_str(pk, "status");
+		pk_str(pk, nact_op_status_str(t->v[i].status));
+		pk_str(pk, "children");
+		pk_tree_list(pk, t, t->child[i]);
+	}
+}
+
+static void do_tree(struct nacti_regsrv *sv, msgpack_packer *pk)
+{
+	struct tree t;
+	size_t n = 0, max, live = 0;
+	long roots = -1;
+	memset(&t, 0, sizeof(t));
+	/* One snapshot of everything; the live ones come first. */
+	nact_op_list(sv->s_sys, -1, NULL, 0, &n);
+	max = n;
+	t.v = max > 0 ? malloc(max * sizeof(*t.v)) : NULL;
+	if (max > 0 && t.v == NULL)
+		goto oom;
+	nact_op_list(sv->s_sys, -1, t.v, max, &n);
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		if (t.v[i].status == NACT_OP_PENDING || t.v[i].status == NACT_OP_RUNNING)
+			t.v[live++] = t.v[i];
+	t.n = live;
+	qsort(t.v, t.n, sizeof(*t.v), cmp_id);
+	if (t.n > 0) {
+		t.child = malloc(t.n * sizeof(*t.child));
+		t.next = malloc(t.n * sizeof(*t.next));
+		t.shown = calloc(t.n, 1);
+		if (t.child == NULL || t.next == NULL || t.shown == NULL)
+			goto oom;
+	}
+	for (size_t i = 0; i < t.n; i++)
+		t.child[i] = -1;
+	/* Newest first, pushing at the head: every list ends up in id order. */
+	for (size_t j = t.n; j-- > 0;) {
+		long p = t.v[j].parent.v != 0 ? tree_find(&t, t.v[j].parent.v) : -1;
+		long *head = p >= 0 ? &t.child[p] : &roots;
+		t.next[j] = *head;
+		*head = (long)j;
+	}
+	tree_mark(&t, roots, 1);
+	pk_head(pk, 2, 1);
+	pk_str(pk, "roots");
+	pk_tree_list(pk, &t, roots);
+	pk_str(pk, "truncated");
+	if (t.truncated)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	goto out;
+oom:
+	pk_error(pk, "out of memory");
+out:
+	free(t.v);
+	free(t.child);
+	free(t.next);
+	free(t.shown);
+}
+
 /* Peer check: 0 if the peer may talk to us. A pipe that cannot tell its
  * peer's uid is refused. */
 static int peer_ok(nng_msg *m)
@@ -386,6 +512,8 @@ static void handle(struct nacti_regsrv *sv, nng_msg *req, nng_msg *rep)
 		do_cancel(sv, &q, &pk);
 	else if (keyis(q.verb, q.verbn, "stats"))
 		do_stats(sv, &pk);
+	else if (keyis(q.verb, q.verbn, "tree"))
+		do_tree(sv, &pk);
 	else
 		pk_error(&pk, "unknown verb");
 	nact_reader_fini(&r);

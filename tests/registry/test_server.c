@@ -610,5 +610,143 @@ static void test_peer_uid(void)
 	cleanup_runtime_dir();
 }
 
+/* "tree": live operations nested under their live parents, oldest first;
+ * a finished parent makes its live child a root. */
+static const msgpack_object *tree_node(const msgpack_object *arr, uint32_t i)
+{
+	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY || i >= arr->via.array.size)
+		return NULL;
+	return &arr->via.array.ptr[i];
+}
+
+static uint32_t tree_len(const msgpack_object *arr)
+{
+	return arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY ? arr->via.array.size : UINT32_MAX;
+}
+
+static int tree_truncated(const msgpack_object *reply)
+{
+	const msgpack_object *t = mp_get(reply, "truncated");
+	return t != NULL && t->type == MSGPACK_OBJECT_BOOLEAN ? t->via.boolean : -1;
+}
+
+static void test_tree(void)
+{
+	nact_system *sys;
+	nng_socket c;
+	char url[256];
+	nact_opid a, b, k, d, e, f, prev;
+	msgpack_unpacked up;
+	fresh_runtime_dir();
+	REQUIRE((sys = open_sys()) != NULL);
+	REQUIRE_RV(nact_op_create(&a, sys, "a", NACT_OPID_NONE, NULL));
+	REQUIRE_RV(nact_op_start(sys, a));
+	REQUIRE_RV(nact_op_create(&b, sys, "b", a, NULL));
+	REQUIRE_RV(nact_op_create(&k, sys, "k", b, NULL));
+	REQUIRE_RV(nact_op_create(&d, sys, "d", NACT_OPID_NONE, NULL));
+	REQUIRE_RV(nact_op_create(&e, sys, "e", d, NULL));
+	REQUIRE_RV(nact_op_create(&f, sys, "f", e, NULL));
+	REQUIRE_RV(nact_op_start(sys, e));
+	REQUIRE_RV(nact_op_complete(sys, e)); /* f's parent is no longer live */
+	REQUIRE_RV(nact_registry_serve(sys, "tree", url, sizeof(url)));
+	REQUIRE_RV(client(&c, url));
+
+	REQUIRE_RV(call(c, &up, "tree", NULL, 0, 0, NULL, NULL, 0, 0, NULL));
+	CHECK(mp_ok(&up.data));
+	CHECK_EQ_INT(tree_truncated(&up.data), 0);
+	const msgpack_object *roots = mp_get(&up.data, "roots");
+	CHECK_EQ_INT(tree_len(roots), 3);
+	const msgpack_object *na = tree_node(roots, 0), *nd = tree_node(roots, 1),
+	                     *nf = tree_node(roots, 2);
+	CHECK_EQ_U64(mp_uint(mp_get(na, "id")), a.v);
+	CHECK(mp_is_str(mp_get(na, "name"), "a"));
+	CHECK(mp_is_str(mp_get(na, "status"), "running"));
+	const msgpack_object *nb = tree_node(mp_get(na, "children"), 0);
+	CHECK_EQ_INT(tree_len(mp_get(na, "children")), 1);
+	CHECK_EQ_U64(mp_uint(mp_get(nb, "id")), b.v);
+	CHECK(mp_is_str(mp_get(nb, "status"), "pending"));
+	CHECK_EQ_U64(mp_uint(mp_get(tree_node(mp_get(nb, "children"), 0), "id")), k.v);
+	CHECK_EQ_INT(tree_len(mp_get(tree_node(mp_get(nb, "children"), 0), "children")), 0);
+	CHECK_EQ_U64(mp_uint(mp_get(nd, "id")), d.v);
+	CHECK_EQ_INT(tree_len(mp_get(nd, "children")), 0); /* e finished */
+	CHECK_EQ_U64(mp_uint(mp_get(nf, "id")), f.v);
+	msgpack_unpacked_destroy(&up);
+
+	/* Depth cap: a chain of 20 under k shows 12 levels in all. */
+	prev = k;
+	for (int i = 0; i < 20; i++) {
+		nact_opid x;
+		REQUIRE_RV(nact_op_create(&x, sys, "chain", prev, NULL));
+		prev = x;
+	}
+	REQUIRE_RV(call(c, &up, "tree", NULL, 0, 0, NULL, NULL, 0, 0, NULL));
+	CHECK(mp_ok(&up.data));
+	CHECK_EQ_INT(tree_truncated(&up.data), 1);
+	const msgpack_object *n = tree_node(mp_get(&up.data, "roots"), 0);
+	int levels = 0;
+	while (n != NULL) {
+		levels++;
+		n = tree_node(mp_get(n, "children"), 0);
+	}
+	CHECK_EQ_INT(levels, 12);
+	msgpack_unpacked_destroy(&up);
+	nact_op_cancel(sys, a, NACT_CANCEL_MANUAL, NULL);
+
+	/* Node cap: 1000 operations at most, oldest first. */
+	for (int i = 0; i < 1100; i++) {
+		nact_opid x;
+		REQUIRE_RV(nact_op_create(&x, sys, "many", NACT_OPID_NONE, NULL));
+	}
+	REQUIRE_RV(call(c, &up, "tree", NULL, 0, 0, NULL, NULL, 0, 0, NULL));
+	CHECK(mp_ok(&up.data));
+	CHECK_EQ_INT(tree_truncated(&up.data), 1);
+	roots = mp_get(&up.data, "roots");
+	CHECK_EQ_INT(tree_len(roots), 1000);
+	CHECK_EQ_U64(mp_uint(mp_get(tree_node(roots, 0), "id")), d.v);
+	msgpack_unpacked_destroy(&up);
+
+	nng_close(c);
+	nact_system_close(sys, 5000);
+	cleanup_runtime_dir();
+}
+
+/* The "tree" example in docs/registry-protocol.md, byte for byte. */
+static const char doc_tree_rep[] =
+    "84a17601a26f6bc3a5726f6f74739184a2696401a46e616d65a66261636b7570"
+    "a6737461747573a772756e6e696e67a86368696c6472656e9184a2696402a46e"
+    "616d65a5696e646578a6737461747573a770656e64696e67a86368696c647265"
+    "6e90a97472756e6361746564c2";
+
+static void test_doc_tree_example(void)
+{
+	nact_system *sys;
+	nng_socket c;
+	char url[256], got[2048];
+	nact_opid a, b;
+	msgpack_unpacked up;
+	nng_msg *raw = NULL;
+	/* {"v":1,"verb":"tree"} */
+	static const unsigned char req[] = {0x82, 0xa1, 0x76, 0x01, 0xa4, 0x76, 0x65, 0x72, 0x62,
+	    0xa4, 0x74, 0x72, 0x65, 0x65};
+	fresh_runtime_dir();
+	REQUIRE((sys = open_sys()) != NULL);
+	REQUIRE_RV(nact_op_create(&a, sys, "backup", NACT_OPID_NONE, NULL));
+	REQUIRE_RV(nact_op_start(sys, a));
+	REQUIRE_RV(nact_op_create(&b, sys, "index", a, NULL));
+	REQUIRE_RV(nact_registry_serve(sys, "doctree", url, sizeof(url)));
+	REQUIRE_RV(client(&c, url));
+	REQUIRE_RV(roundtrip(c, req, sizeof(req), &up, &raw));
+	CHECK(mp_ok(&up.data));
+	msgpack_unpacked_destroy(&up);
+	hex(got, sizeof(got), nng_msg_body(raw), nng_msg_len(raw));
+	if (strcmp(got, doc_tree_rep) != 0)
+		fprintf(stderr, "tree reply bytes: %s\n", got);
+	CHECK_STR(got, doc_tree_rep);
+	nng_msg_free(raw);
+	nng_close(c);
+	nact_system_close(sys, 5000);
+	cleanup_runtime_dir();
+}
+
 NT_MAIN(NT_CASE(test_verbs), NT_CASE(test_doc_example), NT_CASE(test_bad_requests),
-    NT_CASE(test_files), NT_CASE(test_peer_uid))
+    NT_CASE(test_files), NT_CASE(test_peer_uid), NT_CASE(test_tree), NT_CASE(test_doc_tree_example))

@@ -8,6 +8,7 @@
 # Contract checked: nodes lists the node and flags a stale socket; ls prints
 # the header and the three operations (backup running, backup-index
 # pending, cleanup completed) and --status filters; ls --json parses as JSON;
+# tree draws backup with backup-index under it (and --json parses);
 # show of a known id and of an unknown one (exit 4); cancel, then show says
 # cancelled with the message; stats; exit 2 for usage errors, 3 with no
 # node.
@@ -70,8 +71,10 @@ grep -q "bad operation id" "$tmp/err" || fail "non-numeric id message"
 run 2 show
 run 2 ls --status sleeping
 run 2 ls --timeout x
-run 2 tree
-grep -q "not implemented yet" "$tmp/err" || fail "tree message"
+run 2 watch
+grep -q "not implemented yet" "$tmp/err" || fail "watch message"
+run 2 tree 1
+grep -q "unexpected argument" "$tmp/err" || fail "tree with an argument"
 run 0 --help
 has "usage: nactorctl"
 for c in nodes ls show cancel stats tree watch top doctor; do
@@ -135,6 +138,22 @@ else
 	echo "skip --json checks: python3 not found"
 fi
 
+run 0 tree
+[ "$(cat "$tmp/out")" = "backup (1) running
+└── backup-index (2) pending" ] || fail "tree: $(cat "$tmp/out")"
+if [ -n "$py" ]; then
+	run 0 tree --json --node ctltest
+	"$py" -c 'import json, sys
+d = json.load(sys.stdin)
+assert d["truncated"] is False, d
+(r,) = d["roots"]
+assert (r["id"], r["name"], r["status"]) == (1, "backup", "running"), r
+(c,) = r["children"]
+assert (c["id"], c["name"], c["status"], c["children"]) == (2, "backup-index", "pending", []), c' \
+		<"$tmp/out" || fail "tree --json"
+fi
+ok "tree, tree --json"
+
 run 0 show 1
 has "^name: *backup$"
 has "^status: *running$"
@@ -155,7 +174,10 @@ has "^reason: *parent$"
 run 1 cancel 1
 grep -q "already finished" "$tmp/err" || fail "second cancel message"
 run 4 cancel 999
-ok "cancel, then show says cancelled"
+run 0 tree
+[ -s "$tmp/out" ] && fail "tree after cancel: $(cat "$tmp/out")"
+grep -q "no live operations" "$tmp/err" || fail "empty tree message"
+ok "cancel, then show says cancelled, tree is empty"
 
 run 0 stats
 has "^node: *ctltest$"

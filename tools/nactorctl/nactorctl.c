@@ -77,7 +77,8 @@ static const char *const usage_main =
     "  show ID               show one operation\n"
     "  cancel ID             cancel an operation and its children\n"
     "  stats                 show a node's counters\n"
-    "  tree, watch, top, doctor   not implemented yet\n"
+    "  tree                  show the live operations as a tree\n"
+    "  watch, top, doctor    not implemented yet\n"
     "\n"
     "options:\n"
     "  --timeout MS          wait at most MS ms for each send/receive (2000)\n"
@@ -122,7 +123,15 @@ static const struct cmd_help helps[] = {
         "\n"
         "Show the node's counters: pid, live actors, spawned, dead letters,\n"
         "live operations and operations kept in the history.\n"},
-    {"tree", "usage: nactorctl tree\n\nNot implemented yet.\n"},
+    {"tree",
+        "usage: nactorctl tree [--node N] [--json] [--timeout MS]\n"
+        "\n"
+        "Show the live (pending and running) operations as a tree: each line is\n"
+        "NAME (ID) STATUS, children under their parent, oldest first. An\n"
+        "operation whose parent has finished is a root. The node shows at most\n"
+        "12 levels and 1000 operations; a note on stderr says when it left some\n"
+        "out (use ls to see them all).\n"
+        "  --json         print {\"roots\": [...], \"truncated\": bool}\n"},
     {"watch", "usage: nactorctl watch\n\nNot implemented yet.\n"},
     {"top", "usage: nactorctl top\n\nNot implemented yet.\n"},
     {"doctor", "usage: nactorctl doctor\n\nNot implemented yet.\n"},
@@ -625,10 +634,11 @@ static int request(const char *node, const struct req *q, struct reply *rp)
 	}
 
 	/* A list of 1000 ops is ~27k values; these limits leave room and
-	 * still bound what a hostile reply can make us allocate. */
+	 * still bound what a hostile reply can make us allocate. A tree
+	 * reply nests 2 levels per generation (the node caps it at 12). */
 	nact_limits lim = nact_limits_default();
 	lim.max_body = 16u << 20;
-	lim.max_depth = 8;
+	lim.max_depth = NACT_READER_DEPTH;
 	lim.max_elems = 1u << 20;
 	lim.max_total = 1u << 22;
 	if (nact_reader_init_buf(&rp->rd, nng_msg_body(rp->msg), nng_msg_len(rp->msg), &lim) != 0) {
@@ -1046,6 +1056,27 @@ static int print_json(const struct reply *rp, const char *key)
 	return EXIT_OK;
 }
 
+/* Print the reply's data as JSON: the map without its "v" and "ok"
+ * envelope (at most 16 keys). */
+static void print_data_json(const struct reply *rp)
+{
+	msgpack_object d = rp->top;
+	uint32_t k = 0;
+	msgpack_object_kv kv[16];
+	for (uint32_t i = 0; i < rp->top.via.map.size && k < 16; i++) {
+		const msgpack_object *key = &rp->top.via.map.ptr[i].key;
+		if (key->type == MSGPACK_OBJECT_STR &&
+		    ((key->via.str.size == 1 && key->via.str.ptr[0] == 'v') ||
+		        (key->via.str.size == 2 && memcmp(key->via.str.ptr, "ok", 2) == 0)))
+			continue;
+		kv[k++] = rp->top.via.map.ptr[i];
+	}
+	d.via.map.ptr = kv;
+	d.via.map.size = k;
+	json_value(stdout, &d, 0);
+	putchar('\n');
+}
+
 static int cmd_ls(int argc, char **argv)
 {
 	struct opts o;
@@ -1211,22 +1242,7 @@ static int cmd_stats(int argc, char **argv)
 	if ((rv = request(node, &q, &rp)) != 0)
 		return rv;
 	if (o.json) {
-		/* The data: the reply without its "v" and "ok" envelope. */
-		msgpack_object d = rp.top;
-		uint32_t k = 0;
-		msgpack_object_kv kv[16];
-		for (uint32_t i = 0; i < rp.top.via.map.size && k < 16; i++) {
-			const msgpack_object *key = &rp.top.via.map.ptr[i].key;
-			if (key->type == MSGPACK_OBJECT_STR &&
-			    ((key->via.str.size == 1 && key->via.str.ptr[0] == 'v') ||
-			        (key->via.str.size == 2 && memcmp(key->via.str.ptr, "ok", 2) == 0)))
-				continue;
-			kv[k++] = rp.top.via.map.ptr[i];
-		}
-		d.via.map.ptr = kv;
-		d.via.map.size = k;
-		json_value(stdout, &d, 0);
-		putchar('\n');
+		print_data_json(&rp);
 		reply_fini(&rp);
 		return EXIT_OK;
 	}
@@ -1241,6 +1257,79 @@ static int cmd_stats(int argc, char **argv)
 	reply_fini(&rp);
 	if (!ok) {
 		say("bad reply from node %s: stats lack fields", node);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* Print the tree nodes of arr, each line prefix + branch + "NAME (ID)
+ * STATUS"; roots (prefix NULL) get no branch. 0, or -1 when a node has
+ * the wrong shape. */
+static int tree_print(const msgpack_object *arr, const char *prefix)
+{
+	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	for (uint32_t i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *n = &arr->via.array.ptr[i];
+		int ok = 1, last = i + 1 == arr->via.array.size;
+		char sub[512];
+		uint64_t id = mp_uint(n, "id", &ok);
+		char *name = mp_str(n, "name", &ok);
+		char *status = mp_str(n, "status", &ok);
+		if (ok && name != NULL && status != NULL)
+			printf("%s%s%s (%" PRIu64 ") %s\n", prefix ? prefix : "",
+			    prefix ? (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ") : "",
+			    name, id, status);
+		free(name);
+		free(status);
+		if (!ok)
+			return -1;
+		/* Children line up under their parent's name. */
+		int w = snprintf(sub, sizeof(sub), "%s%s", prefix ? prefix : "",
+		    prefix ? (last ? "    " : "\u2502   ") : "");
+		if (w < 0 || (size_t)w >= sizeof(sub))
+			return -1;
+		if (tree_print(mp_get(n, "children"), sub) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int cmd_tree(int argc, char **argv)
+{
+	struct opts o;
+	struct reply rp;
+	char node[CTL_NODE_MAX + 1];
+	int rv;
+	if ((rv = parse_opts("tree", argc, argv, OPT_NODE | OPT_JSON, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	struct req q = {.verb = "tree"};
+	if ((rv = request(node, &q, &rp)) != 0)
+		return rv;
+	const msgpack_object *roots = mp_get(&rp.top, "roots");
+	const msgpack_object *tr = mp_get(&rp.top, "truncated");
+	if (roots == NULL || roots->type != MSGPACK_OBJECT_ARRAY || tr == NULL ||
+	    tr->type != MSGPACK_OBJECT_BOOLEAN) {
+		say("bad reply from node %s: no \"roots\" array or \"truncated\"", node);
+		reply_fini(&rp);
+		return EXIT_FAIL;
+	}
+	if (o.json) {
+		print_data_json(&rp);
+		reply_fini(&rp);
+		return EXIT_OK;
+	}
+	rv = tree_print(roots, NULL);
+	if (rv == 0 && roots->via.array.size == 0)
+		say("no live operations on node %s", node);
+	if (rv == 0 && tr->via.boolean)
+		say("the node left operations out (at most 12 levels and 1000 operations; "
+		    "see nactorctl ls)");
+	reply_fini(&rp);
+	if (rv != 0) {
+		say("bad reply from node %s: a tree node lacks fields", node);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -1301,8 +1390,9 @@ int main(int argc, char **argv)
 		return cmd_cancel(sub_argc, sub_argv);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(sub_argc, sub_argv);
-	if (strcmp(cmd, "tree") == 0 || strcmp(cmd, "watch") == 0 || strcmp(cmd, "top") == 0 ||
-	    strcmp(cmd, "doctor") == 0)
+	if (strcmp(cmd, "tree") == 0)
+		return cmd_tree(sub_argc, sub_argv);
+	if (strcmp(cmd, "watch") == 0 || strcmp(cmd, "top") == 0 || strcmp(cmd, "doctor") == 0)
 		return cmd_unimplemented(cmd, sub_argc, sub_argv);
 	say("unknown command '%s' (see nactorctl --help)", cmd);
 	return EXIT_USAGE;
