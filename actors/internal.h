@@ -329,5 +329,10 @@ int nacti_names_add(nact_system *sys, const char *name, nact_aid id);
  * every actor ended (frees live operations and the history; NULL-safe). */
 int nacti_ops_init(nact_system *sys);
 void nacti_ops_fini(nact_system *sys);
+/* Set (fn != NULL) or clear the status hook: fn(arg, in) runs under the
+ * registry's lock on every status change (create, start, complete, fail,
+ * cancel, each op of a cancelled tree); it must not block nor call the
+ * registry. Once this returns after clearing, no call is in progress. */
+void nacti_ops_set_hook(nact_system *sys, void (*fn)(void *arg, const nact_op_info *in), void *arg);
 
 #endif

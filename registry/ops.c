@@ -36,12 +36,17 @@
  * and the final state follows when the actor stops or the grace ends;
  * finalize() and the post-order walk stay as they are. Signals, condition
  * callbacks and request deadlines are more cancel sources calling
- * cancel_op(); the IPC server reads through nact_op_list / nact_op_get and
- * would subscribe to the status changes finalize() makes.
+ * cancel_op(); the IPC server reads through nact_op_list / nact_op_get.
+ * - Status hook: while a node serves its registry, t->hook is called
+ *   under t->mtx on every status change (create, start and each
+ *   finalize) with the op's new public view, so the server can publish
+ *   it in order; it must not block nor call in here. When nobody serves
+ *   it is NULL and costs one test.
  *
  * Lock order: t->smtx (spawn of the deadline actor) -> the actor table's
  * locks; t->mtx -> the timer mutex (nact_timer_cancel in finalize) -> the
- * message pool. The timer thread never calls in here with its lock held.
+ * message pool; t->mtx -> nng's locks of the server's PUB socket (the
+ * hook). The timer thread never calls in here with its lock held.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +98,26 @@ struct nacti_ops {
 	nng_mtx *smtx;   /* serialises that spawn (taken before amtx) */
 	nact_aid tactor; /* under mtx once set */
 	uint64_t tseq;   /* arming counter */
+	/* status hook (the registry server's PUB socket), under mtx */
+	void (*hook)(void *arg, const nact_op_info *in);
+	void *hook_arg;
 };
+
+/* Tell the hook, if any, about o's new status (under t->mtx). */
+#define OPS_HOOK(t, o)                                        \
+	do {                                                  \
+		if ((t)->hook != NULL)                        \
+			(t)->hook((t)->hook_arg, &(o)->info); \
+	} while (0)
+
+void nacti_ops_set_hook(nact_system *sys, void (*fn)(void *arg, const nact_op_info *in), void *arg)
+{
+	struct nacti_ops *t = sys->ops;
+	nng_mtx_lock(t->mtx);
+	t->hook = fn;
+	t->hook_arg = arg;
+	nng_mtx_unlock(t->mtx);
+}
 
 static const char *status_names[] = {"pending", "running", "completed", "failed", "cancelled",
     "timedout"};
@@ -294,6 +318,7 @@ static void finalize(nact_system *sys, struct nacti_ops *t, struct op *o, int st
 	} else {
 		free_cbs(o->cbs);
 	}
+	OPS_HOOK(t, o);
 	history_push(t, &o->info);
 	if (t->ncache < OPS_CACHE) {
 		o->hnext = t->cache;
@@ -393,6 +418,7 @@ int nact_op_create(nact_opid *idp, nact_system *sys, const char *name, nact_opid
 	}
 	if (++t->n > t->nb * 2)
 		grow(t);
+	OPS_HOOK(t, o);
 	*idp = o->info.id;
 	nng_mtx_unlock(t->mtx);
 	return 0;
@@ -414,6 +440,7 @@ int nact_op_start(nact_system *sys, nact_opid id)
 	else {
 		o->info.status = NACT_OP_RUNNING;
 		o->info.started_ns = now;
+		OPS_HOOK(t, o);
 	}
 	nng_mtx_unlock(t->mtx);
 	return rv;

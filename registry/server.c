@@ -21,6 +21,15 @@
  *   resubmit after it), then nng_aio_stop waits for a callback in flight,
  *   then the socket is closed and the file unlinked.
  *
+ * - Status stream: a PUB socket at NODE.pub.ipc (same directory, mode
+ *   0600) gets {"v":1,"event":"op","op":{...}} for every status change,
+ *   through the registry's status hook (nacti_ops_set_hook), which runs
+ *   under the registry lock: it packs and hands the message to nng with
+ *   NNG_FLAG_NONBLOCK, and a message nng does not take is dropped and
+ *   counted (stats "pub_dropped"). pub0 itself drops the oldest queued
+ *   message of a subscriber that does not keep up. Unserve clears the
+ *   hook first (after which no call is in progress), then closes.
+ *
  * Threads: the callback runs on an nng thread. It calls only the public,
  * thread-safe registry and stats calls; a cancel runs the operations'
  * on_cancel callbacks there. serve/unserve must not be called from that
@@ -37,6 +46,7 @@
 
 #include <msgpack.h>
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -60,6 +70,10 @@ struct nacti_regsrv {
 	int s_sending;  /* the aio in flight is a send (else a recv) */
 	char s_node[SRV_NODE_MAX + 1];
 	char s_path[128]; /* the socket file */
+	nng_socket s_pub;
+	int s_pub_open;
+	char s_pub_path[128];               /* NODE.pub.ipc */
+	atomic_uint_fast64_t s_pub_dropped; /* events nng did not take */
 };
 
 /* ---- reply packing ---- */
@@ -338,7 +352,7 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	nact_op_list(sv->s_sys, NACT_OP_PENDING, NULL, 0, &pend);
 	nact_op_list(sv->s_sys, NACT_OP_RUNNING, NULL, 0, &run);
 	size_t live = pend + run;
-	pk_head(pk, 7, 1);
+	pk_head(pk, 8, 1);
 	pk_str(pk, "node");
 	pk_str(pk, sv->s_node);
 	pk_str(pk, "pid");
@@ -353,6 +367,33 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, live);
 	pk_str(pk, "ops_history");
 	msgpack_pack_uint64(pk, all > live ? all - live : 0);
+	pk_str(pk, "pub_dropped");
+	msgpack_pack_uint64(pk, atomic_load(&sv->s_pub_dropped));
+}
+
+/* The status hook: publish one event without blocking (under the
+ * registry lock; see DESIGN). */
+static void pub_hook(void *arg, const nact_op_info *in)
+{
+	struct nacti_regsrv *sv = arg;
+	msgpack_packer pk;
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0) {
+		atomic_fetch_add(&sv->s_pub_dropped, 1);
+		return;
+	}
+	msgpack_packer_init(&pk, m, msg_write);
+	msgpack_pack_map(&pk, 3);
+	pk_str(&pk, "v");
+	msgpack_pack_uint64(&pk, SRV_PROTO_V);
+	pk_str(&pk, "event");
+	pk_str(&pk, "op");
+	pk_str(&pk, "op");
+	pk_op(&pk, in);
+	if (nng_sendmsg(sv->s_pub, m, NNG_FLAG_NONBLOCK) != 0) {
+		nng_msg_free(m);
+		atomic_fetch_add(&sv->s_pub_dropped, 1);
+	}
 }
 
 /* ---- tree ---- */
@@ -576,6 +617,9 @@ static int node_name_ok(const char *s)
 	size_t n = strlen(s);
 	if (n == 0 || n > SRV_NODE_MAX || s[0] == '.')
 		return 0;
+	/* NODE.pub.ipc is the status stream of NODE */
+	if (n >= 4 && strcmp(s + n - 4, ".pub") == 0)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -653,6 +697,47 @@ static void srv_free(struct nacti_regsrv *sv)
 	free(sv);
 }
 
+/* The PUB socket next to the REP one: NODE.pub.ipc, 0600. A socket file
+ * left there is the dead node's (the REP check proved nobody serves
+ * NODE): removed; anything else there is NACT_EEXIST. */
+static int pub_open(struct nacti_regsrv *sv)
+{
+	char url[160];
+	struct stat st;
+	nng_listener l;
+	int rv;
+	size_t n = strlen(sv->s_path);
+	int w = snprintf(sv->s_pub_path, sizeof(sv->s_pub_path), "%.*s.pub.ipc", (int)(n - 4),
+	    sv->s_path);
+	if (w < 0 || (size_t)w >= sizeof(sv->s_pub_path) || w >= 108)
+		return NACT_EINVAL;
+	if (lstat(sv->s_pub_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return NACT_EEXIST;
+		if (unlink(sv->s_pub_path) != 0 && errno != ENOENT)
+			return NACT_ESYSERR + errno;
+	} else if (errno != ENOENT) {
+		return NACT_ESYSERR + errno;
+	}
+	snprintf(url, sizeof(url), "ipc://%s", sv->s_pub_path);
+	if ((rv = nng_pub0_open(&sv->s_pub)) != 0)
+		return NACT_ETRANERR + rv;
+	if ((rv = nng_listener_create(&l, sv->s_pub, url)) != 0 ||
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0) {
+		nng_close(sv->s_pub);
+		return rv == NNG_EADDRINUSE ? NACT_EEXIST : NACT_ETRANERR + rv;
+	}
+	if (chmod(sv->s_pub_path, 0600) != 0) {
+		rv = NACT_ESYSERR + errno;
+		nng_close(sv->s_pub);
+		unlink(sv->s_pub_path);
+		return rv;
+	}
+	sv->s_pub_open = 1;
+	return 0;
+}
+
 int nact_registry_serve(nact_system *sys, const char *node_name, char *url_out, size_t url_len)
 {
 	struct nacti_regsrv *sv;
@@ -698,9 +783,12 @@ int nact_registry_serve(nact_system *sys, const char *node_name, char *url_out, 
 		rv = NACT_ESYSERR + errno;
 		goto out_unlink;
 	}
+	if ((rv = pub_open(sv)) != 0)
+		goto out_unlink;
 	if (url_out != NULL && url_len > 0)
 		snprintf(url_out, url_len, "%s", url);
 	sys->regsrv = sv;
+	nacti_ops_set_hook(sys, pub_hook, sv);
 	nng_mtx_lock(sv->s_mtx);
 	submit_recv(sv);
 	nng_mtx_unlock(sv->s_mtx);
@@ -721,6 +809,7 @@ void nact_registry_unserve(nact_system *sys)
 	struct nacti_regsrv *sv;
 	if (sys == NULL || (sv = sys->regsrv) == NULL)
 		return;
+	nacti_ops_set_hook(sys, NULL, NULL); /* no publish in progress after */
 	nng_mtx_lock(sv->s_mtx);
 	sv->s_closing = 1;
 	nng_mtx_unlock(sv->s_mtx);
@@ -730,6 +819,10 @@ void nact_registry_unserve(nact_system *sys)
 	nng_ctx_close(sv->s_ctx);
 	nng_close(sv->s_sock);
 	unlink(sv->s_path);
+	if (sv->s_pub_open) {
+		nng_close(sv->s_pub);
+		unlink(sv->s_pub_path);
+	}
 	sys->regsrv = NULL;
 	srv_free(sv);
 }

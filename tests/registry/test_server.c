@@ -28,6 +28,7 @@
 #include <msgpack.h>
 #include "testutil.h"
 
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
 static char tmpdir[64];
@@ -748,5 +749,76 @@ static void test_doc_tree_example(void)
 	cleanup_runtime_dir();
 }
 
+/* The status stream: NODE.pub.ipc (0600) publishes every status change,
+ * in order; unserve removes it; a stale one is replaced. */
+static void test_pub(void)
+{
+	nact_system *sys;
+	nng_socket sub;
+	char url[256], puburl[300], path[100];
+	struct stat st;
+	nact_opid a;
+	msgpack_unpacked up;
+	static const char *want[] = {"pending", "running", "cancelled"};
+	fresh_runtime_dir();
+	REQUIRE((sys = open_sys()) != NULL);
+	CHECK_ERR(nact_registry_serve(sys, "x.pub", NULL, 0), NACT_EINVAL);
+	/* a stale status socket (a crashed node left it) is replaced */
+	snprintf(path, sizeof(path), "%s/nactor", tmpdir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/nactor/pub.pub.ipc", tmpdir);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+	REQUIRE_RV(nact_registry_serve(sys, "pub", url, sizeof(url)));
+	REQUIRE(stat(path, &st) == 0);
+	CHECK_EQ_INT(st.st_mode & 0777, 0600);
+	snprintf(puburl, sizeof(puburl), "ipc://%s", path);
+	REQUIRE_RV(nng_sub0_open(&sub));
+	REQUIRE_RV(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0));
+	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
+	REQUIRE_RV(nng_dial(sub, puburl, NULL, 0));
+	usleep(100000); /* the node's side of the pipe */
+	REQUIRE_RV(nact_op_create(&a, sys, "job", NACT_OPID_NONE, NULL));
+	REQUIRE_RV(nact_op_start(sys, a));
+	REQUIRE_RV(nact_op_cancel(sys, a, NACT_CANCEL_MANUAL, "stop"));
+	for (int i = 0; i < 3; i++) {
+		nng_msg *m;
+		size_t off = 0;
+		REQUIRE_RV(nng_recvmsg(sub, &m, 0));
+		msgpack_unpacked_init(&up);
+		REQUIRE(msgpack_unpack_next(&up, nng_msg_body(m), nng_msg_len(m), &off) ==
+		    MSGPACK_UNPACK_SUCCESS);
+		CHECK_EQ_U64(off, nng_msg_len(m));
+		CHECK_EQ_U64(mp_uint(mp_get(&up.data, "v")), 1);
+		CHECK(mp_is_str(mp_get(&up.data, "event"), "op"));
+		const msgpack_object *op = mp_get(&up.data, "op");
+		CHECK_EQ_U64(mp_uint(mp_get(op, "id")), a.v);
+		CHECK(mp_is_str(mp_get(op, "status"), want[i]));
+		if (i == 2) {
+			CHECK(mp_is_str(mp_get(op, "reason"), "manual"));
+			CHECK(mp_is_str(mp_get(op, "message"), "stop"));
+		}
+		msgpack_unpacked_destroy(&up);
+		nng_msg_free(m);
+	}
+	nng_socket c;
+	REQUIRE_RV(client(&c, url));
+	REQUIRE_RV(call(c, &up, "stats", NULL, 0, 0, NULL, NULL, 0, 0, NULL));
+	CHECK_EQ_U64(mp_uint(mp_get(&up.data, "pub_dropped")), 0);
+	msgpack_unpacked_destroy(&up);
+	nng_close(c);
+	nact_registry_unserve(sys);
+	CHECK(stat(path, &st) != 0 && errno == ENOENT);
+	/* nothing is published (nor crashes) once unserved */
+	REQUIRE_RV(nact_op_create(&a, sys, "later", NACT_OPID_NONE, NULL));
+	nng_close(sub);
+	nact_system_close(sys, 5000);
+	cleanup_runtime_dir();
+}
+
 NT_MAIN(NT_CASE(test_verbs), NT_CASE(test_doc_example), NT_CASE(test_bad_requests),
-    NT_CASE(test_files), NT_CASE(test_peer_uid), NT_CASE(test_tree), NT_CASE(test_doc_tree_example))
+    NT_CASE(test_files), NT_CASE(test_peer_uid), NT_CASE(test_tree), NT_CASE(test_doc_tree_example),
+    NT_CASE(test_pub))

@@ -8,7 +8,9 @@
 # Contract checked: nodes lists the node and flags a stale socket; ls prints
 # the header and the three operations (backup running, backup-index
 # pending, cleanup completed) and --status filters; ls --json parses as JSON;
-# tree draws backup with backup-index under it (and --json parses);
+# tree draws backup with backup-index under it (and --json parses); watch
+# --count 2, started before a cancel, prints both changes; --timeout is
+# watch's idle timeout;
 # show of a known id and of an unknown one (exit 4); cancel, then show says
 # cancelled with the message; stats; exit 2 for usage errors, 3 with no
 # node.
@@ -71,8 +73,9 @@ grep -q "bad operation id" "$tmp/err" || fail "non-numeric id message"
 run 2 show
 run 2 ls --status sleeping
 run 2 ls --timeout x
-run 2 watch
-grep -q "not implemented yet" "$tmp/err" || fail "watch message"
+run 2 top
+grep -q "not implemented yet" "$tmp/err" || fail "top message"
+run 2 watch --count 0
 run 2 tree 1
 grep -q "unexpected argument" "$tmp/err" || fail "tree with an argument"
 run 0 --help
@@ -97,6 +100,7 @@ done
 run 0 nodes
 has "^NODE  *PID  *LIVE ACTORS  *OPS  *STATE$"
 has "^ctltest  *$node_pid  *[0-9][0-9]*  *2/1  *running$"
+[ "$(wc -l <"$tmp/out")" -eq 2 ] || fail "nodes: the status stream listed as a node: $(cat "$tmp/out")"
 ok "nodes shows the node"
 
 run 0 ls
@@ -162,8 +166,23 @@ run 4 show 999
 grep -q "no such operation" "$tmp/err" || fail "show 999 message"
 ok "show, and exit 4 for an unknown id"
 
+# watch: subscribed before the cancel, it sees the child then the parent.
+"$ctl" --timeout 10000 watch --count 2 >"$tmp/watch.out" 2>"$tmp/watch.err" &
+watch_pid=$!
+i=0
+while ! grep -q "watching node ctltest" "$tmp/watch.err" && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+sleep 0.2 # the node's side of the connection
 run 0 cancel 1 --message "from the test"
 has "cancelled operation 1"
+wait "$watch_pid"
+rc=$?
+[ "$rc" -eq 0 ] || fail "watch --count 2 exited $rc: $(cat "$tmp/watch.out" "$tmp/watch.err")"
+[ "$(cat "$tmp/watch.out")" = "2 backup-index cancelled (parent): from the test
+1 backup cancelled (manual): from the test" ] || fail "watch: $(cat "$tmp/watch.out")"
+ok "watch --count 2 sees both changes"
 run 0 show 1
 has "^status: *cancelled$"
 has "^reason: *manual$"
@@ -183,7 +202,11 @@ run 0 stats
 has "^node: *ctltest$"
 has "^pid: *$node_pid$"
 has "^ops_history: *3$"
-ok "stats"
+has "^pub_dropped: *0$"
+run 1 --timeout 200 watch --count 1
+grep -q "no event within 200 ms" "$tmp/err" || fail "watch idle timeout message"
+run 0 watch --timeout 200
+ok "stats; watch idle timeout"
 
 # ---- a stale socket: the node dies without cleaning up ----
 kill -9 "$node_pid"

@@ -33,6 +33,7 @@
 
 #include <msgpack.h>
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include <nactor/nactor.h>
@@ -50,6 +51,7 @@ enum {
 #define CTL_MAX_NODES 256
 
 static int g_timeout = 2000; /* ms, every send and receive */
+static int g_timeout_set;    /* --timeout given (watch: an idle timeout) */
 static int g_quiet;          /* say() prints nothing (nodes: errors go in a column) */
 
 static void say(const char *fmt, ...)
@@ -78,7 +80,8 @@ static const char *const usage_main =
     "  cancel ID             cancel an operation and its children\n"
     "  stats                 show a node's counters\n"
     "  tree                  show the live operations as a tree\n"
-    "  watch, top, doctor    not implemented yet\n"
+    "  watch                 print status changes as they happen\n"
+    "  top, doctor           not implemented yet\n"
     "\n"
     "options:\n"
     "  --timeout MS          wait at most MS ms for each send/receive (2000)\n"
@@ -122,7 +125,8 @@ static const struct cmd_help helps[] = {
         "usage: nactorctl stats [--node N] [--json] [--timeout MS]\n"
         "\n"
         "Show the node's counters: pid, live actors, spawned, dead letters,\n"
-        "live operations and operations kept in the history.\n"},
+        "live operations, operations kept in the history, and status events the\n"
+        "node dropped (pub_dropped).\n"},
     {"tree",
         "usage: nactorctl tree [--node N] [--json] [--timeout MS]\n"
         "\n"
@@ -132,7 +136,16 @@ static const struct cmd_help helps[] = {
         "12 levels and 1000 operations; a note on stderr says when it left some\n"
         "out (use ls to see them all).\n"
         "  --json         print {\"roots\": [...], \"truncated\": bool}\n"},
-    {"watch", "usage: nactorctl watch\n\nNot implemented yet.\n"},
+    {"watch",
+        "usage: nactorctl watch [--node N] [--json] [--count N] [--timeout MS]\n"
+        "\n"
+        "Subscribe to the node's status stream (NODE.pub.ipc) and print one line\n"
+        "per change: ID NAME STATUS, then (REASON) when cancelled and \": MESSAGE\"\n"
+        "when there is one. \"watching node N\" goes to stderr once subscribed.\n"
+        "  --count N      exit 0 after N events\n"
+        "  --timeout MS   exit when no event came for MS ms: 0 without --count,\n"
+        "                 1 when fewer than N events came (default: wait forever)\n"
+        "  --json         print each event's op map as JSON, one line each\n"},
     {"top", "usage: nactorctl top\n\nNot implemented yet.\n"},
     {"doctor", "usage: nactorctl doctor\n\nNot implemented yet.\n"},
 };
@@ -247,6 +260,7 @@ static void json_str(FILE *f, const char *s, size_t n)
 
 static void json_value(FILE *f, const msgpack_object *o, int indent);
 
+/* indent < 0: compact, everything on one line. */
 static void json_indent(FILE *f, int indent)
 {
 	for (int i = 0; i < indent; i++)
@@ -322,6 +336,16 @@ static void json_value(FILE *f, const msgpack_object *o, int indent)
 			fputs("[]", f);
 			break;
 		}
+		if (indent < 0) {
+			fputc('[', f);
+			for (uint32_t i = 0; i < o->via.array.size; i++) {
+				json_value(f, &o->via.array.ptr[i], -1);
+				if (i + 1 < o->via.array.size)
+					fputc(',', f);
+			}
+			fputc(']', f);
+			break;
+		}
 		fputs("[\n", f);
 		for (uint32_t i = 0; i < o->via.array.size; i++) {
 			json_indent(f, indent + 1);
@@ -334,6 +358,18 @@ static void json_value(FILE *f, const msgpack_object *o, int indent)
 	case MSGPACK_OBJECT_MAP:
 		if (o->via.map.size == 0) {
 			fputs("{}", f);
+			break;
+		}
+		if (indent < 0) {
+			fputc('{', f);
+			for (uint32_t i = 0; i < o->via.map.size; i++) {
+				json_key(f, &o->via.map.ptr[i].key);
+				fputc(':', f);
+				json_value(f, &o->via.map.ptr[i].val, -1);
+				if (i + 1 < o->via.map.size)
+					fputc(',', f);
+			}
+			fputc('}', f);
 			break;
 		}
 		fputs("{\n", f);
@@ -495,6 +531,8 @@ static int node_names(char (*names)[CTL_NODE_MAX + 1], int max)
 		size_t l = strlen(de->d_name);
 		if (l <= 4 || strcmp(de->d_name + l - 4, ".ipc") != 0 || l - 4 > CTL_NODE_MAX)
 			continue;
+		if (l > 8 && strcmp(de->d_name + l - 8, ".pub.ipc") == 0)
+			continue; /* a node's status stream, not a node */
 		memcpy(names[n], de->d_name, l - 4);
 		names[n][l - 4] = '\0';
 		if (node_name_ok(names[n]))
@@ -777,6 +815,7 @@ enum {
 	OPT_LIMIT = 1 << 4,
 	OPT_MESSAGE = 1 << 5,
 	OPT_ID = 1 << 6, /* one positional ID, required */
+	OPT_COUNT = 1 << 7,
 };
 
 struct opts {
@@ -787,6 +826,7 @@ struct opts {
 	uint64_t limit;
 	const char *message;
 	uint64_t id;
+	uint64_t count;
 };
 
 /* A decimal number in 1..max with nothing else around it. */
@@ -861,6 +901,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, str
 		    strcmp(name, "--name") == 0            ? OPT_NAME :
 		    strcmp(name, "--limit") == 0           ? OPT_LIMIT :
 		    strcmp(name, "--message") == 0         ? OPT_MESSAGE :
+		    strcmp(name, "--count") == 0           ? OPT_COUNT :
 		    strcmp(name, "--timeout") == 0         ? 1u << 30 :
 		                                             0;
 		if (bit == 0 || (bit != 1u << 30 && !(mask & bit))) {
@@ -920,6 +961,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, str
 			}
 			o->limit = num;
 			break;
+		case OPT_COUNT:
+			if (parse_num(val, UINT32_MAX, &num) != 0) {
+				say("%s: bad --count '%s': expected a positive integer", cmd, val);
+				return EXIT_USAGE;
+			}
+			o->count = num;
+			break;
 		case OPT_MESSAGE:
 			if (strlen(val) > 255) {
 				say("%s: --message is longer than 255 bytes", cmd);
@@ -934,6 +982,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, str
 				return EXIT_USAGE;
 			}
 			g_timeout = (int)num;
+			g_timeout_set = 1;
 			break;
 		}
 	}
@@ -1229,7 +1278,7 @@ static int cmd_cancel(int argc, char **argv)
 static int cmd_stats(int argc, char **argv)
 {
 	static const char *const keys[] = {"pid", "live_actors", "spawned", "dead_letters",
-	    "ops_live", "ops_history"};
+	    "ops_live", "ops_history", "pub_dropped"};
 	struct opts o;
 	struct reply rp;
 	char node[CTL_NODE_MAX + 1];
@@ -1335,6 +1384,110 @@ static int cmd_tree(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* One event line: ID NAME STATUS [(REASON)][: MESSAGE]. 0, or -1 when
+ * the op map lacks fields. */
+static int watch_line(const msgpack_object *op)
+{
+	int ok = 1;
+	uint64_t id = mp_uint(op, "id", &ok);
+	char *name = mp_str(op, "name", &ok);
+	char *status = mp_str(op, "status", &ok);
+	char *reason = mp_str(op, "reason", &ok);
+	char *msg = mp_str(op, "message", &ok);
+	if (ok && name && status && reason && msg) {
+		printf("%" PRIu64 " %s %s", id, name, status);
+		if (strcmp(reason, "none") != 0)
+			printf(" (%s)", reason);
+		if (*msg)
+			printf(": %s", msg);
+		putchar('\n');
+	}
+	free(name);
+	free(status);
+	free(reason);
+	free(msg);
+	return ok ? 0 : -1;
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	struct opts o;
+	char node[CTL_NODE_MAX + 1], url[CTL_PATH_MAX + 16];
+	nng_socket s;
+	uint64_t seen = 0;
+	int rv;
+	if ((rv = parse_opts("watch", argc, argv, OPT_NODE | OPT_JSON | OPT_COUNT, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	char pubnode[CTL_NODE_MAX + 8];
+	snprintf(pubnode, sizeof(pubnode), "%s.pub", node);
+	if (node_url(url, sizeof(url), pubnode) != 0) {
+		say("runtime directory path too long");
+		return EXIT_NOCONN;
+	}
+	if ((rv = nng_sub0_open(&s)) != 0 ||
+	    (rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0) {
+		say("cannot open a subscriber: %s", nng_strerror(rv));
+		return EXIT_FAIL;
+	}
+	/* The idle timeout only when asked for: a watch waits by default. */
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, g_timeout_set ? g_timeout : NNG_DURATION_INFINITE);
+	if ((rv = nng_dial(s, url, NULL, 0)) != 0) {
+		say("cannot connect to the status stream of node %s: %s", node, nng_strerror(rv));
+		nng_close(s);
+		return EXIT_NOCONN;
+	}
+	fprintf(stderr, "nactorctl: watching node %s\n", node);
+	fflush(stdout);
+	while (o.count == 0 || seen < o.count) {
+		nng_msg *m;
+		nact_reader rd;
+		msgpack_object top;
+		if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
+			nng_close(s);
+			if (rv == NNG_ETIMEDOUT) {
+				if (o.count == 0)
+					return EXIT_OK;
+				say("no event within %d ms (%" PRIu64 " of %" PRIu64 " seen)",
+				    g_timeout, seen, o.count);
+				return EXIT_FAIL;
+			}
+			say("status stream of node %s: %s", node, nng_strerror(rv));
+			return EXIT_FAIL;
+		}
+		nact_limits lim = nact_limits_default();
+		lim.max_body = 1u << 20;
+		lim.max_depth = 8;
+		lim.max_elems = 1024;
+		lim.max_total = 4096;
+		int bad = 1;
+		if (nact_reader_init_buf(&rd, nng_msg_body(m), nng_msg_len(m), &lim) == 0) {
+			const msgpack_object *op;
+			if (nact_read_object(&rd, &top) == 0 && top.type == MSGPACK_OBJECT_MAP &&
+			    (op = mp_get(&top, "op")) != NULL && op->type == MSGPACK_OBJECT_MAP) {
+				if (o.json) {
+					json_value(stdout, op, -1);
+					putchar('\n');
+					bad = 0;
+				} else {
+					bad = watch_line(op);
+				}
+			}
+			nact_reader_fini(&rd);
+		}
+		nng_msg_free(m);
+		if (bad) {
+			say("bad event from node %s (skipped)", node);
+			continue;
+		}
+		fflush(stdout);
+		seen++;
+	}
+	nng_close(s);
+	return EXIT_OK;
+}
+
 static int cmd_unimplemented(const char *cmd, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
@@ -1368,6 +1521,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			g_timeout = (int)ms;
+			g_timeout_set = 1;
 			continue;
 		}
 		say("unknown option '%s' (see nactorctl --help)", a);
@@ -1392,7 +1546,9 @@ int main(int argc, char **argv)
 		return cmd_stats(sub_argc, sub_argv);
 	if (strcmp(cmd, "tree") == 0)
 		return cmd_tree(sub_argc, sub_argv);
-	if (strcmp(cmd, "watch") == 0 || strcmp(cmd, "top") == 0 || strcmp(cmd, "doctor") == 0)
+	if (strcmp(cmd, "watch") == 0)
+		return cmd_watch(sub_argc, sub_argv);
+	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "doctor") == 0)
 		return cmd_unimplemented(cmd, sub_argc, sub_argv);
 	say("unknown command '%s' (see nactorctl --help)", cmd);
 	return EXIT_USAGE;
