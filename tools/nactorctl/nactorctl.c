@@ -843,6 +843,18 @@ static int parse_num(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* A positive-count option (--limit, --count): 0, or -1 after saying why. */
+static int count_opt(const char *cmd, const char *opt, const char *val, uint64_t *dst)
+{
+	uint64_t num;
+	if (parse_num(val, UINT32_MAX, &num) != 0) {
+		say("%s: bad %s '%s': expected a positive integer", cmd, opt, val);
+		return -1;
+	}
+	*dst = num;
+	return 0;
+}
+
 static const char *const status_names[] = {"pending", "running", "completed", "failed", "cancelled",
     "timedout"};
 
@@ -955,18 +967,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, str
 			o->name = val;
 			break;
 		case OPT_LIMIT:
-			if (parse_num(val, UINT32_MAX, &num) != 0) {
-				say("%s: bad --limit '%s': expected a positive integer", cmd, val);
+			if (count_opt(cmd, "--limit", val, &o->limit) != 0)
 				return EXIT_USAGE;
-			}
-			o->limit = num;
 			break;
 		case OPT_COUNT:
-			if (parse_num(val, UINT32_MAX, &num) != 0) {
-				say("%s: bad --count '%s': expected a positive integer", cmd, val);
+			if (count_opt(cmd, "--count", val, &o->count) != 0)
 				return EXIT_USAGE;
-			}
-			o->count = num;
 			break;
 		case OPT_MESSAGE:
 			if (strlen(val) > 255) {
