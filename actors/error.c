@@ -46,6 +46,28 @@ const char *nact_strerror(int err)
 		return "invalid in the current state";
 	case NACT_ENOTSUP:
 		return "not supported here";
+	case NACT_ERESOURCE:
+		return "resource limit exceeded";
+	case NACT_ECACHE:
+		return "cache error";
+	case NACT_EHANDLER:
+		return "event handler failed";
+	case NACT_ESTAGE:
+		return "pipeline stage failed";
+	case NACT_EBADMSG:
+		return "bad message";
+	case NACT_ECANCELED:
+		return "operation cancelled";
+	case NACT_ECYCLE:
+		return "request would close a wait-for cycle";
+	case NACT_ELIMITED:
+		return "refused by a limiter";
+	case NACT_EAUTH:
+		return "authentication failed";
+	case NACT_EPROTO:
+		return "incompatible protocol version";
+	case NACT_ENODEDOWN:
+		return "node is down";
 	default:
 		break;
 	}

@@ -159,6 +159,61 @@ int nact_reply(nact_system *sys, const nact_msg *req, nact_msg *reply)
 	return nact_reply_to(sys, nact_msg_sender(req), nact_msg_corr(req), reply);
 }
 
+int nact_reply_error(nact_system *sys, const nact_msg *req, int code, const char *text)
+{
+	if (sys == NULL || req == NULL)
+		return NACT_EINVAL;
+	if (!(nact_msg_flags(req) & NACT_MF_REQUEST))
+		return NACT_EINVAL;
+	nact_msg *r;
+	int rv = nact_msg_alloc(&r, sys, NACT_T_ERROR);
+	if (rv != 0)
+		return rv;
+	nact_pack p;
+	nact_pack_init(&p, r);
+	nact_pack_array(&p, 2);
+	nact_pack_int(&p, code);
+	nact_pack_str(&p, text != NULL ? text : nact_strerror(code));
+	if ((rv = nact_pack_error(&p)) != 0 ||
+	    (rv = nact_reply_to(sys, nact_msg_sender(req), nact_msg_corr(req), r)) != 0)
+		nact_msg_free(r);
+	return rv;
+}
+
+int nact_error_read(const nact_msg *m, int *codep, char *text, size_t len)
+{
+	if (m == NULL || codep == NULL || (text == NULL && len > 0))
+		return NACT_EINVAL;
+	if (nact_msg_type(m) != NACT_T_ERROR)
+		return NACT_ETYPE;
+	nact_reader r;
+	int rv = nact_reader_init(&r, m, NULL);
+	if (rv != 0)
+		return rv;
+	uint32_t n = 0;
+	int64_t code = 0;
+	size_t sl = 0;
+	const char *s = NULL;
+	if ((rv = nact_read_array(&r, &n)) == 0 && n != 2)
+		rv = NACT_EMALFORMED;
+	if (rv == 0)
+		rv = nact_read_int(&r, &code);
+	if (rv == 0 && (code < INT32_MIN || code > INT32_MAX))
+		rv = NACT_ERANGE;
+	if (rv == 0)
+		rv = nact_read_str(&r, &s, &sl);
+	if (rv == 0) {
+		*codep = (int)code;
+		if (len > 0) {
+			size_t k = sl < len - 1 ? sl : len - 1;
+			memcpy(text, s, k);
+			text[k] = '\0';
+		}
+	}
+	nact_reader_fini(&r);
+	return rv;
+}
+
 /* ---- blocking call from outside actors ---- */
 
 struct waiter {

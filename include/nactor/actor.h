@@ -189,6 +189,17 @@ NACT_DECL int nact_call(nact_system *sys, nact_aid to, nact_msg *req, int timeou
 NACT_DECL int nact_reply(nact_system *sys, const nact_msg *req, nact_msg *reply);
 NACT_DECL int nact_reply_to(nact_system *sys, nact_aid to, uint64_t corr, nact_msg *reply);
 
+/* Reply to the request `req` with an error: a NACT_T_ERROR message whose
+ * body is [code, text] (text NULL = nact_strerror(code)). This is how every
+ * actor of the library answers a request it cannot serve. Errors: as
+ * nact_reply, NACT_ENOMEM. Any thread. */
+NACT_DECL int nact_reply_error(nact_system *sys, const nact_msg *req, int code, const char *text);
+
+/* Read a NACT_T_ERROR reply: *codep gets the code and text (if len > 0)
+ * the message, truncated to len - 1 bytes and NUL-terminated. Errors:
+ * NACT_EINVAL, NACT_ETYPE (not an error reply), decode errors. */
+NACT_DECL int nact_error_read(const nact_msg *m, int *codep, char *text, size_t len);
+
 /* ---- timers ---- */
 
 typedef struct nact_timer {

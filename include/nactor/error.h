@@ -5,6 +5,12 @@
  * below otherwise. nact_strerror() turns a code into a static string. Codes
  * from NACT_ESYSERR upward wrap an errno value (NACT_ESYSERR + errno); codes
  * from NACT_ETRANERR upward wrap an nng error (NACT_ETRANERR + nng error).
+ *
+ * The taxonomy is one list for the whole library: the runtime, the
+ * registry, the capabilities (caches, bus, pipelines, limiters, monitors,
+ * logging) and the node transport all return these codes. An actor that
+ * answers requests replies to a bad request with an error reply carrying
+ * one of them (NACT_EBADMSG for a message it does not understand).
  */
 #ifndef NACTOR_ERROR_H
 #define NACTOR_ERROR_H
@@ -35,6 +41,20 @@ enum nact_err {
 	NACT_EEXPIRED = 16,        /* the message deadline passed before delivery */
 	NACT_ESTATE = 17,          /* call not valid in the current state */
 	NACT_ENOTSUP = 18,         /* not supported here (e.g. inside an isolated actor) */
+	NACT_ERESOURCE = 19,       /* a resource limit was exceeded (entries, bytes,
+	                              queue, concurrency) */
+	NACT_ECACHE = 20,          /* a cache failed (compute failed, backing cache
+	                              unreachable) */
+	NACT_EHANDLER = 21,        /* an event handler failed (reported, delivery goes on) */
+	NACT_ESTAGE = 22,          /* a pipeline stage failed */
+	NACT_EBADMSG = 23,         /* a message an actor does not understand (wrong
+	                              type or body): error reply, never a crash */
+	NACT_ECANCELED = 24,       /* the operation was cancelled */
+	NACT_ECYCLE = 25,          /* a request would close a wait-for cycle */
+	NACT_ELIMITED = 26,        /* refused by a rate or concurrency limiter */
+	NACT_EAUTH = 27,           /* a peer failed authentication */
+	NACT_EPROTO = 28,          /* a peer spoke an incompatible protocol version */
+	NACT_ENODEDOWN = 29,       /* the node hosting the actor is down or unreachable */
 	NACT_ESYSERR = 0x10000000, /* + errno */
 	NACT_ETRANERR = 0x20000000 /* + nng error */
 };

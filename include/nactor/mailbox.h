@@ -65,12 +65,31 @@ typedef struct nact_aid {
 #define NACT_MF_REPLY 0x0002u   /* answer to the request with corr */
 #define NACT_MF_CONTROL 0x0004u /* control lane: never bounded or dropped */
 
-/* Type tags at or above NACT_T_SYSTEM are reserved for the runtime. */
+/* Type tags at or above NACT_T_SYSTEM are reserved for the runtime, in
+ * ranges by owner (each defined in its header):
+ *   0xFFFF0000-0xFFFF00FF  core runtime, supervision, isolation (actor.h,
+ *                          supervisor.h)
+ *   0xFFFF0100-0xFFFF01FF  event bus (bus.h); NACT_T_EVENT below
+ *   0xFFFF0200-0xFFFF02FF  caches (cache.h)
+ *   0xFFFF0300-0xFFFF03FF  pipelines (pipeline.h)
+ *   0xFFFF0400-0xFFFF04FF  limiters and executors (limit.h)
+ *   0xFFFF0500-0xFFFF05FF  monitors, metrics, the log actor (monitor.h, logger.h)
+ *   0xFFFF0600-0xFFFF06FF  operations and cancellation (registry.h)
+ *   0xFFFF0700-0xFFFF07FF  node transport (node.h)
+ *   0xFFFF0800-0xFFFF08FF  the error reply (NACT_T_ERROR below)
+ */
 #define NACT_T_SYSTEM 0xFFFF0000u
 #define NACT_T_STOP 0xFFFF0001u        /* control: stop the actor */
 #define NACT_T_TIMEOUT 0xFFFF0002u     /* receive timeout fired */
 #define NACT_T_DEADLETTER 0xFFFF0003u  /* dead-letter report (see actor.h) */
 #define NACT_T_REQ_TIMEOUT 0xFFFF0004u /* internal: request timer */
+/* An event from the bus delivered to an actor listener; body: the msgpack
+ * array [topic (str), payload (any msgpack value)]. */
+#define NACT_T_EVENT 0xFFFF0100u
+/* The error reply any capability actor sends to a request it cannot serve
+ * (NACT_EBADMSG for a message it does not understand); body: the msgpack
+ * array [code (int, a NACT_E* value), message (str)]. */
+#define NACT_T_ERROR 0xFFFF0800u
 
 /* Allocate a message of the given type from the calling thread's pool.
  * The header is initialised (target, sender, corr, opid, deadline zero);

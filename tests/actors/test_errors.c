@@ -18,7 +18,9 @@
 
 static const int codes[] = {NACT_OK, NACT_ENOMEM, NACT_EINVAL, NACT_ENOENT, NACT_EDEAD, NACT_EFULL,
     NACT_ETIMEDOUT, NACT_EDEADLK, NACT_ECLOSED, NACT_EEXIST, NACT_ETYPE, NACT_ETRUNC,
-    NACT_EMALFORMED, NACT_ELIMIT, NACT_ERANGE, NACT_EEOF, NACT_EEXPIRED, NACT_ESTATE, NACT_ENOTSUP};
+    NACT_EMALFORMED, NACT_ELIMIT, NACT_ERANGE, NACT_EEOF, NACT_EEXPIRED, NACT_ESTATE, NACT_ENOTSUP,
+    NACT_ERESOURCE, NACT_ECACHE, NACT_EHANDLER, NACT_ESTAGE, NACT_EBADMSG, NACT_ECANCELED,
+    NACT_ECYCLE, NACT_ELIMITED, NACT_EAUTH, NACT_EPROTO, NACT_ENODEDOWN};
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
 static void test_strerror(void)
@@ -40,7 +42,7 @@ static void test_strerror(void)
 				    codes[i], codes[j], s[i]);
 
 	/* Unknown and wrapped codes: still a string. */
-	const int other[] = {18, 999, -1, -12345, NACT_ESYSERR, NACT_ESYSERR + ENOENT,
+	const int other[] = {30, 999, -1, -12345, NACT_ESYSERR, NACT_ESYSERR + ENOENT,
 	    NACT_ESYSERR + EAGAIN, NACT_ETRANERR, NACT_ETRANERR + NNG_ETIMEDOUT,
 	    NACT_ETRANERR + NNG_ECONNREFUSED, 0x7fffffff};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {

@@ -1,0 +1,1 @@
+# bench/bus.cmake — benchmarks of the bus area (included by bench/CMakeLists.txt).

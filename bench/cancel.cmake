@@ -1,0 +1,1 @@
+# bench/cancel.cmake — benchmarks of the cancel area (included by bench/CMakeLists.txt).

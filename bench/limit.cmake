@@ -1,0 +1,1 @@
+# bench/limit.cmake — benchmarks of the limit area (included by bench/CMakeLists.txt).

@@ -1,0 +1,1 @@
+# bench/pipeline.cmake — benchmarks of the pipeline area (included by bench/CMakeLists.txt).

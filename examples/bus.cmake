@@ -1,0 +1,1 @@
+# examples/bus.cmake — examples of the bus area (included by examples/CMakeLists.txt).

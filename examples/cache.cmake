@@ -1,0 +1,1 @@
+# examples/cache.cmake — examples of the cache area (included by examples/CMakeLists.txt).

@@ -1,0 +1,1 @@
+# examples/limit.cmake — examples of the limit area (included by examples/CMakeLists.txt).

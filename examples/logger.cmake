@@ -1,0 +1,1 @@
+# examples/logger.cmake — examples of the logger area (included by examples/CMakeLists.txt).

@@ -1,0 +1,1 @@
+# examples/node.cmake — examples of the node area (included by examples/CMakeLists.txt).

@@ -1,0 +1,1 @@
+# examples/pipeline.cmake — examples of the pipeline area (included by examples/CMakeLists.txt).

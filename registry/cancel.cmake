@@ -1,0 +1,2 @@
+# registry/cancel.cmake — sources of the cancel area, appended to the library.
+# list(APPEND NACT_SOURCES registry/cancel.c)
