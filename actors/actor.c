@@ -222,8 +222,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 	return spawn_common(idp, sys, fn, state, fini, opts, 0);
 }
 
-int nact_spawn_op(nact_aid *idp, nact_opid *opp, nact_system *sys, nact_behaviour fn,
-    void *state, nact_state_fini fini, const nact_spawn_opts *opts, const nact_op_opts *op)
+int nact_spawn_op(nact_aid *idp, nact_opid *opp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts, const nact_op_opts *op)
 {
 	if (idp == NULL || sys == NULL || fn == NULL || op == NULL || op->timeout_ms < 0)
 		return NACT_EINVAL;

@@ -878,8 +878,7 @@ static void tell_owner(nact_system *sys, const struct ownrec *r)
 	nact_pack_uint(&pk, r->actor.v);
 	nact_pack_uint(&pk, r->id.v);
 	nact_pack_uint(&pk, r->grace_ms);
-	if (nact_pack_error(&pk) != 0 ||
-	    nact_send_after(sys, a, m, (int)r->grace_ms, NULL) != 0) {
+	if (nact_pack_error(&pk) != 0 || nact_send_after(sys, a, m, (int)r->grace_ms, NULL) != 0) {
 		nact_msg_free(m);
 		nact_kill(sys, r->actor);
 	}
@@ -1128,7 +1127,8 @@ int nact_op_cancel_on(nact_system *sys, nact_opid id, nact_opid source)
 		rv = 0;
 	} else if ((rv = not_live(t, source.v)) == NACT_ESTATE) {
 		const nact_op_info *in = history_find(t, source.v);
-		if (in != NULL && (in->status == NACT_OP_CANCELLED || in->status == NACT_OP_TIMEDOUT)) {
+		if (in != NULL &&
+		    (in->status == NACT_OP_CANCELLED || in->status == NACT_OP_TIMEDOUT)) {
 			rv = 0; /* already cancelled: cancel id at once */
 			now_reason = in->reason;
 		}
@@ -1231,7 +1231,8 @@ int nacti_ops_wait_add(nact_system *sys, uint64_t waiter, uint64_t on, uint64_t 
 	free(fr);
 	free(e);
 	if (rv == NACT_ECYCLE)
-		nact_log(sys, NACT_LOG_WARN, "request refused: wait-for cycle of operations %s", text);
+		nact_log(sys, NACT_LOG_WARN, "request refused: wait-for cycle of operations %s",
+		    text);
 	return rv;
 }
 
