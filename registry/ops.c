@@ -103,6 +103,9 @@ struct op {
 	void *cond_arg;
 	int cint;
 	nact_timer ctimer;   /* the next check, or 0 */
+	uint64_t cseq;       /* which arming of the condition ctimer belongs to */
+	int quiet;           /* a request's op: kept in the history only if it
+	                        did not complete */
 	struct wedge *waits; /* wait-for edges out of this op */
 	uint64_t mark;       /* cycle search epoch */
 	nact_op_info info;   /* the public view */
@@ -379,7 +382,8 @@ static void finalize(nact_system *sys, struct nacti_ops *t, struct op *o, int st
 		free_cbs(o->cbs);
 	}
 	OPS_HOOK(t, o);
-	history_push(t, &o->info);
+	if (!(o->quiet && status == NACT_OP_COMPLETED))
+		history_push(t, &o->info);
 	if (t->ncache < OPS_CACHE) {
 		o->hnext = t->cache;
 		t->cache = o;
@@ -448,6 +452,8 @@ int nact_op_create(nact_opid *idp, nact_system *sys, const char *name, nact_opid
 	o->cond_arg = NULL;
 	o->cint = 0;
 	o->ctimer.v = 0;
+	o->cseq = 0;
+	o->quiet = 0;
 	o->waits = NULL;
 	o->mark = 0;
 	o->cbs = NULL;
@@ -985,7 +991,7 @@ void nacti_ops_actor_ended(nact_system *sys, uint64_t opid, int reason, const ch
 
 /* ---- more cancel sources ---- */
 
-static int cond_arm(nact_system *sys, uint64_t id, int ms, nact_timer *tp)
+static int cond_arm(nact_system *sys, uint64_t id, uint64_t seq, int ms, nact_timer *tp)
 {
 	nact_aid a;
 	nact_msg *m;
@@ -994,11 +1000,27 @@ static int cond_arm(nact_system *sys, uint64_t id, int ms, nact_timer *tp)
 	if ((rv = deadline_actor(sys, &a)) != 0 || (rv = nact_msg_alloc(&m, sys, OPS_T_COND)) != 0)
 		return rv;
 	nact_pack_init(&pk, m);
-	nact_pack_array(&pk, 1);
+	nact_pack_array(&pk, 2);
 	nact_pack_uint(&pk, id);
+	nact_pack_uint(&pk, seq);
 	if ((rv = nact_pack_error(&pk)) != 0 || (rv = nact_send_after(sys, a, m, ms, tp)) != 0)
 		nact_msg_free(m);
 	return rv;
+}
+
+/* Publish tm as the op's next check if arming seq is still current;
+ * else (ended, or re-armed since) cancel it. */
+static void cond_publish(nact_system *sys, uint64_t id, uint64_t seq, nact_timer tm)
+{
+	struct nacti_ops *t = sys->ops;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, id);
+	int stale = o == NULL || o->cseq != seq;
+	if (!stale)
+		o->ctimer = tm;
+	nng_mtx_unlock(t->mtx);
+	if (stale)
+		nact_timer_cancel(sys, tm);
 }
 
 static void cond_check(nact_ctx *ctx, nact_msg *m)
@@ -1007,38 +1029,32 @@ static void cond_check(nact_ctx *ctx, nact_msg *m)
 	struct nacti_ops *t = sys->ops;
 	nact_reader r;
 	uint32_t n;
-	uint64_t id;
+	uint64_t id, seq;
 	if (nact_reader_init(&r, m, NULL) != 0)
 		return;
-	int bad = nact_read_array(&r, &n) != 0 || n != 1 || nact_read_uint(&r, &id) != 0;
+	int bad = nact_read_array(&r, &n) != 0 || n != 2 || nact_read_uint(&r, &id) != 0 ||
+	    nact_read_uint(&r, &seq) != 0;
 	nact_reader_fini(&r);
 	if (bad)
 		return;
 	nng_mtx_lock(t->mtx);
 	struct op *o = find(t, id);
-	int (*cond)(void *, nact_opid) = o != NULL ? o->cond : NULL;
-	void *arg = o != NULL ? o->cond_arg : NULL;
-	int ms = o != NULL ? o->cint : 0;
-	if (o != NULL)
+	int current = o != NULL && o->cseq == seq && o->cond != NULL;
+	int (*cond)(void *, nact_opid) = current ? o->cond : NULL;
+	void *arg = current ? o->cond_arg : NULL;
+	int ms = current ? o->cint : 0;
+	if (current)
 		o->ctimer.v = 0; /* this one fired */
 	nng_mtx_unlock(t->mtx);
-	if (cond == NULL)
-		return; /* ended meanwhile */
+	if (!current)
+		return; /* ended or re-armed meanwhile */
 	if (cond(arg, (nact_opid){id})) {
 		cancel_op(sys, (nact_opid){id}, NACT_CANCEL_CONDITION, "condition met", 0);
 		return;
 	}
 	nact_timer tm;
-	if (cond_arm(sys, id, ms, &tm) != 0)
-		return; /* closing */
-	nng_mtx_lock(t->mtx);
-	o = find(t, id);
-	int stale = o == NULL || o->cond != cond;
-	if (!stale)
-		o->ctimer = tm;
-	nng_mtx_unlock(t->mtx);
-	if (stale)
-		nact_timer_cancel(sys, tm);
+	if (cond_arm(sys, id, seq, ms, &tm) == 0)
+		cond_publish(sys, id, seq, tm);
 }
 
 int nact_op_cancel_when(nact_system *sys, nact_opid id, int (*cond)(void *arg, nact_opid id),
@@ -1048,6 +1064,7 @@ int nact_op_cancel_when(nact_system *sys, nact_opid id, int (*cond)(void *arg, n
 		return NACT_EINVAL;
 	struct nacti_ops *t = sys->ops;
 	nact_timer old = {0}, tm;
+	uint64_t seq = 0;
 	nng_mtx_lock(t->mtx);
 	struct op *o = find(t, id.v);
 	int rv = o == NULL ? not_live(t, id.v) : 0;
@@ -1057,27 +1074,21 @@ int nact_op_cancel_when(nact_system *sys, nact_opid id, int (*cond)(void *arg, n
 		o->cond = cond;
 		o->cond_arg = arg;
 		o->cint = interval_ms;
+		o->cseq = seq = ++t->tseq;
 	}
 	nng_mtx_unlock(t->mtx);
 	if (rv != 0)
 		return rv;
 	if (old.v != 0)
 		nact_timer_cancel(sys, old);
-	if ((rv = cond_arm(sys, id.v, interval_ms, &tm)) != 0) {
+	if ((rv = cond_arm(sys, id.v, seq, interval_ms, &tm)) != 0) {
 		nng_mtx_lock(t->mtx);
-		if ((o = find(t, id.v)) != NULL && o->cond == cond)
+		if ((o = find(t, id.v)) != NULL && o->cseq == seq)
 			o->cond = NULL;
 		nng_mtx_unlock(t->mtx);
 		return rv;
 	}
-	nng_mtx_lock(t->mtx);
-	o = find(t, id.v);
-	int stale = o == NULL || o->cond != cond || o->ctimer.v != 0;
-	if (!stale)
-		o->ctimer = tm;
-	nng_mtx_unlock(t->mtx);
-	if (stale)
-		nact_timer_cancel(sys, tm); /* ended or re-armed meanwhile */
+	cond_publish(sys, id.v, seq, tm);
 	return 0;
 }
 
@@ -1281,6 +1292,13 @@ int nacti_ops_request_begin(nact_system *sys, uint64_t parent, nact_aid to, uint
 	*ropp = 0;
 	snprintf(tags, sizeof(tags), "to=%#llx", (unsigned long long)to.v);
 	int rv = nact_op_create(&rop, sys, "request", (nact_opid){parent}, tags);
+	if (rv == 0) {
+		nng_mtx_lock(sys->ops->mtx);
+		struct op *o = find(sys->ops, rop.v);
+		if (o != NULL)
+			o->quiet = 1;
+		nng_mtx_unlock(sys->ops->mtx);
+	}
 	if (rv == NACT_ESTATE)
 		return nact_op_is_cancelled(sys, (nact_opid){parent}) ? NACT_ECANCELED : 0;
 	if (rv == NACT_ENOENT)

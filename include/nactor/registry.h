@@ -239,7 +239,8 @@ NACT_DECL int nact_op_cancel_on(nact_system *sys, nact_opid id, nact_opid source
  * or from an actor spawned with nact_spawn_op, creates a child operation
  * "request" (tags "to=0xID") under that operation and sends it in the
  * request's header (nact_msg_opid(req) in the callee). It completes when
- * the reply arrives; it is cancelled (TIMEDOUT) when the request times
+ * the reply arrives (a completed request operation is not kept in the
+ * history, so requests do not crowd it out); it is cancelled (TIMEDOUT) when the request times
  * out, and with its parent when the caller's operation is cancelled. So
  * the callee polls nact_op_is_cancelled(sys, (nact_opid){nact_msg_opid(req)})
  * or registers nact_op_on_cancel on it, and its own requests made while
