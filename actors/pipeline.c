@@ -423,6 +423,8 @@ struct stage {
 
 	/* sink */
 	uint64_t sunk, next_progress;
+
+	nact_ctx *ctx; /* during a handler only (for nact_forward) */
 };
 
 static void stage_fini(void *arg)
@@ -757,7 +759,22 @@ static int process(struct stage *st, nact_msg *m, int owned)
 			if (st->kind == NACT_PL_SINK)
 				sink_progress(st);
 			if (st->kind == NACT_PL_FILTER && keep) {
-				/* the item passes on unchanged: ownership moves on */
+				/* the item passes on unchanged: ownership moves on.
+				 * A delivered one goes on without a copy when it can
+				 * be sent now (as from this stage: the next checks
+				 * the sender). */
+				if (!owned && st->ctx != NULL && st->outq.n == 0 &&
+				    st->credit > 0) {
+					nact_msg_set_type(m, NACT_T_PL_ITEM);
+					nacti_put64(nacti_hdr(m) + NACTI_OFF_SENDER, st->self.v);
+					if (nact_forward(st->ctx, st->down, m) == 0) {
+						st->credit--;
+						stat_add(&st->pl->stats[st->idx].out, 1);
+						st->unret++;
+						give_credit(st, 0);
+						return 0;
+					}
+				}
 				nact_msg *fw = owned ? m : own_msg(st->sys, m);
 				if (fw != NULL) {
 					inflight_add(st->pl, -1); /* put_out counts it again */
@@ -1046,9 +1063,19 @@ static int ctl_down(const nact_msg *m, nact_pipeline *pl)
 	return nact_exit_info_read(m, &info) == 0 && info.id.v == pl->ctl.v;
 }
 
+static int stage_msg(struct stage *st, nact_ctx *ctx, nact_msg *m);
+
 static int stage_fn(nact_ctx *ctx, nact_msg *m)
 {
 	struct stage *st = nact_state(ctx);
+	st->ctx = ctx;
+	int rv = stage_msg(st, ctx, m);
+	st->ctx = NULL;
+	return rv;
+}
+
+static int stage_msg(struct stage *st, nact_ctx *ctx, nact_msg *m)
+{
 	uint32_t type = nact_msg_type(m);
 	nact_aid from = nact_msg_sender(m);
 	int64_t v[2];
@@ -1335,9 +1362,9 @@ static void ctl_finish(nact_ctx *ctx, struct ctl *c, int code, int stage, int64_
 
 	atomic_store(&pl->fin_code, code == 0 ? NACT_ESTATE : code);
 	atomic_store(&pl->finishing, 1);
-	nng_mtx_lock(pl->mtx);
-	nng_cv_wake(pl->cv);
-	nng_mtx_unlock(pl->mtx);
+	/* blocked pushers wake, actors waiting for room get READY: their
+	 * next push returns the result code */
+	pl_notify(pl);
 
 	if (code != NACT_ECANCELED) {
 		int rv = code == 0 ? nact_op_complete(pl->sys, pl->op) :
