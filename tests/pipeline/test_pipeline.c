@@ -836,6 +836,79 @@ static void test_actor_feed(void)
 	nact_system_close(sys, 5000);
 }
 
+/* An actor waiting for room is told when the pipeline ends: READY, then
+ * its push returns the result code. */
+struct waiter {
+	nact_pipeline *pl;
+	_Atomic int efull, ready, last_rv;
+};
+
+static int waiter_fn(nact_ctx *ctx, nact_msg *m)
+{
+	struct waiter *w = nact_state(ctx);
+	uint32_t t = nact_msg_type(m);
+	if (t == NACT_T_PL_READY)
+		atomic_fetch_add(&w->ready, 1);
+	else if (t != 77)
+		return 0;
+	for (;;) {
+		nact_msg *it = int_msg(nact_sys(ctx), 1);
+		int rv = nact_pipeline_push(ctx, w->pl, it);
+		atomic_store(&w->last_rv, rv);
+		if (rv == 0)
+			continue;
+		nact_msg_free(it);
+		if (rv == NACT_EFULL)
+			atomic_fetch_add(&w->efull, 1);
+		return 0;
+	}
+}
+
+static int stuck_sink(void *arg, const void *b, size_t len);
+
+static void test_ready_on_cancel(void)
+{
+	nact_system *sys;
+	nact_pipeline *pl;
+	nact_pl_result res;
+	static _Atomic int release;
+	static struct waiter w;
+	atomic_store(&release, 0);
+	memset(&w, 0, sizeof(w));
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	nact_pl_stage st[] = {nact_pl_map("x2", double_fn, NULL),
+	    nact_pl_sink("stuck", stuck_sink, (void *)&release)};
+	st[0].window = 2;
+	st[1].window = 2;
+	REQUIRE_RV(nact_pipeline_start(&pl, sys, st, 2, NULL));
+	w.pl = pl;
+	nact_aid wid;
+	REQUIRE_RV(nact_spawn(&wid, sys, waiter_fn, &w, NULL, NULL));
+	nact_msg *go;
+	REQUIRE_RV(nact_msg_alloc(&go, sys, 77));
+	REQUIRE_RV(nact_send(sys, wid, go));
+	/* it pushes until the sink is stuck: then its last EFULL gets no READY
+	 * and nothing moves (wait for two equal snapshots) */
+	int r0 = -1;
+	for (int k = 0; k < 500 && r0 < 0; k++) {
+		int e = atomic_load(&w.efull), r = atomic_load(&w.ready);
+		nng_msleep(20);
+		if (e >= 1 && e == atomic_load(&w.efull) && r == atomic_load(&w.ready))
+			r0 = r;
+	}
+	REQUIRE(r0 >= 0);
+	CHECK_EQ_INT(atomic_load(&w.efull), r0 + 1);
+	CHECK_RV(nact_pipeline_cancel(pl));
+	atomic_store(&release, 1); /* let the sink's handler return */
+	REQUIRE_RV(nact_pipeline_wait(pl, LONG_MS, &res));
+	CHECK_EQ_INT(res.code, NACT_ECANCELED);
+	CHECK(NT_WAIT(atomic_load(&w.ready) > r0, NT_LONG_MS));
+	CHECK(NT_WAIT(atomic_load(&w.last_rv) == NACT_ECANCELED, NT_LONG_MS));
+	nact_stop(sys, wid);
+	nact_pipeline_free(pl);
+	nact_system_close(sys, 5000);
+}
+
 /* ---- backpressure ---- */
 
 /* Peak RSS limit for the backpressure test: fixed, independent of the item
@@ -1167,5 +1240,6 @@ static void test_bad_messages(void)
 NT_MAIN(NT_CASE(test_map_filter_thread_feed), NT_CASE(test_batch_flush), NT_CASE(test_window),
     NT_CASE(test_time_batch_manual_clock), NT_CASE(test_pmap), NT_CASE(test_policies),
     NT_CASE(test_retry_manual_clock), NT_CASE(test_completion), NT_CASE(test_cancel_registry),
-    NT_CASE(test_stage_crash), NT_CASE(test_actor_feed), NT_CASE(test_backpressure),
-    NT_CASE(test_push_timeout), NT_CASE(test_bad_messages), NT_CASE(test_bad_spec))
+    NT_CASE(test_stage_crash), NT_CASE(test_actor_feed), NT_CASE(test_ready_on_cancel),
+    NT_CASE(test_backpressure), NT_CASE(test_push_timeout), NT_CASE(test_bad_messages),
+    NT_CASE(test_bad_spec))
