@@ -546,24 +546,19 @@ static void out_discard(nact_pl_out *o)
 	q_fini(&o->q);
 }
 
-static void emit_array(struct stage *st, uint32_t count, const struct wbuf *parts, uint32_t nparts,
-    uint32_t first)
+/* Emit the batch buffer as one array of bcount items. */
+static void emit_batch_array(struct stage *st)
 {
 	nact_msg *m;
 	nact_pack pk;
 	int rv = nact_msg_alloc(&m, st->sys, NACT_T_PL_ITEM);
-	if (rv != 0) {
-		stage_fail(st, st->nproc, rv, "batch");
-		return;
+	if (rv == 0) {
+		nact_pack_init(&pk, m);
+		nact_pack_array(&pk, st->bcount);
+		rv = nact_pack_error(&pk);
 	}
-	nact_pack_init(&pk, m);
-	nact_pack_array(&pk, count);
-	rv = nact_pack_error(&pk);
-	for (uint32_t i = 0; rv == 0 && i < nparts; i++) {
-		const struct wbuf *b = &parts[(first + i) % (nparts == 1 ? 1 : st->c->s.n)];
-		if (nng_msg_append(nact_msg_nng(m), b->p, b->len) != 0)
-			rv = NACT_ENOMEM;
-	}
+	if (rv == 0 && nng_msg_append(nact_msg_nng(m), st->bb.p, st->bb.len) != 0)
+		rv = NACT_ENOMEM;
 	if (rv != 0) {
 		nact_msg_free(m);
 		stage_fail(st, st->nproc, rv, "batch");
@@ -576,7 +571,7 @@ static void batch_emit(struct stage *st)
 {
 	if (st->bcount == 0)
 		return;
-	emit_array(st, st->bcount, &st->bb, 1, 0);
+	emit_batch_array(st);
 	st->bb.len = 0;
 	st->bcount = 0;
 	if (st->timer_on) {
@@ -592,7 +587,6 @@ static void window_emit(struct stage *st)
 	uint32_t n = st->c->s.n;
 	uint32_t k = st->wcount < n ? (uint32_t)st->wcount : n;
 	uint32_t first = (uint32_t)((st->wcount - k) % n);
-	/* emit_array with nparts > 1 indexes the ring modulo n */
 	nact_msg *m;
 	nact_pack pk;
 	int rv = nact_msg_alloc(&m, st->sys, NACT_T_PL_ITEM);

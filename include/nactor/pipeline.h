@@ -55,7 +55,8 @@
  * Bad messages. A stage or the controller that gets a message it does not
  * expect (unknown type, a body that is not valid msgpack, an item or
  * credit from an actor that is not its neighbour) counts it in
- * nact_pl_stats.bad and drops it; a request gets an error reply
+ * nact_pl_stats.bad (the controller's count in stage 0's) and drops it;
+ * a request gets an error reply
  * NACT_EBADMSG. Nothing else changes.
  *
  * Threads: stage functions run inside the stage's actor, one item at a
