@@ -715,6 +715,17 @@ static void test_cancel_registry(void)
 
 /* ---- a stage that crashes ---- */
 
+static int sleepy_fn(void *arg, const void *b, size_t len, nact_pl_out *out)
+{
+	int64_t v;
+	(void)arg;
+	if (rd_int(b, len, &v) != 0)
+		return NACT_EBADMSG;
+	if (v == 3)
+		nng_msleep(200);
+	return emit_int(out, v);
+}
+
 static void test_stage_crash(void)
 {
 	nact_system *sys;
@@ -756,6 +767,20 @@ static void test_stage_crash(void)
 	CHECK(NT_WAIT(live_actors(sys) == live0, NT_LONG_MS));
 	CHECK_ERR(nact_pipeline_wait(pl, 50, &res), NACT_ETIMEDOUT);
 	nact_pipeline_free(pl); /* still cancels the operation */
+
+	/* a handler past its deadline ends the stage: the pipeline fails */
+	g = (struct gen){0, 100};
+	atomic_store(&n, 0);
+	st[1] = nact_pl_map("sleepy", sleepy_fn, NULL);
+	st[1].handler_deadline_ms = 20;
+	REQUIRE_RV(nact_pipeline_start(&pl, sys, st, 3, NULL));
+	REQUIRE_RV(nact_pipeline_wait(pl, LONG_MS, &res));
+	CHECK_EQ_INT(res.code, NACT_ESTAGE);
+	CHECK_EQ_INT(res.stage, 1);
+	CHECK(strstr(res.message, "'sleepy'") != NULL);
+	printf("  deadline: %s\n", res.message);
+	CHECK(NT_WAIT(live_actors(sys) == live0, NT_LONG_MS));
+	nact_pipeline_free(pl);
 	nact_system_close(sys, 5000);
 }
 
