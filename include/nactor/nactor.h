@@ -7,6 +7,7 @@
 #include <nactor/registry.h>
 #include <nactor/transport.h>
 #include <nactor/supervisor.h>
+#include <nactor/pipeline.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0
