@@ -1,0 +1,241 @@
+/*
+ * cache.c — get/set messages per second through a cache actor, to put
+ * beside redis-benchmark on loopback (bench/cache-vs-redis.sh).
+ *
+ *   cache [N [KEYS [VALUESIZE [P]]]]   (defaults 1000000 100000 3, P both 16 and 1)
+ *
+ * A client actor keeps up to P requests in flight (nact_request, the path
+ * any actor uses), like redis-benchmark -P 16 keeps 16 commands in flight
+ * per connection; each reply sends the next request until N have been
+ * answered. Keys are "key:%012d" with a random number below KEYS (as
+ * redis-benchmark -r KEYS writes them), values VALUESIZE bytes (a msgpack
+ * bin, as redis-benchmark -d writes VALUESIZE bytes). First N sets, then N
+ * gets. Prints per phase and P:
+ *
+ *   peer=nactor bench=cache_set n=N seconds=S rate=R pipeline=P keys=K value_size=V
+ *   peer=nactor bench=cache_get n=N seconds=S rate=R pipeline=P keys=K value_size=V hits=H
+ *
+ * and checks its own results: every request answered, no error reply, the
+ * values read back are the bytes written, and the cache's own stats agree
+ * (sets = N, hits + misses = N).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nactor/cache.h>
+#include <nactor/nactor.h>
+
+#include <nng/supplemental/util/platform.h>
+
+typedef struct client {
+	nact_aid cache;
+	int set;        /* phase: 1 sets, 0 gets */
+	long n, keys;   /* requests to make; key space */
+	int pipe;       /* in flight */
+	long sent, got; /* so far */
+	long errs, hits, badval;
+	uint64_t rng;
+	const uint8_t *val; /* msgpack bin of VALUESIZE bytes */
+	size_t vlen;
+	nng_mtx *mtx;
+	nng_cv *cv;
+	int done;
+} client;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void send_one(nact_ctx *ctx, client *c);
+
+static void on_reply(nact_ctx *ctx, nact_msg *rep, int err, void *arg)
+{
+	client *c = arg;
+	if (err != 0) {
+		c->errs++;
+	} else if (c->set) {
+		if (nact_cache_reply_done(rep, NULL) != 0)
+			c->errs++;
+	} else {
+		int hit = 0;
+		const void *v;
+		size_t vl;
+		if (nact_cache_reply_value(rep, &hit, &v, &vl) != 0)
+			c->errs++;
+		else if (hit && (vl != c->vlen || memcmp(v, c->val, vl) != 0))
+			c->badval++;
+		else
+			c->hits += hit;
+	}
+	c->got++;
+	if (c->sent < c->n)
+		send_one(ctx, c);
+	if (c->got == c->n) {
+		nng_mtx_lock(c->mtx);
+		c->done = 1;
+		nng_cv_wake(c->cv);
+		nng_mtx_unlock(c->mtx);
+	}
+}
+
+static void send_one(nact_ctx *ctx, client *c)
+{
+	char key[32];
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	int kl = snprintf(key, sizeof(key), "key:%012ld", (long)(c->rng % (uint64_t)c->keys));
+	nact_msg *m;
+	int rv = c->set ?
+	    nact_cache_msg_set(&m, nact_sys(ctx), key, (size_t)kl, c->val, c->vlen, -1) :
+	    nact_cache_msg_get(&m, nact_sys(ctx), key, (size_t)kl);
+	c->sent++;
+	if (rv == 0 && (rv = nact_request(ctx, c->cache, m, 30000, on_reply, c)) != 0)
+		nact_msg_free(m);
+	if (rv != 0) { /* count it as answered, with an error */
+		c->errs++;
+		c->got++;
+	}
+}
+
+static int client_fn(nact_ctx *ctx, nact_msg *m)
+{
+	client *c = nact_state(ctx);
+	(void)m;
+	for (int i = 0; i < c->pipe && c->sent < c->n; i++)
+		send_one(ctx, c);
+	return 0;
+}
+
+static int run(nact_system *sys, nact_aid cache, client *c, int set, long n, long keys, int pipe,
+    double *secs)
+{
+	nact_aid cl;
+	c->set = set;
+	c->n = n;
+	c->keys = keys;
+	c->pipe = pipe;
+	c->sent = c->got = c->errs = c->hits = c->badval = 0;
+	c->done = 0;
+	c->cache = cache;
+	int rv = nact_spawn(&cl, sys, client_fn, c, NULL, NULL);
+	if (rv != 0)
+		return rv;
+	nact_msg *go;
+	double t0 = now_s();
+	if ((rv = nact_msg_alloc(&go, sys, 1)) != 0 || (rv = nact_send(sys, cl, go)) != 0)
+		return rv;
+	nng_mtx_lock(c->mtx);
+	nng_time dl = nng_clock() + 600000;
+	while (!c->done)
+		if (nng_cv_until(c->cv, dl) == NNG_ETIMEDOUT)
+			break;
+	int done = c->done;
+	nng_mtx_unlock(c->mtx);
+	*secs = now_s() - t0;
+	nact_stop(sys, cl);
+	return done ? 0 : NACT_ETIMEDOUT;
+}
+
+static long arg_or(int argc, char **argv, int i, long dflt)
+{
+	if (argc <= i)
+		return dflt;
+	char *end;
+	long v = strtol(argv[i], &end, 10);
+	return (*end != '\0' || v < 1) ? -1 : v;
+}
+
+int main(int argc, char **argv)
+{
+	long n = arg_or(argc, argv, 1, 1000000), keys = arg_or(argc, argv, 2, 100000);
+	long vs = arg_or(argc, argv, 3, 3), p = arg_or(argc, argv, 4, 0);
+	if (n < 1 || keys < 1 || vs < 1 || vs > 1000000 || p < 0 || p > 100000) {
+		fprintf(stderr, "usage: cache [N [KEYS [VALUESIZE [P]]]]\n");
+		return 2;
+	}
+	int pipes[2] = {16, 1}, np = 2;
+	if (p > 0) {
+		pipes[0] = (int)p;
+		np = 1;
+	}
+	uint8_t *val = malloc((size_t)vs + 5);
+	if (val == NULL)
+		return 1;
+	size_t vlen;
+	if (vs < 256) {
+		val[0] = 0xc4;
+		val[1] = (uint8_t)vs;
+		vlen = 2;
+	} else if (vs < 65536) {
+		val[0] = 0xc5;
+		val[1] = (uint8_t)(vs >> 8);
+		val[2] = (uint8_t)vs;
+		vlen = 3;
+	} else {
+		val[0] = 0xc6;
+		for (int i = 0; i < 4; i++)
+			val[1 + i] = (uint8_t)(vs >> (24 - 8 * i));
+		vlen = 5;
+	}
+	memset(val + vlen, 'x', (size_t)vs);
+	vlen += (size_t)vs;
+
+	int fails = 0;
+	for (int pi = 0; pi < np; pi++) {
+		nact_system *sys;
+		nact_aid cache;
+		int rv;
+		if ((rv = nact_system_open(&sys, NULL)) != 0 ||
+		    (rv = nact_cache_spawn(&cache, sys, NULL)) != 0) {
+			fprintf(stderr, "cache: open: %s\n", nact_strerror(rv));
+			return 1;
+		}
+		client c;
+		memset(&c, 0, sizeof(c));
+		c.rng = 0x2545F4914F6CDD1Dull;
+		c.val = val;
+		c.vlen = vlen;
+		nng_mtx_alloc(&c.mtx);
+		nng_cv_alloc(&c.cv, c.mtx);
+		for (int set = 1; set >= 0; set--) {
+			double s = 0;
+			rv = run(sys, cache, &c, set, n, keys, pipes[pi], &s);
+			if (rv != 0 || c.errs != 0 || c.badval != 0 || c.got != n) {
+				fprintf(stderr,
+				    "cache: %s P=%d: rv=%s errors=%ld bad values=%ld answered=%ld/%ld\n",
+				    set ? "set" : "get", pipes[pi], nact_strerror(rv), c.errs,
+				    c.badval, c.got, n);
+				fails++;
+			}
+			printf(
+			    "peer=nactor bench=cache_%s n=%ld seconds=%.3f rate=%.0f pipeline=%d keys=%ld "
+			    "value_size=%ld",
+			    set ? "set" : "get", n, s, n / s, pipes[pi], keys, vs);
+			if (!set)
+				printf(" hits=%ld", c.hits);
+			printf("\n");
+			fflush(stdout);
+		}
+		nact_cache_stats st;
+		if ((rv = nact_cache_stats_get(sys, cache, &st, 10000)) != 0 ||
+		    st.sets != (uint64_t)n || st.hits + st.misses != (uint64_t)n ||
+		    st.hits != (uint64_t)c.hits) {
+			fprintf(stderr,
+			    "cache: stats disagree: %s sets=%llu hits=%llu misses=%llu\n",
+			    nact_strerror(rv), (unsigned long long)st.sets,
+			    (unsigned long long)st.hits, (unsigned long long)st.misses);
+			fails++;
+		}
+		nact_system_close(sys, 10000);
+		nng_cv_free(c.cv);
+		nng_mtx_free(c.mtx);
+	}
+	free(val);
+	return fails ? 1 : 0;
+}
