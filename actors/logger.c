@@ -433,9 +433,11 @@ static int format_line(struct lwriter *w, const nact_msg *m)
 			goto bad;
 		}
 	}
-	if (nf > 0 && (rv = nact_read_leave(&r)) != 0)
+	if (nf > 0 && (rv = nact_read_leave(&r)) != 0) /* the map */
 		goto bad;
-	if (!nact_read_done(&r)) {
+	if ((rv = nact_read_leave(&r)) != 0) /* the array */
+		goto bad;
+	if (!nact_read_done(&r)) { /* nothing after the array */
 		rv = NACT_EBADMSG;
 		goto bad;
 	}
