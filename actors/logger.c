@@ -9,11 +9,14 @@
  * JSON into its batch buffer; the first line into an empty buffer sends the
  * writer a NACT_T_LOG_SYNC note, which lands behind the lines already
  * queued, so the lines of a burst go out in one write() when the note is
- * handled (a full buffer or a failed note writes at once). Before and after
- * each message the writer takes dropped_pending (atomic exchange) and, if
- * it is not 0, writes the drop report: a drop happens only while the
- * mailbox is full, so at least one queued message is handled after it and
- * the report is never lost.
+ * handled (a full buffer or a failed note writes at once). The writer takes
+ * dropped_pending (atomic exchange) and, if it is not 0, writes the drop
+ * report: a drop happens only while the mailbox is full, so at least one
+ * queued message is handled after it and the report is never lost. To
+ * keep reports to about one per batch, the writer reports when it writes a
+ * batch (the SYNC note, a flush) or after any message when no SYNC note is
+ * on its way, never in the middle of a batch: the SYNC note (or the
+ * destructor) always comes after a line that sent it.
  *
  * The handle (struct nact_logger) is shared by the caller and the writer
  * and reference counted: the writer's state destructor may run after
@@ -471,7 +474,6 @@ static int is_req(const nact_msg *m)
 static int writer_fn(nact_ctx *ctx, nact_msg *m)
 {
 	struct lwriter *w = nact_state(ctx);
-	report_drops(w, ctx);
 	switch (nact_msg_type(m)) {
 	case NACT_T_LOG_LINE:
 		if (format_line(w, m) != 0) {
@@ -488,9 +490,11 @@ static int writer_fn(nact_ctx *ctx, nact_msg *m)
 		break;
 	case NACT_T_LOG_SYNC:
 		w->sync_sent = 0;
+		report_drops(w, NULL); /* into this batch */
 		batch_write(w);
 		break;
 	case NACT_T_LOG_FLUSH:
+		report_drops(w, NULL);
 		batch_write(w);
 		if (is_req(m))
 			reply_done(w, m);
@@ -501,7 +505,10 @@ static int writer_fn(nact_ctx *ctx, nact_msg *m)
 			nact_reply_error(w->l->sys, m, NACT_EBADMSG, "not a log actor message");
 		break;
 	}
-	report_drops(w, ctx);
+	/* After a line whose batch waits for a SYNC note, the note reports;
+	 * otherwise report now. */
+	if (nact_msg_type(m) != NACT_T_LOG_LINE || !w->sync_sent)
+		report_drops(w, ctx);
 	return 0;
 }
 
