@@ -28,6 +28,7 @@
  * in exactly one bucket chain and on the LRU list; nexp counts entries with
  * an expiry (the sweep is skipped while it is 0).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,113 +52,88 @@ static uint64_t be(const uint8_t *p, int n)
 	return v;
 }
 
-/* Length of the fixed part and the payload of the value at c->off: *hdr is
- * the header size, *body the payload bytes, *kids the child values. */
+/* The msgpack types 0xc0-0xdf: how many length bytes follow the type
+ * byte (lb), the fixed payload bytes (fix), and what the length counts
+ * (LEN_BYTES: payload bytes, LEN_ELEMS: array elements, LEN_PAIRS: map
+ * pairs). bad = 1 for 0xc1, the one byte msgpack never uses. */
+enum { LEN_BYTES = 0, LEN_ELEMS = 1, LEN_PAIRS = 2 };
+static const struct {
+	uint8_t lb, fix, what, bad;
+} mtab[32] = {
+    [0x00] = {0, 0, 0, 0},         /* nil */
+    [0x01] = {0, 0, 0, 1},         /* never used */
+    [0x02] = {0, 0, 0, 0},         /* false */
+    [0x03] = {0, 0, 0, 0},         /* true */
+    [0x04] = {1, 0, LEN_BYTES, 0}, /* bin8 */
+    [0x05] = {2, 0, LEN_BYTES, 0}, /* bin16 */
+    [0x06] = {4, 0, LEN_BYTES, 0}, /* bin32 */
+    [0x07] = {1, 1, LEN_BYTES, 0}, /* ext8: + type byte */
+    [0x08] = {2, 1, LEN_BYTES, 0}, /* ext16 */
+    [0x09] = {4, 1, LEN_BYTES, 0}, /* ext32 */
+    [0x0a] = {0, 4, 0, 0},         /* float32 */
+    [0x0b] = {0, 8, 0, 0},         /* float64 */
+    [0x0c] = {0, 1, 0, 0},         /* uint8 */
+    [0x0d] = {0, 2, 0, 0},         /* uint16 */
+    [0x0e] = {0, 4, 0, 0},         /* uint32 */
+    [0x0f] = {0, 8, 0, 0},         /* uint64 */
+    [0x10] = {0, 1, 0, 0},         /* int8 */
+    [0x11] = {0, 2, 0, 0},         /* int16 */
+    [0x12] = {0, 4, 0, 0},         /* int32 */
+    [0x13] = {0, 8, 0, 0},         /* int64 */
+    [0x14] = {0, 2, 0, 0},         /* fixext1: type + data */
+    [0x15] = {0, 3, 0, 0},         /* fixext2 */
+    [0x16] = {0, 5, 0, 0},         /* fixext4 */
+    [0x17] = {0, 9, 0, 0},         /* fixext8 */
+    [0x18] = {0, 17, 0, 0},        /* fixext16 */
+    [0x19] = {1, 0, LEN_BYTES, 0}, /* str8 */
+    [0x1a] = {2, 0, LEN_BYTES, 0}, /* str16 */
+    [0x1b] = {4, 0, LEN_BYTES, 0}, /* str32 */
+    [0x1c] = {2, 0, LEN_ELEMS, 0}, /* array16 */
+    [0x1d] = {4, 0, LEN_ELEMS, 0}, /* array32 */
+    [0x1e] = {2, 0, LEN_PAIRS, 0}, /* map16 */
+    [0x1f] = {4, 0, LEN_PAIRS, 0}, /* map32 */
+};
+
+/* The value at c->off: *hdr is its header size (type byte and length
+ * bytes), *body its payload bytes, *kids the values inside it. Checks only
+ * that the header itself is there. */
 static int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
 {
 	if (c->off >= c->n)
 		return NACT_ETRUNC;
 	const uint8_t *p = c->p + c->off;
-	size_t left = c->n - c->off;
 	uint8_t b = p[0];
-	int l = 0;
+	*hdr = 1;
 	*body = 0;
 	*kids = 0;
-	*hdr = 1;
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+	if (b <= 0x7f || b >= 0xe0) /* fixints */
 		return 0;
-	if (b >= 0x80 && b <= 0x8f) {
+	if (b <= 0x8f) { /* fixmap */
 		*kids = 2u * (b & 0x0f);
 		return 0;
 	}
-	if (b >= 0x90 && b <= 0x9f) {
+	if (b <= 0x9f) { /* fixarray */
 		*kids = b & 0x0f;
 		return 0;
 	}
-	if (b >= 0xa0 && b <= 0xbf) {
+	if (b <= 0xbf) { /* fixstr */
 		*body = b & 0x1f;
 		return 0;
 	}
-	switch (b) {
-	case 0xc4:
-	case 0xd9:
-		l = 1;
-		break; /* bin8, str8 */
-	case 0xc5:
-	case 0xda:
-		l = 2;
-		break;
-	case 0xc6:
-	case 0xdb:
-		l = 4;
-		break;
-	case 0xc7:
-		l = 1;
-		*body = 1;
-		break; /* ext8: + type byte */
-	case 0xc8:
-		l = 2;
-		*body = 1;
-		break;
-	case 0xc9:
-		l = 4;
-		*body = 1;
-		break;
-	case 0xca:
-		*body = 4;
-		return 0;
-	case 0xcb:
-		*body = 8;
-		return 0;
-	case 0xcc:
-	case 0xd0:
-		*body = 1;
-		return 0;
-	case 0xcd:
-	case 0xd1:
-		*body = 2;
-		return 0;
-	case 0xce:
-	case 0xd2:
-		*body = 4;
-		return 0;
-	case 0xcf:
-	case 0xd3:
-		*body = 8;
-		return 0;
-	case 0xd4:
-		*body = 2;
-		return 0; /* fixext: type + data */
-	case 0xd5:
-		*body = 3;
-		return 0;
-	case 0xd6:
-		*body = 5;
-		return 0;
-	case 0xd7:
-		*body = 9;
-		return 0;
-	case 0xd8:
-		*body = 17;
-		return 0;
-	case 0xdc:
-	case 0xde:
-		l = 2;
-		break;
-	case 0xdd:
-	case 0xdf:
-		l = 4;
-		break;
-	default:
-		return NACT_EMALFORMED; /* 0xc1 */
-	}
-	if (left < 1u + (size_t)l)
+	int t = b - 0xc0;
+	if (mtab[t].bad)
+		return NACT_EMALFORMED;
+	size_t lb = mtab[t].lb;
+	if (c->n - c->off < 1 + lb)
 		return NACT_ETRUNC;
-	uint64_t v = be(p + 1, l);
-	*hdr = 1u + (size_t)l;
-	if (b == 0xdc || b == 0xdd)
+	uint64_t v = be(p + 1, (int)lb);
+	*hdr = 1 + lb;
+	*body = mtab[t].fix;
+	if (lb == 0)
+		return 0;
+	if (mtab[t].what == LEN_ELEMS)
 		*kids = v;
-	else if (b == 0xde || b == 0xdf)
+	else if (mtab[t].what == LEN_PAIRS)
 		*kids = 2 * v;
 	else
 		*body += v;
@@ -239,40 +215,10 @@ static int mint(mcur *c, int64_t *v)
 		c->off++;
 		return 0;
 	}
-	int l;
-	int sgn = 0;
-	switch (b) {
-	case 0xcc:
-		l = 1;
-		break;
-	case 0xcd:
-		l = 2;
-		break;
-	case 0xce:
-		l = 4;
-		break;
-	case 0xcf:
-		l = 8;
-		break;
-	case 0xd0:
-		l = 1;
-		sgn = 1;
-		break;
-	case 0xd1:
-		l = 2;
-		sgn = 1;
-		break;
-	case 0xd2:
-		l = 4;
-		sgn = 1;
-		break;
-	case 0xd3:
-		l = 8;
-		sgn = 1;
-		break;
-	default:
+	if (b < 0xcc || b > 0xd3) /* uint8..64, int8..64 */
 		return NACT_ETYPE;
-	}
+	int l = mtab[b - 0xc0].fix;
+	int sgn = b >= 0xd0;
 	if (left < 1u + (size_t)l)
 		return NACT_ETRUNC;
 	uint64_t u = be(p + 1, l);
@@ -780,7 +726,9 @@ static void pend_reply(nact_ctx *ctx, nact_msg *rep, int err, void *arg)
 	char text[200];
 	if (err != 0) {
 		c->st.compute_errors++;
-		pend_finish(p, NULL, 0, 0, err,
+		/* No answer: a computation timed out; a backing get means the
+		 * backing cache is unreachable. */
+		pend_finish(p, NULL, 0, 0, p->compute ? NACT_ETIMEDOUT : NACT_ECACHE,
 		    p->compute ? "cache compute timed out" : "backing cache timed out");
 		return;
 	}
@@ -1393,6 +1341,25 @@ int nact_cache_reply_done(const nact_msg *rep, uint64_t *np)
 	return 0;
 }
 
+/* The uint fields of a STATS_R map, by name. */
+static const struct {
+	const char *name;
+	size_t off;
+} stat_fields[] = {
+    {"hits", offsetof(nact_cache_stats, hits)},
+    {"misses", offsetof(nact_cache_stats, misses)},
+    {"evictions", offsetof(nact_cache_stats, evictions)},
+    {"expirations", offsetof(nact_cache_stats, expirations)},
+    {"sets", offsetof(nact_cache_stats, sets)},
+    {"deletes", offsetof(nact_cache_stats, deletes)},
+    {"computes", offsetof(nact_cache_stats, computes)},
+    {"compute_errors", offsetof(nact_cache_stats, compute_errors)},
+    {"bad", offsetof(nact_cache_stats, bad)},
+    {"events", offsetof(nact_cache_stats, events)},
+    {"entries", offsetof(nact_cache_stats, entries)},
+    {"bytes", offsetof(nact_cache_stats, bytes)},
+};
+
 int nact_cache_reply_stats(const nact_msg *rep, nact_cache_stats *st)
 {
 	if (rep == NULL || st == NULL)
@@ -1421,13 +1388,11 @@ int nact_cache_reply_stats(const nact_msg *rep, nact_cache_stats *st)
 		}
 		if ((rv = nact_read_uint(&r, &u)) != 0)
 			break;
-#define F(name)                                                   \
-	if (sl == sizeof(#name) - 1 && memcmp(s, #name, sl) == 0) \
-		st->name = u;
-		F(hits)
-		F(misses) F(evictions) F(expirations) F(sets) F(deletes) F(computes)
-		    F(compute_errors) F(bad) F(events) F(entries) F(bytes)
-#undef F
+		for (size_t k = 0; k < sizeof(stat_fields) / sizeof(stat_fields[0]); k++) {
+			const char *name = stat_fields[k].name;
+			if (strlen(name) == sl && memcmp(name, s, sl) == 0)
+				*(uint64_t *)((char *)st + stat_fields[k].off) = u;
+		}
 	}
 	nact_reader_fini(&r);
 	return rv == 0 ? 0 : NACT_EBADMSG;

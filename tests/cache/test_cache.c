@@ -760,6 +760,68 @@ static void test_random_bodies(void)
 	nact_system_close(sys, TMO);
 }
 
+/* nact_msgpack_value_size: every msgpack type, every truncation. */
+static void test_value_size(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str(&pk, 3);
+	msgpack_pack_str_body(&pk, "abc", 3);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_int64(&pk, -5);
+	msgpack_pack_array(&pk, 20);
+	int64_t ints[] = {0, 127, 128, 255, 256, 65535, 65536, 4294967296ll, -1, -32, -33, -129,
+	    -32769, -2147483649ll};
+	for (size_t i = 0; i < 14; i++)
+		msgpack_pack_int64(&pk, ints[i]);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	msgpack_pack_true(&pk);
+	msgpack_pack_false(&pk);
+	msgpack_pack_float(&pk, 1.5f);
+	msgpack_pack_double(&pk, 2.5);
+	msgpack_pack_ext(&pk, 1, 7);
+	msgpack_pack_ext_body(&pk, "x", 1);
+	char big[70000];
+	memset(big, 'b', sizeof(big));
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_str(&pk, 40); /* str8 */
+	msgpack_pack_str_body(&pk, big, 40);
+	msgpack_pack_str(&pk, 300); /* str16 */
+	msgpack_pack_str_body(&pk, big, 300);
+	msgpack_pack_bin(&pk, 70000); /* bin32 */
+	msgpack_pack_bin_body(&pk, big, 70000);
+	msgpack_pack_ext(&pk, 4, 2); /* fixext4 */
+	msgpack_pack_ext_body(&pk, big, 4);
+	msgpack_pack_ext(&pk, 300, 3); /* ext16 */
+	msgpack_pack_ext_body(&pk, big, 300);
+	msgpack_pack_map(&pk, 20); /* map16 */
+	for (int i = 0; i < 20; i++) {
+		msgpack_pack_int(&pk, i);
+		msgpack_pack_array(&pk, 0);
+	}
+	size_t n = 0;
+	CHECK_RV(nact_msgpack_value_size(sb.data, sb.size, &n));
+	CHECK_EQ_U64(n, sb.size);
+	/* Every proper prefix is truncated; a trailing byte is not counted. */
+	int bad = 0;
+	for (size_t len = 0; len < sb.size; len++)
+		if (nact_msgpack_value_size(sb.data, len, &n) != NACT_ETRUNC)
+			bad++;
+	CHECK_EQ_INT(bad, 0);
+	msgpack_sbuffer_write(&sb, "\x01", 1);
+	CHECK_RV(nact_msgpack_value_size(sb.data, sb.size, &n));
+	CHECK_EQ_U64(n, sb.size - 1);
+	msgpack_sbuffer_destroy(&sb);
+	CHECK_ERR(nact_msgpack_value_size("\xc1", 1, &n), NACT_EMALFORMED);
+	CHECK_ERR(nact_msgpack_value_size("\x92\x01\xc1", 3, &n), NACT_EMALFORMED);
+	CHECK_ERR(nact_msgpack_value_size("\xdf\xff\xff\xff\xff", 5, &n), NACT_ETRUNC);
+	CHECK_ERR(nact_msgpack_value_size("", 0, &n), NACT_ETRUNC);
+}
+
 /* ---- supervision ---- */
 
 static void test_supervised(void)
@@ -798,4 +860,4 @@ static void test_supervised(void)
 NT_MAIN(NT_CASE(test_basic), NT_CASE(test_ttl), NT_CASE(test_lru), NT_CASE(test_compute_once),
     NT_CASE(test_compute_fail), NT_CASE(test_compute_timeout), NT_CASE(test_computer_threads),
     NT_CASE(test_layered), NT_CASE(test_events), NT_CASE(test_bad_input),
-    NT_CASE(test_random_bodies), NT_CASE(test_supervised))
+    NT_CASE(test_random_bodies), NT_CASE(test_value_size), NT_CASE(test_supervised))
