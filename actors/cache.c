@@ -585,13 +585,21 @@ static void reply_done(struct cache *c, nact_aid to, uint64_t corr, uint64_t n)
 	nact_msg *m;
 	if (nact_msg_alloc(&m, c->sys, NACT_T_CACHE_DONE) != 0)
 		return;
-	nact_pack p;
-	nact_pack_init(&p, m);
-	nact_pack_array(&p, 1);
-	nact_pack_uint(&p, n);
-	if (nact_pack_error(&p) != 0) {
-		nact_msg_free(m);
-		return;
+	if (n < 128) { /* the common case, [1] or [0]: two bytes, one append */
+		const uint8_t b[2] = {0x91, (uint8_t)n};
+		if (nng_msg_append(nact_msg_nng(m), b, 2) != 0) {
+			nact_msg_free(m);
+			return;
+		}
+	} else {
+		nact_pack p;
+		nact_pack_init(&p, m);
+		nact_pack_array(&p, 1);
+		nact_pack_uint(&p, n);
+		if (nact_pack_error(&p) != 0) {
+			nact_msg_free(m);
+			return;
+		}
 	}
 	send_reply(c, to, corr, m);
 }
@@ -1209,9 +1217,30 @@ static int msg_key(nact_msg **mp, nact_system *sys, uint32_t type, uint32_t n, c
 	if (rv != 0)
 		return rv;
 	nact_pack_init(p, *mp);
-	nact_pack_array(p, n);
-	if (n > 0)
-		nact_pack_bin(p, k, kl);
+	/* The array header (n <= 15) and the key's bin header in one append,
+	 * then the key: this is every request's path. */
+	uint8_t h[6];
+	size_t hl = 0;
+	h[hl++] = (uint8_t)(0x90 | n);
+	if (n > 0 && kl < 256) {
+		h[hl++] = 0xc4;
+		h[hl++] = (uint8_t)kl;
+	} else if (n > 0 && kl < 65536) {
+		h[hl++] = 0xc5;
+		h[hl++] = (uint8_t)(kl >> 8);
+		h[hl++] = (uint8_t)kl;
+	} else if (n > 0) {
+		if (kl > UINT32_MAX) {
+			p->err = NACT_EINVAL;
+			return 0;
+		}
+		h[hl++] = 0xc6;
+		for (int i = 3; i >= 0; i--)
+			h[hl++] = (uint8_t)(kl >> (8 * i));
+	}
+	if (nng_msg_append(p->nm, h, hl) != 0 ||
+	    (n > 0 && kl > 0 && nng_msg_append(p->nm, k, kl) != 0))
+		p->err = NACT_ENOMEM;
 	return 0;
 }
 

@@ -104,7 +104,11 @@ typedef struct nact_cache_config {
 	const char *topic;           /* invalidate only on events of this topic
 	                                (copied); NULL = any NACT_T_EVENT */
 	const char *name;            /* register the actor under this name; NULL = none */
-	uint32_t capacity;           /* mailbox bound (fail policy); 0 = unbounded */
+	uint32_t capacity;           /* mailbox bound (fail policy); 0 = unbounded.
+	                                Bounded, a full cache refuses requests
+	                                (NACT_EFULL to the sender) and replies
+	                                from compute actors or the backing cache
+	                                (its waiters then time out) */
 } nact_cache_config;
 
 /* Defaults: no bounds, no TTL, sweep every second, no backing. */
