@@ -551,6 +551,64 @@ static uint64_t clear_all(struct cache *c)
 /* ------------------------------------------------------------------ */
 /* replies                                                              */
 
+/* Up to this many bytes, a body is assembled on the stack and appended to
+ * the message at once: each nng_msg_append costs about as much as the
+ * rest of building a small request. */
+#define ONE_APPEND 512
+
+/* Append n parts to nm. */
+static int append_parts(nng_msg *nm, const void *const *pp, const size_t *pl, int n)
+{
+	size_t tot = 0;
+	for (int i = 0; i < n; i++)
+		tot += pl[i];
+	if (tot <= ONE_APPEND) {
+		uint8_t b[ONE_APPEND];
+		size_t o = 0;
+		for (int i = 0; i < n; i++) {
+			if (pl[i] > 0)
+				memcpy(b + o, pp[i], pl[i]);
+			o += pl[i];
+		}
+		return nng_msg_append(nm, b, o) == 0 ? 0 : NACT_ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		if (pl[i] > 0 && nng_msg_append(nm, pp[i], pl[i]) != 0)
+			return NACT_ENOMEM;
+	return 0;
+}
+
+/* msgpack of an int (smallest form); returns the length (at most 9). */
+static size_t enc_int(uint8_t *b, int64_t v)
+{
+	if (v >= -32 && v <= 127) {
+		b[0] = (uint8_t)v;
+		return 1;
+	}
+	if (v >= INT32_MIN && v <= INT32_MAX) {
+		b[0] = 0xd2;
+		for (int i = 0; i < 4; i++)
+			b[1 + i] = (uint8_t)((uint64_t)v >> (24 - 8 * i));
+		return 5;
+	}
+	b[0] = 0xd3;
+	for (int i = 0; i < 8; i++)
+		b[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+	return 9;
+}
+
+static size_t enc_uint(uint8_t *b, uint64_t v)
+{
+	if (v <= 127) {
+		b[0] = (uint8_t)v;
+		return 1;
+	}
+	b[0] = 0xcf;
+	for (int i = 0; i < 8; i++)
+		b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+	return 9;
+}
+
 static void send_reply(struct cache *c, nact_aid to, uint64_t corr, nact_msg *m)
 {
 	if (nact_reply_to(c->sys, to, corr, m) != 0)
@@ -566,9 +624,9 @@ static void reply_value(struct cache *c, nact_aid to, uint64_t corr, const void 
 	int rv;
 	if (v != NULL) {
 		static const uint8_t hit[2] = {0x92, 0xc3};
-		rv = nng_msg_append(nm, hit, 2);
-		if (rv == 0)
-			rv = nng_msg_append(nm, v, vl);
+		const void *pp[2] = {hit, v};
+		size_t pl[2] = {2, vl};
+		rv = append_parts(nm, pp, pl, 2);
 	} else {
 		static const uint8_t miss[3] = {0x92, 0xc2, 0xc0};
 		rv = nng_msg_append(nm, miss, 3);
@@ -1208,17 +1266,13 @@ int nact_cache_child_start(nact_aid *idp, nact_system *sys, void *arg, void *ext
 /* ------------------------------------------------------------------ */
 /* building requests                                                    */
 
-static int msg_key(nact_msg **mp, nact_system *sys, uint32_t type, uint32_t n, const void *k,
-    size_t kl, nact_pack *p)
+/* A request: the array header for n fields (n <= 15), then, if n > 0, the
+ * key as a bin, the value bytes v (may be NULL) and the encoded tail t. */
+static int build_req(nact_msg **mp, nact_system *sys, uint32_t type, uint32_t n, const void *k,
+    size_t kl, const void *v, size_t vl, const uint8_t *t, size_t tl)
 {
-	if (mp == NULL || sys == NULL || (k == NULL && kl > 0))
+	if (mp == NULL || sys == NULL || (k == NULL && kl > 0) || kl > UINT32_MAX)
 		return NACT_EINVAL;
-	int rv = nact_msg_alloc(mp, sys, type);
-	if (rv != 0)
-		return rv;
-	nact_pack_init(p, *mp);
-	/* The array header (n <= 15) and the key's bin header in one append,
-	 * then the key: this is every request's path. */
 	uint8_t h[6];
 	size_t hl = 0;
 	h[hl++] = (uint8_t)(0x90 | n);
@@ -1230,24 +1284,16 @@ static int msg_key(nact_msg **mp, nact_system *sys, uint32_t type, uint32_t n, c
 		h[hl++] = (uint8_t)(kl >> 8);
 		h[hl++] = (uint8_t)kl;
 	} else if (n > 0) {
-		if (kl > UINT32_MAX) {
-			p->err = NACT_EINVAL;
-			return 0;
-		}
 		h[hl++] = 0xc6;
 		for (int i = 3; i >= 0; i--)
 			h[hl++] = (uint8_t)(kl >> (8 * i));
 	}
-	if (nng_msg_append(p->nm, h, hl) != 0 ||
-	    (n > 0 && kl > 0 && nng_msg_append(p->nm, k, kl) != 0))
-		p->err = NACT_ENOMEM;
-	return 0;
-}
-
-static int msg_end(nact_msg **mp, nact_pack *p)
-{
-	int rv = nact_pack_error(p);
-	if (rv != 0) {
+	int rv = nact_msg_alloc(mp, sys, type);
+	if (rv != 0)
+		return rv;
+	const void *pp[4] = {h, k, v, t};
+	size_t pl[4] = {hl, n > 0 ? kl : 0, v ? vl : 0, t ? tl : 0};
+	if ((rv = append_parts(nact_msg_nng(*mp), pp, pl, 4)) != 0) {
 		nact_msg_free(*mp);
 		*mp = NULL;
 	}
@@ -1256,9 +1302,7 @@ static int msg_end(nact_msg **mp, nact_pack *p)
 
 int nact_cache_msg_get(nact_msg **mp, nact_system *sys, const void *key, size_t klen)
 {
-	nact_pack p;
-	int rv = msg_key(mp, sys, NACT_T_CACHE_GET, 1, key, klen, &p);
-	return rv ? rv : msg_end(mp, &p);
+	return build_req(mp, sys, NACT_T_CACHE_GET, 1, key, klen, NULL, 0, NULL, 0);
 }
 
 int nact_cache_msg_set(nact_msg **mp, nact_system *sys, const void *key, size_t klen,
@@ -1267,28 +1311,19 @@ int nact_cache_msg_set(nact_msg **mp, nact_system *sys, const void *key, size_t 
 	size_t sz;
 	if (val == NULL || nact_msgpack_value_size(val, vlen, &sz) != 0 || sz != vlen)
 		return NACT_EINVAL;
-	nact_pack p;
-	int rv = msg_key(mp, sys, NACT_T_CACHE_SET, 3, key, klen, &p);
-	if (rv != 0)
-		return rv;
-	if (p.err == 0 && nng_msg_append(p.nm, val, vlen) != 0)
-		p.err = NACT_ENOMEM;
-	nact_pack_int(&p, ttl_ms);
-	return msg_end(mp, &p);
+	uint8_t t[9];
+	size_t tl = enc_int(t, ttl_ms);
+	return build_req(mp, sys, NACT_T_CACHE_SET, 3, key, klen, val, vlen, t, tl);
 }
 
 int nact_cache_msg_del(nact_msg **mp, nact_system *sys, const void *key, size_t klen)
 {
-	nact_pack p;
-	int rv = msg_key(mp, sys, NACT_T_CACHE_DEL, 1, key, klen, &p);
-	return rv ? rv : msg_end(mp, &p);
+	return build_req(mp, sys, NACT_T_CACHE_DEL, 1, key, klen, NULL, 0, NULL, 0);
 }
 
 int nact_cache_msg_clear(nact_msg **mp, nact_system *sys)
 {
-	nact_pack p;
-	int rv = msg_key(mp, sys, NACT_T_CACHE_CLEAR, 0, NULL, 0, &p);
-	return rv ? rv : msg_end(mp, &p);
+	return build_req(mp, sys, NACT_T_CACHE_CLEAR, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
 int nact_cache_msg_compute_get(nact_msg **mp, nact_system *sys, const void *key, size_t klen,
@@ -1296,21 +1331,16 @@ int nact_cache_msg_compute_get(nact_msg **mp, nact_system *sys, const void *key,
 {
 	if (compute.v == 0)
 		return NACT_EINVAL;
-	nact_pack p;
-	int rv = msg_key(mp, sys, NACT_T_CACHE_COMPUTE_GET, 4, key, klen, &p);
-	if (rv != 0)
-		return rv;
-	nact_pack_uint(&p, compute.v);
-	nact_pack_int(&p, ttl_ms);
-	nact_pack_int(&p, timeout_ms);
-	return msg_end(mp, &p);
+	uint8_t t[27];
+	size_t tl = enc_uint(t, compute.v);
+	tl += enc_int(t + tl, ttl_ms);
+	tl += enc_int(t + tl, timeout_ms);
+	return build_req(mp, sys, NACT_T_CACHE_COMPUTE_GET, 4, key, klen, NULL, 0, t, tl);
 }
 
 int nact_cache_msg_stats(nact_msg **mp, nact_system *sys)
 {
-	nact_pack p;
-	int rv = msg_key(mp, sys, NACT_T_CACHE_STATS, 0, NULL, 0, &p);
-	return rv ? rv : msg_end(mp, &p);
+	return build_req(mp, sys, NACT_T_CACHE_STATS, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ */

@@ -85,11 +85,16 @@ static void on_reply(nact_ctx *ctx, nact_msg *rep, int err, void *arg)
 
 static void send_one(nact_ctx *ctx, client *c)
 {
-	char key[32];
+	/* "key:%012ld" with the digits written in place, as redis-benchmark
+	 * does for -r (snprintf alone cost 20% of the client's time). */
+	char key[16] = "key:000000000000";
 	c->rng ^= c->rng << 13;
 	c->rng ^= c->rng >> 7;
 	c->rng ^= c->rng << 17;
-	int kl = snprintf(key, sizeof(key), "key:%012ld", (long)(c->rng % (uint64_t)c->keys));
+	uint64_t r = c->rng % (uint64_t)c->keys;
+	for (int i = 15; i >= 4 && r > 0; i--, r /= 10)
+		key[i] = (char)('0' + r % 10);
+	size_t kl = sizeof(key);
 	nact_msg *m;
 	int rv = c->set ?
 	    nact_cache_msg_set(&m, nact_sys(ctx), key, (size_t)kl, c->val, c->vlen, -1) :
