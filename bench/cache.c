@@ -2,7 +2,8 @@
  * cache.c — get/set messages per second through a cache actor, to put
  * beside redis-benchmark on loopback (bench/cache-vs-redis.sh).
  *
- *   cache [N [KEYS [VALUESIZE [P]]]]   (defaults 1000000 100000 3, P both 16 and 1)
+ *   cache [N [KEYS [VALUESIZE [P [CLIENTS]]]]]
+ *       (defaults 1000000 100000 3, P both 16 and 1, CLIENTS 1)
  *
  * A client actor keeps up to P requests in flight (nact_request, the path
  * any actor uses), like redis-benchmark -P 16 keeps 16 commands in flight
@@ -10,10 +11,12 @@
  * answered. Keys are "key:%012d" with a random number below KEYS (as
  * redis-benchmark -r KEYS writes them), values VALUESIZE bytes (a msgpack
  * bin, as redis-benchmark -d writes VALUESIZE bytes). First N sets, then N
- * gets. Prints per phase and P:
+ * gets. CLIENTS > 1 runs that many client actors, each with P in flight
+ * and N/CLIENTS requests (redis-benchmark's -c: the clients' own work is
+ * then spread over the workers). Prints per phase and P:
  *
- *   peer=nactor bench=cache_set n=N seconds=S rate=R pipeline=P keys=K value_size=V
- *   peer=nactor bench=cache_get n=N seconds=S rate=R pipeline=P keys=K value_size=V hits=H
+ *   peer=nactor bench=cache_set n=N seconds=S rate=R pipeline=P keys=K value_size=V clients=C
+ *   peer=nactor bench=cache_get n=N seconds=S rate=R pipeline=P keys=K value_size=V clients=C hits=H
  *
  * and checks its own results: every request answered, no error reply, the
  * values read back are the bytes written, and the cache's own stats agree
@@ -39,10 +42,15 @@ typedef struct client {
 	uint64_t rng;
 	const uint8_t *val; /* msgpack bin of VALUESIZE bytes */
 	size_t vlen;
+	struct group *g; /* where it says it is done */
+} client;
+
+/* The clients of one run, and how many have finished. */
+struct group {
 	nng_mtx *mtx;
 	nng_cv *cv;
 	int done;
-} client;
+};
 
 static double now_s(void)
 {
@@ -76,10 +84,10 @@ static void on_reply(nact_ctx *ctx, nact_msg *rep, int err, void *arg)
 	if (c->sent < c->n)
 		send_one(ctx, c);
 	if (c->got == c->n) {
-		nng_mtx_lock(c->mtx);
-		c->done = 1;
-		nng_cv_wake(c->cv);
-		nng_mtx_unlock(c->mtx);
+		nng_mtx_lock(c->g->mtx);
+		c->g->done++;
+		nng_cv_wake(c->g->cv);
+		nng_mtx_unlock(c->g->mtx);
 	}
 }
 
@@ -117,34 +125,51 @@ static int client_fn(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
-static int run(nact_system *sys, nact_aid cache, client *c, int set, long n, long keys, int pipe,
-    double *secs)
+/* One phase with nc clients; the results are summed into *sum. */
+static int run(nact_system *sys, nact_aid cache, client *cs, int nc, struct group *g, int set,
+    long n, long keys, int pipe, client *sum, double *secs)
 {
-	nact_aid cl;
-	c->set = set;
-	c->n = n;
-	c->keys = keys;
-	c->pipe = pipe;
-	c->sent = c->got = c->errs = c->hits = c->badval = 0;
-	c->done = 0;
-	c->cache = cache;
-	int rv = nact_spawn(&cl, sys, client_fn, c, NULL, NULL);
-	if (rv != 0)
-		return rv;
-	nact_msg *go;
-	double t0 = now_s();
-	if ((rv = nact_msg_alloc(&go, sys, 1)) != 0 || (rv = nact_send(sys, cl, go)) != 0)
-		return rv;
-	nng_mtx_lock(c->mtx);
-	nng_time dl = nng_clock() + 600000;
-	while (!c->done)
-		if (nng_cv_until(c->cv, dl) == NNG_ETIMEDOUT)
+	nact_aid cl[64];
+	int rv = 0, spawned = 0;
+	g->done = 0;
+	for (int i = 0; i < nc; i++) {
+		client *c = &cs[i];
+		c->set = set;
+		c->n = n / nc + (i < n % nc);
+		c->keys = keys;
+		c->pipe = pipe;
+		c->sent = c->got = c->errs = c->hits = c->badval = 0;
+		c->cache = cache;
+		c->g = g;
+		if ((rv = nact_spawn(&cl[i], sys, client_fn, c, NULL, NULL)) != 0)
 			break;
-	int done = c->done;
-	nng_mtx_unlock(c->mtx);
+		spawned++;
+	}
+	double t0 = now_s();
+	for (int i = 0; rv == 0 && i < spawned; i++) {
+		nact_msg *go;
+		if ((rv = nact_msg_alloc(&go, sys, 1)) != 0)
+			break;
+		if ((rv = nact_send(sys, cl[i], go)) != 0)
+			nact_msg_free(go);
+	}
+	nng_mtx_lock(g->mtx);
+	nng_time dl = nng_clock() + 600000;
+	while (rv == 0 && g->done < spawned)
+		if (nng_cv_until(g->cv, dl) == NNG_ETIMEDOUT)
+			break;
+	int done = g->done == nc;
+	nng_mtx_unlock(g->mtx);
 	*secs = now_s() - t0;
-	nact_stop(sys, cl);
-	return done ? 0 : NACT_ETIMEDOUT;
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < spawned; i++) {
+		nact_stop(sys, cl[i]);
+		sum->got += cs[i].got;
+		sum->errs += cs[i].errs;
+		sum->hits += cs[i].hits;
+		sum->badval += cs[i].badval;
+	}
+	return rv != 0 ? rv : done ? 0 : NACT_ETIMEDOUT;
 }
 
 static long arg_or(int argc, char **argv, int i, long dflt)
@@ -160,8 +185,10 @@ int main(int argc, char **argv)
 {
 	long n = arg_or(argc, argv, 1, 1000000), keys = arg_or(argc, argv, 2, 100000);
 	long vs = arg_or(argc, argv, 3, 3), p = arg_or(argc, argv, 4, 0);
-	if (n < 1 || keys < 1 || vs < 1 || vs > 1000000 || p < 0 || p > 100000) {
-		fprintf(stderr, "usage: cache [N [KEYS [VALUESIZE [P]]]]\n");
+	long nc = arg_or(argc, argv, 5, 1);
+	if (n < 1 || keys < 1 || vs < 1 || vs > 1000000 || p < 0 || p > 100000 || nc < 1 ||
+	    nc > 64 || nc > n) {
+		fprintf(stderr, "usage: cache [N [KEYS [VALUESIZE [P [CLIENTS]]]]]\n");
 		return 2;
 	}
 	int pipes[2] = {16, 1}, np = 2;
@@ -201,16 +228,20 @@ int main(int argc, char **argv)
 			fprintf(stderr, "cache: open: %s\n", nact_strerror(rv));
 			return 1;
 		}
-		client c;
-		memset(&c, 0, sizeof(c));
-		c.rng = 0x2545F4914F6CDD1Dull;
-		c.val = val;
-		c.vlen = vlen;
-		nng_mtx_alloc(&c.mtx);
-		nng_cv_alloc(&c.cv, c.mtx);
+		static client cs[64];
+		client c; /* the sums */
+		struct group g = {0};
+		memset(cs, 0, sizeof(cs));
+		for (int i = 0; i < nc; i++) {
+			cs[i].rng = 0x2545F4914F6CDD1Dull + 0x9E3779B97F4A7C15ull * (uint64_t)i;
+			cs[i].val = val;
+			cs[i].vlen = vlen;
+		}
+		if (nng_mtx_alloc(&g.mtx) != 0 || nng_cv_alloc(&g.cv, g.mtx) != 0)
+			return 1;
 		for (int set = 1; set >= 0; set--) {
 			double s = 0;
-			rv = run(sys, cache, &c, set, n, keys, pipes[pi], &s);
+			rv = run(sys, cache, cs, (int)nc, &g, set, n, keys, pipes[pi], &c, &s);
 			if (rv != 0 || c.errs != 0 || c.badval != 0 || c.got != n) {
 				fprintf(stderr,
 				    "cache: %s P=%d: rv=%s errors=%ld bad values=%ld answered=%ld/%ld\n",
@@ -219,9 +250,9 @@ int main(int argc, char **argv)
 				fails++;
 			}
 			printf(
-			    "peer=nactor bench=cache_%s n=%ld seconds=%.3f rate=%.0f pipeline=%d keys=%ld "
-			    "value_size=%ld",
-			    set ? "set" : "get", n, s, n / s, pipes[pi], keys, vs);
+			    "peer=nactor bench=cache_%s n=%ld seconds=%.3f rate=%.0f pipeline=%d "
+			    "keys=%ld value_size=%ld clients=%ld",
+			    set ? "set" : "get", n, s, n / s, pipes[pi], keys, vs, nc);
 			if (!set)
 				printf(" hits=%ld", c.hits);
 			printf("\n");
@@ -238,8 +269,8 @@ int main(int argc, char **argv)
 			fails++;
 		}
 		nact_system_close(sys, 10000);
-		nng_cv_free(c.cv);
-		nng_mtx_free(c.mtx);
+		nng_cv_free(g.cv);
+		nng_mtx_free(g.mtx);
 	}
 	free(val);
 	return fails ? 1 : 0;
