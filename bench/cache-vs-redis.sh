@@ -57,6 +57,11 @@ for p in 16 1; do
 			echo "peer=redis bench=cache_$c n=$n seconds=$secs rate=${rate%.*} pipeline=$p keys=$keys value_size=$vs"
 		done >>"$out"
 done
+if [ "$(grep -c '^peer=redis' "$out")" -ne 4 ]; then
+	echo "cache-vs-redis: could not read redis-benchmark's figures:" >&2
+	redis-benchmark -h 127.0.0.1 -p "$port" -t get -n 1000 -q >&2 || true
+	exit 1
+fi
 "$bench" "$n" "$keys" "$vs" >>"$out"
 cat "$out"
 
