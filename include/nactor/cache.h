@@ -21,6 +21,9 @@
  * write through (the reply comes after the backing cache acknowledged);
  * get-or-compute misses go to the backing cache's get-or-compute, so the
  * computation is shared by every layer in front of it. clear is local.
+ * A backing cache that does not answer within backing_timeout_ms gives
+ * NACT_ECACHE for get, set and del (a set is then removed locally); a
+ * get-or-compute through it gives NACT_ETIMEDOUT.
  *
  * Invalidation: a NACT_T_EVENT message (mailbox.h: body [topic, payload])
  * whose topic matches cfg.topic (any topic if NULL) invalidates: payload
@@ -63,6 +66,10 @@
  *
  * Threads: the helpers below may be called from any thread; the nact_call
  * wrappers outside actors only (NACT_EDEADLK from a handler).
+ * Ownership: the cache copies keys and values; requests built here are the
+ * caller's until sent; pointers read from a reply live as long as it does;
+ * values returned by the blocking wrappers are malloc'd for the caller.
+ * Waiters queued when a cache stops get no reply (their requests time out).
  */
 #ifndef NACTOR_CACHE_H
 #define NACTOR_CACHE_H
