@@ -8,6 +8,8 @@
 #include <nactor/transport.h>
 #include <nactor/supervisor.h>
 #include <nactor/pipeline.h>
+#include <nactor/cache.h>
+#include <nactor/logger.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0
