@@ -213,6 +213,10 @@ void nact_alimit_report(nact_alimit *a, int overload)
 		if (rate > a->o.max)
 			rate = a->o.max;
 		a->increases++;
+		/* A step of add / rate: no refill (no clock read) needed; the
+		 * tokens since the last refill are counted at the new rate. */
+		a->bucket.rate = rate;
+		return;
 	} else {
 		uint64_t now = nact_now(a->bucket.sys);
 		uint64_t cd = (uint64_t)a->o.cooldown_ms * 1000000u;

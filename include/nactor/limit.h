@@ -13,7 +13,7 @@
  *
  *   uint64_t wait_ns;
  *   if (nact_rate_try(&st->rl, 1, &wait_ns) == NACT_ELIMITED) {
- *           nact_msg_forward... or keep the work, then
+ *           // keep the work (in the state), come back when a token is there
  *           nact_send_after(sys, nact_self(ctx), retry_msg,
  *               nact_ns_to_ms(wait_ns), NULL);
  *           return 0;

@@ -430,6 +430,16 @@ static void test_gather_manual(void)
 	CHECK(NT_WAIT(atomic_load(&ws.requests) == 2, WAIT_MS));
 	CHECK_RV(nact_clock_advance(sys, 10 * MS));
 	CHECK(NT_WAIT(atomic_load(&ws.requests) == 3, WAIT_MS)); /* slot freed */
+	/* bad input to the gather actor: a request gets EBADMSG, a tick with
+	 * a wrong nonce is ignored */
+	nact_msg *rep = NULL, *bad = nt_msg_int(sys, NACT_T_LIMIT_TICK, 0);
+	int code = 0;
+	CHECK_RV(nact_send(sys, g, bad));
+	bad = nt_msg_int(sys, 12345, 0);
+	REQUIRE_RV(nact_call(sys, g, bad, WAIT_MS, &rep));
+	CHECK(nact_error_read(rep, &code, NULL, 0) == 0 && code == NACT_EBADMSG);
+	nact_msg_free(rep);
+	CHECK(nact_alive(sys, g));
 	CHECK(NT_STAYS_FALSE(atomic_load(&ds.got), NT_QUIET_MS));
 	CHECK_RV(nact_clock_advance(sys, 990 * MS));
 	CHECK(NT_WAIT(atomic_load_explicit(&ds.got, memory_order_acquire), WAIT_MS));
