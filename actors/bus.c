@@ -1249,6 +1249,13 @@ static void on_attach(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 		nng_mtx_unlock(b->mtx);
 	}
 	if (s == NULL) {
+		/* Already attached by bus_init after a restart: not an error. */
+		for (struct bus_sub *x = b->subs; x != NULL; x = x->next) {
+			if (x->id == id) {
+				reply_uint(ctx, m, NACT_T_BUS_ATTACH, id);
+				return;
+			}
+		}
 		bad(ctx, b, m, "attach: no such pending subscription");
 		return;
 	}
@@ -1381,6 +1388,23 @@ static void bus_init(nact_ctx *ctx, struct bus_actor *ba)
 		if (s->actor.v != 0)
 			mon_add(ctx, b, s->actor);
 	ba->inited = 1;
+	/* Subscriptions made while no bus actor was alive (their ATTACH went
+	 * to the dead one): install them now, oldest first. */
+	nng_mtx_lock(b->mtx);
+	struct bus_sub *p = b->pending, *rev = NULL;
+	b->pending = NULL;
+	nng_mtx_unlock(b->mtx);
+	while (p != NULL) {
+		struct bus_sub *nx = p->next;
+		p->next = rev;
+		rev = p;
+		p = nx;
+	}
+	while (rev != NULL) {
+		struct bus_sub *nx = rev->next;
+		sub_install(ctx, b, rev);
+		rev = nx;
+	}
 }
 
 static int bus_behaviour(nact_ctx *ctx, nact_msg *m)

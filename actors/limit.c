@@ -432,9 +432,15 @@ static void gather_launch(nact_ctx *ctx, struct gather *g)
 		size_t i = g->next++;
 		uint64_t now = nact_now(nact_sys(ctx));
 		uint64_t left = g->deadline > now ? g->deadline - now : 0;
+		if (left == 0) {
+			/* Past the deadline: the timer is about to say so; start
+			 * nothing new. */
+			g->next--;
+			gather_close_all(g, NACT_ETIMEDOUT);
+			gather_finish(ctx, g);
+			return;
+		}
 		int tmo = nact_ns_to_ms(left);
-		if (left == 0)
-			tmo = 1;
 		if (g->o.task_timeout_ms > 0 && g->o.task_timeout_ms < tmo)
 			tmo = g->o.task_timeout_ms;
 		int rv = nact_request(ctx, g->to[i], g->req[i], tmo, gather_on_reply,

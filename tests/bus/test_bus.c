@@ -840,6 +840,25 @@ static void test_supervised(void)
 	CHECK_RV(nact_stop(sys, a));
 	CHECK(NT_WAIT(count_of(sys, b, "s") == 1, WAIT_MS));
 
+	/* a subscription made while no bus actor is alive is installed by the
+	 * next one */
+	nact_bus *b2;
+	REQUIRE_RV(nact_bus_open(&b2, sys, NULL));
+	nact_aid old = nact_bus_aid(b2);
+	CHECK_RV(nact_stop(sys, old));
+	CHECK(NT_WAIT(!nact_alive(sys, old), WAIT_MS));
+	cb_st c2 = {0};
+	uint64_t id2 = 0;
+	CHECK_RV(nact_bus_on_fn(b2, "x", count_cb, &c2, &id2));
+	CHECK_RV(nact_bus_start(b2));
+	CHECK_EQ_U64(count_of(sys, b2, "x"), 1);
+	CHECK_RV(nact_bus_publish_int(sys, nact_bus_aid(b2), "x", 3));
+	CHECK(NT_WAIT(atomic_load(&c2.calls) == 1, WAIT_MS));
+	nact_bus_stats st;
+	CHECK_RV(nact_bus_stats_get(sys, nact_bus_aid(b2), &st, WAIT_MS));
+	CHECK_EQ_U64(st.bad, 0);
+	nact_bus_free(b2);
+
 	nact_system_close(sys, 5000);
 	nact_bus_free(b);
 }
