@@ -773,6 +773,61 @@ static void test_bad_inputs(void)
 	nact_bus_free(b);
 }
 
+/* Mutated and truncated publish bodies: each one is either a publish or a
+ * bad message, never a crash; the listener only ever sees valid events. */
+static int any_cb(nact_ctx *ctx, const char *t, size_t tl, const void *p, size_t pl, void *arg)
+{
+	cb_st *c = arg;
+	if (nact_msgpack_validate(p, pl, NULL) != 0 || tl == 0)
+		atomic_fetch_add(&c->sum, 1); /* a broken payload got through */
+	atomic_fetch_add(&c->calls, 1);
+	return 0;
+}
+
+static void test_fuzz_publish(void)
+{
+	nact_system *sys;
+	nact_bus *b;
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	REQUIRE_RV(nact_bus_open(&b, sys, NULL));
+	nact_aid bus = nact_bus_aid(b);
+	cb_st c = {0};
+	CHECK_RV(nact_bus_on_fn(b, ">", any_cb, &c, NULL));
+	static const char good[] = "\x92\xa7"
+	                           "ord.a.b"
+	                           "\x83\xa1k\x01\xa1s\xa3xyz\xa1l\x93\x01\xc3\xcb"
+	                           "\x40\x09\x21\xfb\x54\x44\x2d\x18";
+	size_t gl = sizeof(good) - 1;
+	uint64_t rng = 0x12345678u;
+	long n = nt_scaled(20000);
+	for (long i = 0; i < n; i++) {
+		unsigned char buf[64];
+		memcpy(buf, good, gl);
+		size_t len = gl;
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		int k = 1 + (int)(rng % 3);
+		for (int j = 0; j < k; j++)
+			buf[(rng >> (8 * j + 8)) % gl] = (unsigned char)(rng >> (8 * j + 32));
+		if ((rng >> 60) == 0)
+			len = (size_t)((rng >> 40) % gl); /* truncated */
+		nact_msg *m;
+		REQUIRE_RV(nact_msg_alloc(&m, sys, NACT_T_BUS_PUB));
+		REQUIRE(nng_msg_append(nact_msg_nng(m), buf, len) == 0);
+		CHECK_RV(nact_send(sys, bus, m));
+	}
+	nact_bus_stats st;
+	CHECK_RV(nact_bus_stats_get(sys, bus, &st, WAIT_MS));
+	CHECK_EQ_U64(st.published + st.bad, (uint64_t)n);
+	CHECK(st.published > 0 && st.bad > 0);
+	CHECK(NT_WAIT(atomic_load(&c.calls) == (int)st.published, WAIT_MS));
+	CHECK_EQ_INT(atomic_load(&c.sum), 0);
+	printf("  %" PRIu64 " published, %" PRIu64 " bad\n", st.published, st.bad);
+	nact_system_close(sys, 5000);
+	nact_bus_free(b);
+}
+
 /* A bounded bus: a full mailbox is NACT_EFULL for the publisher. */
 static nt_gate gate;
 
@@ -866,4 +921,4 @@ static void test_supervised(void)
 NT_MAIN(NT_CASE(test_match), NT_CASE(test_on_once_off), NT_CASE(test_actor_wildcards),
     NT_CASE(test_filter_map), NT_CASE(test_pipe), NT_CASE(test_ordering),
     NT_CASE(test_failing_handler), NT_CASE(test_auto_unsubscribe), NT_CASE(test_bad_inputs),
-    NT_CASE(test_bounded), NT_CASE(test_supervised))
+    NT_CASE(test_fuzz_publish), NT_CASE(test_bounded), NT_CASE(test_supervised))
