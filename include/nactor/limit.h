@@ -232,7 +232,8 @@ NACT_DECL uint64_t nact_retry_budget_ms(const nact_retry_opts *o);
  * with the final reply (same type and body), or the last error reply, or
  * NACT_T_ERROR NACT_ETIMEDOUT when the last attempt timed out, and ends.
  * A second request gets NACT_EBADMSG. On success the actor owns req; on
- * failure the caller still does. opts NULL = defaults. Any thread.
+ * failure the caller still does. A retry actor that is never asked lives
+ * (holding req) until nact_stop or system close. opts NULL = defaults. Any thread.
  * Errors: NACT_EINVAL, NACT_ENOMEM, spawn errors. */
 NACT_DECL int nact_retry_spawn(nact_aid *idp, nact_system *sys, nact_aid to, nact_msg *req,
     const nact_retry_opts *opts);
