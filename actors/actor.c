@@ -135,8 +135,8 @@ struct nacti_actor_ext *nacti_actor_ext_any(struct nacti_actor *a)
 	return atomic_load_explicit(&a->ext, memory_order_acquire);
 }
 
-int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
-    nact_state_fini fini, const nact_spawn_opts *opts)
+static int spawn_common(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts, uint64_t opid)
 {
 	if (idp == NULL || sys == NULL || fn == NULL)
 		return NACT_EINVAL;
@@ -160,8 +160,9 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		return NACT_ENOMEM;
 
 	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
-	int want_ext = opts != NULL &&
-	    (opts->capacity > 0 || opts->name != NULL || opts->handler_deadline_ms > 0);
+	int want_ext = opid != 0 ||
+	    (opts != NULL &&
+	        (opts->capacity > 0 || opts->name != NULL || opts->handler_deadline_ms > 0));
 	if (want_ext && nacti_ext_get(a, &x) != 0)
 		goto out_free;
 	if (x != NULL) {
@@ -175,6 +176,7 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		x->rcv_timer.v = 0;
 		nacti_links_reset(x);
 		x->deadline_ms = opts ? opts->handler_deadline_ms : 0;
+		atomic_store_explicit(&x->opid, opid, memory_order_relaxed);
 	}
 	a->fn = fn;
 	a->state = state;
@@ -212,6 +214,55 @@ out_free:
 	sys->afree = a;
 	nng_mtx_unlock(sys->amtx);
 	return NACT_ENOMEM;
+}
+
+int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts)
+{
+	return spawn_common(idp, sys, fn, state, fini, opts, 0);
+}
+
+int nact_spawn_op(nact_aid *idp, nact_opid *opp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts, const nact_op_opts *op)
+{
+	if (idp == NULL || sys == NULL || fn == NULL || op == NULL || op->timeout_ms < 0)
+		return NACT_EINVAL;
+	nact_opid id;
+	int rv = nact_op_create(&id, sys, op->name, op->parent, op->tags);
+	if (rv != 0)
+		return rv;
+	nact_op_start(sys, id);
+	if ((rv = spawn_common(idp, sys, fn, state, fini, opts, id.v)) != 0) {
+		nact_op_fail(sys, id, nact_strerror(rv));
+		return rv;
+	}
+	nacti_ops_attach(sys, id, *idp, op->grace_ms ? op->grace_ms : 1000);
+	if (op->timeout_ms > 0)
+		nact_op_cancel_after(sys, id, op->timeout_ms); /* fails only if it ended */
+	if (opp != NULL)
+		*opp = id;
+	return 0;
+}
+
+nact_opid nact_self_op(nact_ctx *ctx)
+{
+	struct nacti_actor_ext *x = ctx != NULL ? nacti_actor_ext(ctx->a) : NULL;
+	return (nact_opid){x != NULL ? atomic_load_explicit(&x->opid, memory_order_relaxed) : 0};
+}
+
+uint64_t nacti_actor_opid(nact_system *sys, nact_aid id)
+{
+	if (id.v == 0 || NACTI_ID_NODE(id.v) != 0)
+		return 0;
+	struct nacti_actor *a = nacti_actor_at(sys, NACTI_ID_IDX(id.v));
+	if (a == NULL || atomic_load_explicit(&a->id, memory_order_acquire) != id.v)
+		return 0;
+	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_acquire);
+	uint64_t op = x != NULL ? atomic_load_explicit(&x->opid, memory_order_relaxed) : 0;
+	/* still the same incarnation? (else op may be the next one's) */
+	if (atomic_load_explicit(&a->id, memory_order_acquire) != id.v)
+		return 0;
+	return op;
 }
 
 int nact_alive(nact_system *sys, nact_aid id)
@@ -575,6 +626,9 @@ static void die(nact_ctx *ctx)
 			nact_timer_cancel(sys, x->rcv_timer);
 		x->rcv_timer.v = 0;
 		x->rcv_timeout_ms = 0;
+		uint64_t op = atomic_exchange_explicit(&x->opid, 0, memory_order_relaxed);
+		if (op != 0)
+			nacti_ops_actor_ended(sys, op, ctx->reason, ctx->text);
 	}
 	if (a->fini != NULL)
 		a->fini(a->state);
@@ -685,6 +739,7 @@ static void run_ctl(nact_ctx *ctx)
 				}
 				break;
 			case NACT_T_DOWN:
+			case NACT_T_CANCEL:
 			case NACT_T_EXIT: /* a trapped stop, re-queued above */
 				call_fn(ctx, m, x);
 				keep = ctx->consumed;

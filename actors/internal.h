@@ -77,6 +77,10 @@ struct nacti_actor_ext {
 	int rcv_timeout_ms;            /* receive timeout, 0 = none */
 	uint64_t rcv_stamp;            /* messages handled (timeout check) */
 	nact_timer rcv_timer;          /* armed receive-timeout timer */
+	/* the operation this actor runs (nact_spawn_op), 0 = none; set at
+	 * spawn before the id is published, read by other threads
+	 * (nacti_actor_opid) */
+	_Atomic uint64_t opid;
 };
 
 /*
@@ -334,5 +338,19 @@ void nacti_ops_fini(nact_system *sys);
  * cancel, each op of a cancelled tree); it must not block nor call the
  * registry. Once this returns after clearing, no call is in progress. */
 void nacti_ops_set_hook(nact_system *sys, void (*fn)(void *arg, const nact_op_info *in), void *arg);
+/* Cancelable actors: the op is run by actor (after a cancel it gets
+ * NACT_T_CANCEL and grace_ms to end before it is killed). Any thread. */
+int nacti_ops_attach(nact_system *sys, nact_opid id, nact_aid actor, uint32_t grace_ms);
+/* The actor running op opid ended with reason: completes (normal),
+ * cancels (shutdown) or fails the op unless it is already final. */
+void nacti_ops_actor_ended(nact_system *sys, uint64_t opid, int reason, const char *text);
+/* Requests: a child op "request" of parent (see ops.c), and wait-for
+ * edges between the requester's op and the target actor's op
+ * (NACT_ECYCLE when the edge would close a cycle; logged). */
+int nacti_ops_request_begin(nact_system *sys, uint64_t parent, nact_aid to, uint64_t *ropp);
+int nacti_ops_wait_add(nact_system *sys, uint64_t waiter, uint64_t on, uint64_t corr);
+void nacti_ops_wait_del(nact_system *sys, uint64_t waiter, uint64_t corr);
+/* The op of a live local actor (nact_spawn_op), or 0. Any thread. */
+uint64_t nacti_actor_opid(nact_system *sys, nact_aid id);
 
 #endif

@@ -30,7 +30,23 @@ struct nacti_pending {
 	nact_reply_fn cb;
 	void *arg;
 	nact_timer timer;
+	uint64_t rop;  /* the request's own operation (child of the caller's), or 0 */
+	uint64_t wait; /* the requester's op, with a wait-for edge on corr, or 0 */
 };
+
+/* The request is over (reply, timeout, requester gone): end its op with
+ * status (complete) or reason (cancel) and drop the wait-for edge. */
+static void pending_end(nact_system *sys, struct nacti_pending *p, int reason, const char *msg)
+{
+	if (p->wait != 0)
+		nacti_ops_wait_del(sys, p->wait, p->corr);
+	if (p->rop == 0)
+		return;
+	if (reason == NACT_CANCEL_NONE)
+		nact_op_complete(sys, (nact_opid){p->rop}); /* ESTATE if cancelled first */
+	else
+		nact_op_cancel(sys, (nact_opid){p->rop}, reason, msg);
+}
 
 static uint64_t corr_new(nact_system *sys)
 {
@@ -72,12 +88,44 @@ int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact
 	}
 	uint64_t corr = corr_new(sys);
 	uint64_t due = nact_now(sys) + (uint64_t)timeout_ms * 1000000u;
-	nacti_put64(nacti_hdr(tm) + NACTI_OFF_CORR, corr);
+	/* The operation and deadline this request works for: those of the
+	 * message being handled (propagation), else the actor's own op. */
+	uint64_t parent = 0, own = atomic_load_explicit(&x->opid, memory_order_relaxed);
+	if (ctx->cur != NULL) {
+		const uint8_t *ch = nacti_hdr(ctx->cur);
+		uint64_t cdl = nacti_le64(ch + NACTI_OFF_DEADLINE);
+		parent = nacti_le64(ch + NACTI_OFF_OPID);
+		if (cdl != 0 && cdl < due)
+			due = cdl;
+	}
+	if (parent == 0)
+		parent = own;
 	p->corr = corr;
 	p->cb = cb;
 	p->arg = arg;
 	p->timer.v = 0;
+	p->rop = 0;
+	p->wait = 0;
+	if (parent != 0 && (rv = nacti_ops_request_begin(sys, parent, to, &p->rop)) != 0) {
+		nact_msg_free(tm);
+		free(p);
+		return rv;
+	}
+	if (own != 0) {
+		uint64_t on = nacti_actor_opid(sys, to);
+		if (on != 0) {
+			if ((rv = nacti_ops_wait_add(sys, own, on, corr)) != 0) {
+				pending_end(sys, p, NACT_CANCEL_MANUAL, nact_strerror(rv));
+				nact_msg_free(tm);
+				free(p);
+				return rv;
+			}
+			p->wait = own;
+		}
+	}
+	nacti_put64(nacti_hdr(tm) + NACTI_OFF_CORR, corr);
 	if ((rv = nacti_timer_add(sys, ctx->self, tm, 1, due, &p->timer)) != 0) {
+		pending_end(sys, p, NACT_CANCEL_MANUAL, nact_strerror(rv));
 		nact_msg_free(tm);
 		free(p);
 		return rv;
@@ -86,12 +134,15 @@ int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact
 	nacti_put16(h + NACTI_OFF_FLAGS, nacti_le16(h + NACTI_OFF_FLAGS) | NACT_MF_REQUEST);
 	nacti_put64(h + NACTI_OFF_CORR, corr);
 	nacti_put64(h + NACTI_OFF_DEADLINE, due);
+	if (p->rop != 0 || parent != 0)
+		nacti_put64(h + NACTI_OFF_OPID, p->rop != 0 ? p->rop : parent);
 	p->next = x->pending;
 	x->pending = p;
 	rv = nact_send(sys, to, req);
 	if (rv != 0) {
 		pending_take(x, corr);
 		nact_timer_cancel(sys, p->timer);
+		pending_end(sys, p, NACT_CANCEL_MANUAL, nact_strerror(rv));
 		free(p);
 	}
 	return rv;
@@ -108,6 +159,7 @@ void nacti_request_reply(nact_ctx *ctx, nact_msg *m)
 		return;
 	}
 	nact_timer_cancel(ctx->sys, p->timer);
+	pending_end(ctx->sys, p, NACT_CANCEL_NONE, NULL);
 	p->cb(ctx, m, 0, p->arg);
 	free(p);
 }
@@ -118,6 +170,7 @@ void nacti_request_timeout(nact_ctx *ctx, uint64_t corr)
 	struct nacti_pending *p = x ? pending_take(x, corr) : NULL;
 	if (p == NULL)
 		return;
+	pending_end(ctx->sys, p, NACT_CANCEL_TIMEOUT, "request timed out");
 	nact_msg *prev = ctx->cur;
 	ctx->cur = NULL;
 	p->cb(ctx, NULL, NACT_ETIMEDOUT, p->arg);
@@ -132,6 +185,7 @@ void nacti_requests_drop(nact_system *sys, struct nacti_actor_ext *x)
 		struct nacti_pending *p = x->pending;
 		x->pending = p->next;
 		nact_timer_cancel(sys, p->timer);
+		pending_end(sys, p, NACT_CANCEL_PARENT, "requester ended");
 		free(p);
 	}
 }

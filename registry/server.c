@@ -352,7 +352,9 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	nact_op_list(sv->s_sys, NACT_OP_PENDING, NULL, 0, &pend);
 	nact_op_list(sv->s_sys, NACT_OP_RUNNING, NULL, 0, &run);
 	size_t live = pend + run;
-	pk_head(pk, 8, 1);
+	char cyc[256];
+	uint64_t ncyc = nact_op_cycles(sv->s_sys, cyc, sizeof(cyc));
+	pk_head(pk, 10, 1);
 	pk_str(pk, "node");
 	pk_str(pk, sv->s_node);
 	pk_str(pk, "pid");
@@ -369,6 +371,10 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, all > live ? all - live : 0);
 	pk_str(pk, "pub_dropped");
 	msgpack_pack_uint64(pk, atomic_load(&sv->s_pub_dropped));
+	pk_str(pk, "cycles");
+	msgpack_pack_uint64(pk, ncyc);
+	pk_str(pk, "last_cycle");
+	pk_str(pk, cyc);
 }
 
 /* The status hook: publish one event without blocking (under the

@@ -1284,7 +1284,7 @@ static int cmd_cancel(int argc, char **argv)
 static int cmd_stats(int argc, char **argv)
 {
 	static const char *const keys[] = {"pid", "live_actors", "spawned", "dead_letters",
-	    "ops_live", "ops_history", "pub_dropped"};
+	    "ops_live", "ops_history", "pub_dropped", "cycles"};
 	struct opts o;
 	struct reply rp;
 	char node[CTL_NODE_MAX + 1];

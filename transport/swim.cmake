@@ -1,0 +1,2 @@
+# transport/swim.cmake — sources of the swim area, appended to the library.
+# list(APPEND NACT_SOURCES transport/swim.c)
