@@ -272,12 +272,15 @@ static int is_tick(const nact_msg *m, uint64_t nonce)
 	return rv == 0 && v == nonce;
 }
 
-/* A reply kept beyond its callback: take its nng_msg into a new envelope. */
-static nact_msg *keep_reply(nact_system *sys, nact_msg *reply)
+/* A copy of a reply, kept beyond its callback. A copy rather than
+ * nact_msg_take: the callback goes on to send requests, and nact_request
+ * reads the header of the message being handled (deadline and operation
+ * propagation), which must still have its nng_msg. */
+static nact_msg *keep_reply(nact_system *sys, const nact_msg *reply)
 {
 	nact_msg *k = NULL;
-	nng_msg *nm = nact_msg_take(reply);
-	if (nm == NULL)
+	nng_msg *nm = NULL;
+	if (nng_msg_dup(&nm, nact_msg_nng((nact_msg *)reply)) != 0)
 		return NULL;
 	if (nact_msg_wrap(&k, sys, nm) != 0) {
 		nng_msg_free(nm);
