@@ -91,7 +91,9 @@ int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact
 	/* The operation and deadline this request works for: those of the
 	 * message being handled (propagation), else the actor's own op. */
 	uint64_t parent = 0, own = atomic_load_explicit(&x->opid, memory_order_relaxed);
-	if (ctx->cur != NULL) {
+	/* (not when the handler already forwarded or took the message: its
+	 * header is someone else's now) */
+	if (ctx->cur != NULL && !ctx->consumed && ctx->cur->nm != NULL) {
 		const uint8_t *ch = nacti_hdr(ctx->cur);
 		uint64_t cdl = nacti_le64(ch + NACTI_OFF_DEADLINE);
 		parent = nacti_le64(ch + NACTI_OFF_OPID);

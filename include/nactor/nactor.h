@@ -10,6 +10,8 @@
 #include <nactor/pipeline.h>
 #include <nactor/cache.h>
 #include <nactor/logger.h>
+#include <nactor/bus.h>
+#include <nactor/limit.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0

@@ -737,6 +737,73 @@ static void test_cycle(void)
 	nact_system_close(sys, 2000);
 }
 
-NT_MAIN(NT_CASE(test_lifecycle), NT_CASE(test_cancel_grace), NT_CASE(test_tree_of_actors),
-    NT_CASE(test_race_complete_cancel), NT_CASE(test_condition_and_combined),
-    NT_CASE(test_request_ops), NT_CASE(test_request_chain), NT_CASE(test_cycle))
+/* A handler that took or forwarded the message it handles, then makes a
+ * request: nothing is read from the message it gave away. */
+#define T_TAKE 30u
+#define T_FWD 31u
+
+struct giver {
+	nact_aid server;
+	nact_aid sink;
+	atomic_int rv; /* request result + 1000 */
+};
+
+static int giver_fn(nact_ctx *ctx, nact_msg *m)
+{
+	struct giver *g = nact_state(ctx);
+	if (nact_msg_type(m) == T_TAKE)
+		nng_msg_free(nact_msg_take(m));
+	else if (nact_msg_type(m) == T_FWD)
+		nact_forward(ctx, g->sink, m);
+	else
+		return 0;
+	nact_msg *q;
+	if (nact_msg_alloc(&q, nact_sys(ctx), T_SERVE) != 0)
+		return 0;
+	int rv = nact_request(ctx, g->server, q, 10000, ignore_reply, NULL);
+	if (rv != 0)
+		nact_msg_free(q);
+	atomic_store(&g->rv, 1000 + rv);
+	return 0;
+}
+
+static int sink_fn(nact_ctx *ctx, nact_msg *m)
+{
+	(void)ctx;
+	(void)m;
+	return 0;
+}
+
+static void test_request_after_giving_away(void)
+{
+	nact_system *sys = open_sys(0);
+	REQUIRE(sys != NULL);
+	static struct server sv;
+	static struct giver g;
+	memset(&sv, 0, sizeof(sv));
+	memset(&g, 0, sizeof(g));
+	nact_aid s, gv;
+	sv.sys = sys;
+	REQUIRE_RV(nact_spawn(&s, sys, server_fn, &sv, server_fini, NULL));
+	REQUIRE_RV(nact_spawn(&g.sink, sys, sink_fn, NULL, NULL, NULL));
+	g.server = s;
+	REQUIRE_RV(nact_spawn(&gv, sys, giver_fn, &g, NULL, NULL));
+	const uint32_t types[2] = {T_TAKE, T_FWD};
+	for (int i = 0; i < 2; i++) {
+		nact_msg *m;
+		REQUIRE_RV(nact_msg_alloc(&m, sys, types[i]));
+		nact_msg_set_opid(m, 12345); /* would be read if the guard failed */
+		atomic_store(&g.rv, 0);
+		REQUIRE_RV(nact_send(sys, gv, m));
+		CHECK(NT_WAIT(atomic_load(&g.rv) != 0, NT_LONG_MS));
+		CHECK_EQ_INT(atomic_load(&g.rv), 1000);
+		CHECK(NT_WAIT(atomic_load(&sv.got) == i + 1, NT_LONG_MS));
+		CHECK_EQ_U64(atomic_load(&sv.op), 0);
+	}
+	nact_system_close(sys, 2000);
+}
+
+NT_MAIN(NT_CASE(test_request_after_giving_away), NT_CASE(test_lifecycle),
+    NT_CASE(test_cancel_grace), NT_CASE(test_tree_of_actors), NT_CASE(test_race_complete_cancel),
+    NT_CASE(test_condition_and_combined), NT_CASE(test_request_ops), NT_CASE(test_request_chain),
+    NT_CASE(test_cycle))
