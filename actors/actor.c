@@ -170,7 +170,7 @@ static int spawn_common(nact_aid *idp, nact_system *sys, nact_behaviour fn, void
 		atomic_store_explicit(&x->overflow, opts ? opts->overflow : 0,
 		    memory_order_relaxed);
 		x->name = NULL;
-		x->pending = NULL;
+		x->pending = x->ptail = NULL; /* the rest was reset by requests_drop */
 		x->rcv_timeout_ms = 0;
 		x->rcv_stamp = 0;
 		x->rcv_timer.v = 0;

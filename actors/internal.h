@@ -70,13 +70,20 @@ struct nacti_actor_ext {
 	/* consumer-owned */
 	struct nacti_mon *mons_out; /* monitors this actor holds: {ref, target} */
 	uint32_t nmons_out, capmons_out;
-	int trap;                      /* trap exits */
-	uint32_t deadline_ms;          /* handler deadline, 0 = none */
-	char *name;                    /* registered local name, or NULL */
-	struct nacti_pending *pending; /* outstanding requests */
-	int rcv_timeout_ms;            /* receive timeout, 0 = none */
-	uint64_t rcv_stamp;            /* messages handled (timeout check) */
-	nact_timer rcv_timer;          /* armed receive-timeout timer */
+	int trap;             /* trap exits */
+	uint32_t deadline_ms; /* handler deadline, 0 = none */
+	char *name;           /* registered local name, or NULL */
+	/* outstanding requests (actors/request.c): a list sorted by
+	 * deadline, earliest first, with one timer for the whole list */
+	struct nacti_pending *pending, *ptail;
+	struct nacti_pending *pfree; /* spare entries (at most 32) */
+	uint32_t npfree;
+	nact_timer rq_timer;  /* armed for rq_due, or 0 */
+	uint64_t rq_due;      /* deadline the timer is armed for, 0 = none */
+	uint64_t rq_seq;      /* arming count: the timer message's corr */
+	int rcv_timeout_ms;   /* receive timeout, 0 = none */
+	uint64_t rcv_stamp;   /* messages handled (timeout check) */
+	nact_timer rcv_timer; /* armed receive-timeout timer */
 	/* the operation this actor runs (nact_spawn_op), 0 = none; set at
 	 * spawn before the id is published, read by other threads
 	 * (nacti_actor_opid) */
