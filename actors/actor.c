@@ -77,6 +77,8 @@ static struct nacti_actor *actor_get(nact_system *sys)
 		atomic_store_explicit(&sys->aslabs[s], slab, memory_order_release);
 	}
 	a = &slab[idx & (NACTI_ASLAB_SIZE - 1)];
+	if (sys->cfg.metrics && a->met == NULL && nacti_metrics_carve(a) != 0)
+		return NULL;
 	nact_msg *stub = nacti_env_get(sys->pool);
 	if (stub == NULL)
 		return NULL;
@@ -196,6 +198,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 			return rv;
 		}
 	}
+	if (a->met != NULL)
+		nacti_metrics_spawn(a, opts != NULL ? opts->name : NULL);
 	atomic_fetch_add_explicit(&sys->spawned, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sys->live, 1, memory_order_relaxed);
 	/* release: publishes fn/state/ext settings to senders and consumers
@@ -267,6 +271,9 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 				break; /* a producer mid-push: tolerate one extra */
 			if (nacti_le16(nacti_hdr(old) + NACTI_OFF_FLAGS) & NACTI_MF_COUNTED)
 				atomic_fetch_sub_explicit(&x->count, 1, memory_order_relaxed);
+			if (a->met != NULL)
+				atomic_fetch_add_explicit(&a->met->dropped, 1,
+				    memory_order_relaxed);
 			atomic_store_explicit(&old->next, dropped, memory_order_relaxed);
 			dropped = old;
 		}
@@ -312,6 +319,21 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 full:
 	nacti_put16(h + NACTI_OFF_FLAGS, nacti_le16(h + NACTI_OFF_FLAGS) & ~NACTI_MF_COUNTED);
 	return NACT_EFULL;
+}
+
+/* cfg.metrics: count a delivered message (a's main-lane pushes, and the
+ * sending actor's messages out). */
+static void metrics_sent(nact_system *sys, struct nacti_actor *a, int ctl)
+{
+	nact_ctx *c = nacti_cur;
+	if (!ctl)
+		atomic_fetch_add_explicit(&a->menq, 1, memory_order_relaxed);
+	if (c != NULL && c->sys == sys && c->self.v != 0 && c->a != NULL && c->a->met != NULL) {
+		/* single writer: the worker running the sender */
+		_Atomic uint64_t *o = &c->a->met->out;
+		atomic_store_explicit(o, atomic_load_explicit(o, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+	}
 }
 
 int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeout_ms)
@@ -364,6 +386,8 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 			sched = nacti_mq_push(MQ(a), m);
 		}
 	}
+	if (sys->cfg.metrics)
+		metrics_sent(sys, a, ctl);
 	if (sched)
 		nacti_schedule(sys, a);
 	return 0;
@@ -498,11 +522,22 @@ static int drop_oldest(struct nacti_actor_ext *x)
 	    atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
 }
 
+/* cfg.metrics: the consumer popped one main-lane message (single writer). */
+static void metrics_popped(struct nacti_metrics *met)
+{
+	atomic_store_explicit(&met->deq, atomic_load_explicit(&met->deq, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+}
+
 static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 {
-	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
-		return nacti_mq_pop(MQ(a));
 	nact_msg *m;
+	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0) {
+		m = nacti_mq_pop(MQ(a));
+		if (a->met != NULL && m != NULL)
+			metrics_popped(a->met);
+		return m;
+	}
 	int drop =
 	    atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
 	if (drop)
@@ -518,6 +553,8 @@ static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 	}
 	if (drop)
 		nng_mtx_unlock(x->mtx);
+	if (a->met != NULL && m != NULL)
+		metrics_popped(a->met);
 	return m;
 }
 
@@ -625,7 +662,17 @@ static void call_fn(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	uint64_t t0 = dl ? mono_ms() : 0;
 	ctx->cur = m;
 	ctx->consumed = 0;
-	int rv = a->fn(ctx, m);
+	struct nacti_metrics *met = a->met;
+	int rv;
+	if (met == NULL) {
+		rv = a->fn(ctx, m);
+	} else {
+		nact_behaviour fn = a->fn;
+		uint32_t type = nact_msg_type(m);
+		uint64_t ts = nacti_metrics_begin(ctx->w, ctx->self.v, fn, type);
+		rv = fn(ctx, m);
+		nacti_metrics_end(ctx->sys, ctx->w, met, fn, type, ts);
+	}
 	if (rv != 0 && !ctx->exiting) {
 		ctx->exiting = 1;
 		ctx->reason = rv;
@@ -818,6 +865,7 @@ void nacti_actors_fini(nact_system *sys)
 			atomic_store_explicit(&a->id, 0, memory_order_relaxed);
 			atomic_fetch_sub_explicit(&sys->live, 1, memory_order_relaxed);
 		}
+		nacti_metrics_free(a);
 		if (x != NULL) {
 			nacti_links_free(x);
 			nng_cv_free(x->cv);

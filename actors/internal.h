@@ -42,6 +42,43 @@
 
 struct nacti_pending; /* request awaiting a reply (actors/request.c) */
 
+/* Per-actor metrics (cfg.metrics = 1; actors/monitor_rt.c). One block per
+ * actor struct, allocated when the struct is carved and kept for the
+ * system's lifetime (type-stable like the struct). Every field has a single
+ * writer, noted per field; readers use relaxed loads and accept a value a
+ * message old. hist[i] counts handler runs of [2^i, 2^(i+1)) ns. */
+#define NACTI_HBUCKETS 40
+#define NACTI_MNAME 48
+struct nacti_metrics {
+	/* consumer (the worker running the actor) */
+	_Atomic uint64_t deq;     /* main-lane messages popped, all incarnations */
+	_Atomic uint64_t out;     /* messages sent from its handlers */
+	_Atomic uint64_t handled; /* behaviour calls */
+	_Atomic uint64_t busy_ns; /* time inside the behaviour */
+	_Atomic uint64_t max_ns;  /* longest behaviour call */
+	_Atomic uint64_t hist[NACTI_HBUCKETS];
+	/* producers of a drop-oldest mailbox (atomic add, slow path) */
+	_Atomic uint64_t dropped;
+	/* the spawner, before the id is published */
+	_Atomic uint64_t deq_base; /* deq at spawn */
+	_Atomic uint64_t drop_base;
+	_Atomic uint64_t spawn_ns;
+	_Atomic uint64_t name[NACTI_MNAME / 8]; /* registered name, NUL-padded */
+	/* the supervisor that restarted it (nacti_metrics_restarted) */
+	_Atomic uint32_t restarts;
+};
+
+/* The profiler: per worker, an open-addressed table of (behaviour, type)
+ * -> calls, ns. Written by its worker only; keys are published with
+ * release, counters read relaxed (actors/monitor_rt.c). */
+#define NACTI_PROF_SLOTS 512
+struct nacti_prof_slot {
+	_Atomic uintptr_t fn; /* 0 = empty; set once */
+	_Atomic uint32_t type;
+	_Atomic uint64_t calls;
+	_Atomic uint64_t ns;
+};
+
 /* One monitor: its reference and the other end (watcher or target). */
 struct nacti_mon {
 	uint64_t ref;
@@ -101,6 +138,9 @@ struct nacti_actor {
 	nact_state_fini fini;        /* state destructor (read at the end only) */
 	uint32_t gen;                /* generation of the current/next id */
 	uint32_t idx;                /* index in the actor table */
+	/* main-lane pushes, all incarnations (cfg.metrics only; producers,
+	 * atomic add on the line they already write) */
+	_Atomic uint64_t menq;
 	/* line 1: the consumer's; written on every message (mq tail). */
 	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
 	/* control lane: Treiber stack. Pushed rarely, but polled by the
@@ -111,6 +151,7 @@ struct nacti_actor {
 	nact_behaviour fn;                      /* set at spawn, before id */
 	void *state;                            /* owned state */
 	uint32_t flags;                         /* NACTI_AF_* (consumer) */
+	struct nacti_metrics *met;              /* NULL unless cfg.metrics; set at carve */
 };
 
 /* A worker's local run queue: bounded ring. The owner pushes at tail;
@@ -140,6 +181,15 @@ struct nacti_worker {
 	int wake;                        /* under mtx */
 	nng_mtx *mtx;
 	nng_cv *cv;
+	/* watchdog slot (cfg.metrics): written by the worker around each
+	 * behaviour call, read by the watchdog. wd_start (ns on the monotonic
+	 * clock) is 0 while no behaviour runs; it is stored last (release)
+	 * and re-read by readers to check that aid/type/fn belong to it. */
+	_Alignas(64) _Atomic uint64_t wd_start;
+	_Atomic uint64_t wd_aid;
+	_Atomic uintptr_t wd_fn;
+	_Atomic uint32_t wd_type;
+	struct nacti_prof_slot *prof; /* NACTI_PROF_SLOTS, NULL unless metrics */
 };
 
 struct nacti_timers; /* actors/timer.c */
@@ -197,6 +247,9 @@ struct nact_system {
 	nact_aid *dlsubs;
 	uint32_t ndlsubs;
 	_Atomic uint32_t ndlsubs_pub; /* lock-free "any subscriber?" */
+	/* metrics (actors/monitor_rt.c): profiler on/off, written by anyone */
+	_Atomic int profiling;
+	uint64_t open_ns; /* monotonic time at open */
 };
 
 /* The context a behaviour runs with (on the worker's stack). */
@@ -281,6 +334,26 @@ void nacti_requests_drop(nact_system *sys, struct nacti_actor_ext *x);
 /* Count m as a dead letter for reason, report it to subscribers, free it. */
 void nacti_deadletter(nact_system *sys, nact_msg *m, int reason);
 void nacti_deadletters_fini(nact_system *sys);
+
+/* ---- actors/monitor_rt.c (cfg.metrics) ---- */
+/* Monotonic ns, the clock of handler timing and the watchdog. */
+uint64_t nacti_mono_ns(void);
+/* Carve time: a->met allocated (0 or NACT_ENOMEM). Close: freed. */
+int nacti_metrics_carve(struct nacti_actor *a);
+void nacti_metrics_free(struct nacti_actor *a);
+/* Spawn: reset the block for a new incarnation named name (may be NULL). */
+void nacti_metrics_spawn(struct nacti_actor *a, const char *name);
+/* Around a behaviour call on worker w (w may be NULL: no slot). end adds
+ * the call to the histogram and, when profiling, to the profiler. */
+uint64_t nacti_metrics_begin(struct nacti_worker *w, uint64_t aid, nact_behaviour fn,
+    uint32_t type);
+void nacti_metrics_end(nact_system *sys, struct nacti_worker *w, struct nacti_metrics *met,
+    nact_behaviour fn, uint32_t type, uint64_t t0);
+/* A supervisor restarted a child as id, for the restarts-th time. */
+void nacti_metrics_restarted(nact_system *sys, nact_aid id, uint32_t restarts);
+/* Worker start/stop: the profiler table (0 or NACT_ENOMEM). */
+int nacti_metrics_worker(struct nacti_worker *w);
+void nacti_metrics_worker_fini(struct nacti_worker *w);
 
 /* ---- actors/log.c ---- */
 int nacti_log_init(nact_system *sys);
