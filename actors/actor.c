@@ -323,7 +323,7 @@ full:
 
 /* cfg.metrics: count a delivered message (a's main-lane pushes, and the
  * sending actor's messages out). */
-static void metrics_sent(nact_system *sys, struct nacti_actor *a, int ctl)
+static inline void metrics_sent(nact_system *sys, struct nacti_actor *a, int ctl)
 {
 	nact_ctx *c = nacti_cur;
 	if (!ctl)
@@ -523,7 +523,7 @@ static int drop_oldest(struct nacti_actor_ext *x)
 }
 
 /* cfg.metrics: the consumer popped one main-lane message (single writer). */
-static void metrics_popped(struct nacti_metrics *met)
+static inline void metrics_popped(struct nacti_metrics *met)
 {
 	atomic_store_explicit(&met->deq, atomic_load_explicit(&met->deq, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
@@ -651,11 +651,41 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* cfg.metrics: run the behaviour on m, counted, published in the worker's
+ * watchdog slot (actors/internal.h), timed one call in NACTI_TIME_EVERY. */
+__attribute__((noinline)) static int metrics_call(nact_ctx *ctx, struct nacti_metrics *met,
+    nact_msg *m)
+{
+	struct nacti_worker *w = ctx->w;
+	nact_behaviour fn = ctx->a->fn;
+	uint32_t type = nacti_le32(nacti_hdr(m) + NACTI_OFF_TYPE);
+	uint64_t h = atomic_load_explicit(&met->handled, memory_order_relaxed);
+	atomic_store_explicit(&met->handled, h + 1, memory_order_relaxed);
+	uint64_t seq = 0;
+	int prof = 0;
+	if (w != NULL) {
+		seq = atomic_load_explicit(&w->wd_seq, memory_order_relaxed);
+		atomic_store_explicit(&w->wd_aid, ctx->self.v, memory_order_relaxed);
+		atomic_store_explicit(&w->wd_fn, (uintptr_t)fn, memory_order_relaxed);
+		atomic_store_explicit(&w->wd_type, type, memory_order_relaxed);
+		/* release: a reader that sees the odd seq sees the fields */
+		atomic_store_explicit(&w->wd_seq, seq + 1, memory_order_release);
+		prof = atomic_load_explicit(&ctx->sys->profiling, memory_order_relaxed);
+	}
+	int sample = h % NACTI_TIME_EVERY == 0;
+	int rv =
+	    sample || prof ? nacti_metrics_timed(ctx, met, fn, m, type, sample, prof) : fn(ctx, m);
+	if (w != NULL)
+		atomic_store_explicit(&w->wd_seq, seq + 2, memory_order_release);
+	return rv;
+}
+
 /* Run the behaviour on m. A nonzero return ends the actor with that reason;
  * a handler that ran past the actor's deadline ends it with
  * NACT_EXIT_DEADLINE (it cannot be interrupted in-process, so this is
  * reported when it returns). */
-static void call_fn(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
+static inline __attribute__((always_inline)) void call_fn(nact_ctx *ctx, nact_msg *m,
+    struct nacti_actor_ext *x)
 {
 	struct nacti_actor *a = ctx->a;
 	uint32_t dl = x != NULL ? x->deadline_ms : 0;
@@ -663,16 +693,7 @@ static void call_fn(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	ctx->cur = m;
 	ctx->consumed = 0;
 	struct nacti_metrics *met = a->met;
-	int rv;
-	if (met == NULL) {
-		rv = a->fn(ctx, m);
-	} else {
-		nact_behaviour fn = a->fn;
-		uint32_t type = nact_msg_type(m);
-		uint64_t ts = nacti_metrics_begin(ctx->w, ctx->self.v, fn, type);
-		rv = fn(ctx, m);
-		nacti_metrics_end(ctx->sys, ctx->w, met, fn, type, ts);
-	}
+	int rv = met == NULL ? a->fn(ctx, m) : metrics_call(ctx, met, m);
 	if (rv != 0 && !ctx->exiting) {
 		ctx->exiting = 1;
 		ctx->reason = rv;

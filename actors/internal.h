@@ -54,8 +54,9 @@ struct nacti_metrics {
 	_Atomic uint64_t deq;     /* main-lane messages popped, all incarnations */
 	_Atomic uint64_t out;     /* messages sent from its handlers */
 	_Atomic uint64_t handled; /* behaviour calls */
-	_Atomic uint64_t busy_ns; /* time inside the behaviour */
-	_Atomic uint64_t max_ns;  /* longest behaviour call */
+	_Atomic uint64_t timed;   /* calls timed (1 in NACTI_TIME_EVERY) */
+	_Atomic uint64_t busy_ns; /* time inside the timed calls */
+	_Atomic uint64_t max_ns;  /* longest timed call */
 	_Atomic uint64_t hist[NACTI_HBUCKETS];
 	/* producers of a drop-oldest mailbox (atomic add, slow path) */
 	_Atomic uint64_t dropped;
@@ -182,13 +183,17 @@ struct nacti_worker {
 	nng_mtx *mtx;
 	nng_cv *cv;
 	/* watchdog slot (cfg.metrics): written by the worker around each
-	 * behaviour call, read by the watchdog. wd_start (ns on the monotonic
-	 * clock) is 0 while no behaviour runs; it is stored last (release)
-	 * and re-read by readers to check that aid/type/fn belong to it. */
-	_Alignas(64) _Atomic uint64_t wd_start;
+	 * behaviour call, read by the watchdog. wd_seq is odd while a call
+	 * runs (incremented with release before and after it); readers check
+	 * it before and after reading aid/type/fn. No clock is read: a reader
+	 * knows how long a call has run from when a reader first saw its seq
+	 * (wd_seen_seq/wd_seen_ns, written by readers, relaxed). */
+	_Alignas(64) _Atomic uint64_t wd_seq;
 	_Atomic uint64_t wd_aid;
 	_Atomic uintptr_t wd_fn;
 	_Atomic uint32_t wd_type;
+	_Atomic uint64_t wd_seen_seq;
+	_Atomic uint64_t wd_seen_ns;
 	struct nacti_prof_slot *prof; /* NACTI_PROF_SLOTS, NULL unless metrics */
 };
 
@@ -343,12 +348,13 @@ int nacti_metrics_carve(struct nacti_actor *a);
 void nacti_metrics_free(struct nacti_actor *a);
 /* Spawn: reset the block for a new incarnation named name (may be NULL). */
 void nacti_metrics_spawn(struct nacti_actor *a, const char *name);
-/* Around a behaviour call on worker w (w may be NULL: no slot). end adds
- * the call to the histogram and, when profiling, to the profiler. */
-uint64_t nacti_metrics_begin(struct nacti_worker *w, uint64_t aid, nact_behaviour fn,
-    uint32_t type);
-void nacti_metrics_end(nact_system *sys, struct nacti_worker *w, struct nacti_metrics *met,
-    nact_behaviour fn, uint32_t type, uint64_t t0);
+/* cfg.metrics: one behaviour call in NACTI_TIME_EVERY is timed (every
+ * call while profiling): run fn on m between two clock reads and add the
+ * time to met (sample) and to the worker's profile (prof). Returns fn's.
+ * The untimed path is metrics_call in actors/actor.c. */
+#define NACTI_TIME_EVERY 16
+int nacti_metrics_timed(nact_ctx *ctx, struct nacti_metrics *met, nact_behaviour fn, nact_msg *m,
+    uint32_t type, int sample, int prof);
 /* A supervisor restarted a child as id, for the restarts-th time. */
 void nacti_metrics_restarted(nact_system *sys, nact_aid id, uint32_t restarts);
 /* Worker start/stop: the profiler table (0 or NACT_ENOMEM). */

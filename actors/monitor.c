@@ -268,9 +268,9 @@ static void wd_check(struct mon *s)
 		if (w->running_ns <= slow_ns)
 			continue;
 		/* one report per call: a call is known by its start time */
-		if (s->wd_seen[i] == w->started_ns)
+		if (s->wd_seen[i] == w->call)
 			continue;
-		s->wd_seen[i] = w->started_ns;
+		s->wd_seen[i] = w->call;
 		nact_actor_metrics am;
 		const char *name = "";
 		if (nact_metrics_actor(s->sys, w->actor, &am) == 0)
@@ -279,8 +279,8 @@ static void wd_check(struct mon *s)
 		nact_behaviour_name(w->fn, fnb, sizeof(fnb));
 		uint64_t ms = w->running_ns / 1000000u;
 		nact_log(s->sys, NACT_LOG_WARN,
-		    "watchdog: slow handler: actor %#llx%s%s type %#x (%s) running %llu ms on "
-		    "worker %u (threshold %u ms)",
+		    "watchdog: slow handler: actor %#llx%s%s type %#x (%s) running for at least "
+		    "%llu ms on worker %u (threshold %u ms)",
 		    (unsigned long long)w->actor.v, name[0] ? " " : "", name, w->type, fnb,
 		    (unsigned long long)ms, w->worker, s->cfg.slow_ms);
 		msgpack_sbuffer sb;

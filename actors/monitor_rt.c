@@ -75,6 +75,7 @@ void nacti_metrics_spawn(struct nacti_actor *a, const char *name)
 	}
 	atomic_store_explicit(&m->out, 0, RLX);
 	atomic_store_explicit(&m->handled, 0, RLX);
+	atomic_store_explicit(&m->timed, 0, RLX);
 	atomic_store_explicit(&m->busy_ns, 0, RLX);
 	atomic_store_explicit(&m->max_ns, 0, RLX);
 	for (int i = 0; i < NACTI_HBUCKETS; i++)
@@ -83,20 +84,6 @@ void nacti_metrics_spawn(struct nacti_actor *a, const char *name)
 	atomic_store_explicit(&m->deq_base, atomic_load_explicit(&m->deq, RLX), RLX);
 	atomic_store_explicit(&m->drop_base, atomic_load_explicit(&m->dropped, RLX), RLX);
 	atomic_store_explicit(&m->spawn_ns, nacti_mono_ns(), RLX);
-}
-
-uint64_t nacti_metrics_begin(struct nacti_worker *w, uint64_t aid, nact_behaviour fn, uint32_t type)
-{
-	uint64_t t = nacti_mono_ns();
-	if (w != NULL) {
-		atomic_store_explicit(&w->wd_start, 0, RLX);
-		atomic_store_explicit(&w->wd_aid, aid, RLX);
-		atomic_store_explicit(&w->wd_fn, (uintptr_t)fn, RLX);
-		atomic_store_explicit(&w->wd_type, type, RLX);
-		/* release: the watchdog that reads this start sees the fields */
-		atomic_store_explicit(&w->wd_start, t, memory_order_release);
-	}
-	return t;
 }
 
 static int bucket_of(uint64_t ns)
@@ -130,20 +117,22 @@ static void prof_add(struct nacti_worker *w, nact_behaviour fn, uint32_t type, u
 	/* table crowded here: not profiled */
 }
 
-void nacti_metrics_end(nact_system *sys, struct nacti_worker *w, struct nacti_metrics *met,
-    nact_behaviour fn, uint32_t type, uint64_t t0)
+int nacti_metrics_timed(nact_ctx *ctx, struct nacti_metrics *met, nact_behaviour fn, nact_msg *m,
+    uint32_t type, int sample, int prof)
 {
-	uint64_t t = nacti_mono_ns();
-	uint64_t d = t - t0;
-	if (w != NULL)
-		atomic_store_explicit(&w->wd_start, 0, memory_order_release);
-	bump(&met->handled, 1);
-	bump(&met->busy_ns, d);
-	bump(&met->hist[bucket_of(d)], 1);
-	if (d > atomic_load_explicit(&met->max_ns, RLX))
-		atomic_store_explicit(&met->max_ns, d, RLX);
-	if (w != NULL && w->prof != NULL && atomic_load_explicit(&sys->profiling, RLX))
-		prof_add(w, fn, type, d);
+	uint64_t t0 = nacti_mono_ns();
+	int rv = fn(ctx, m);
+	uint64_t d = nacti_mono_ns() - t0;
+	if (sample) {
+		bump(&met->timed, 1);
+		bump(&met->busy_ns, d);
+		bump(&met->hist[bucket_of(d)], 1);
+		if (d > atomic_load_explicit(&met->max_ns, RLX))
+			atomic_store_explicit(&met->max_ns, d, RLX);
+	}
+	if (prof)
+		prof_add(ctx->w, fn, type, d);
+	return rv;
 }
 
 int nacti_metrics_worker(struct nacti_worker *w)
@@ -213,6 +202,7 @@ static int read_actor(nact_system *sys, struct nacti_actor *a, nact_actor_metric
 	o->dropped = drop >= drb ? drop - drb : 0;
 	o->out = atomic_load_explicit(&m->out, RLX);
 	o->handled = atomic_load_explicit(&m->handled, RLX);
+	o->timed = atomic_load_explicit(&m->timed, RLX);
 	o->busy_ns = atomic_load_explicit(&m->busy_ns, RLX);
 	o->max_ns = atomic_load_explicit(&m->max_ns, RLX);
 	for (int i = 0; i < NACT_HIST_BUCKETS; i++)
@@ -283,21 +273,28 @@ int nact_metrics_workers(nact_system *sys, nact_worker_slot *out, size_t max, si
 		nact_worker_slot *s = &out[i];
 		memset(s, 0, sizeof(*s));
 		s->worker = i;
-		uint64_t t = atomic_load_explicit(&w->wd_start, memory_order_acquire);
-		if (t == 0)
-			continue;
+		uint64_t q = atomic_load_explicit(&w->wd_seq, memory_order_acquire);
+		if ((q & 1) == 0)
+			continue; /* idle */
 		uint64_t aid = atomic_load_explicit(&w->wd_aid, RLX);
 		uintptr_t fn = atomic_load_explicit(&w->wd_fn, RLX);
 		uint32_t type = atomic_load_explicit(&w->wd_type, RLX);
-		/* acquire fence, then the start again: the fields belong to it */
+		/* acquire fence, then seq again: the fields belong to this call */
 		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&w->wd_start, RLX) != t)
-			continue; /* moved on: idle or a new call, both short so far */
+		if (atomic_load_explicit(&w->wd_seq, RLX) != q)
+			continue; /* moved on */
+		uint64_t seen = atomic_load_explicit(&w->wd_seen_ns, RLX);
+		if (atomic_load_explicit(&w->wd_seen_seq, RLX) != q || seen == 0) {
+			/* first look at this call: it runs since at least now */
+			atomic_store_explicit(&w->wd_seen_ns, now, RLX);
+			atomic_store_explicit(&w->wd_seen_seq, q, RLX);
+			seen = now;
+		}
 		s->actor.v = aid;
 		s->fn = fn;
 		s->type = type;
-		s->running_ns = now > t ? now - t : 1;
-		s->started_ns = t;
+		s->call = q;
+		s->running_ns = now > seen ? now - seen : 0;
 	}
 	*np = sys->nworkers;
 	return 0;

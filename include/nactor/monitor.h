@@ -10,6 +10,12 @@
  * their time in a log2 histogram, restarts (set by its supervisor). Each
  * counter has one writer; readers see values at most a message old.
  *
+ * Handler time is sampled: one behaviour call in 16 per actor is timed (two
+ * clock reads), the others only counted, so the histogram, busy_ns and
+ * max_ns describe that sample (while the profiler is on, every call is
+ * timed for it). Calls that run long are caught by the watchdog instead,
+ * which needs no clock read per call.
+ *
  * Threads: every function may be called from any thread, handlers included,
  * unless noted. Ownership: every struct is the caller's; nothing returned
  * points into the system.
@@ -32,19 +38,20 @@ extern "C" {
 
 typedef struct nact_actor_metrics {
 	nact_aid id;
-	char name[48];     /* registered name, "" if none (truncated to 47) */
-	uint64_t depth;    /* messages queued in the main lane now */
-	uint64_t in;       /* main-lane messages taken since spawn */
-	uint64_t out;      /* messages its handlers sent since spawn */
-	uint64_t dropped;  /* dropped by its drop-oldest mailbox */
-	uint64_t handled;  /* behaviour calls (main and control lanes) */
-	uint64_t busy_ns;  /* total time in the behaviour */
-	uint64_t max_ns;   /* longest behaviour call */
-	uint64_t p50_ns;   /* percentiles of the behaviour time: the upper */
-	uint64_t p99_ns;   /* bound of the log2 bucket holding them; 0 if none */
-	uint64_t age_ns;   /* since spawn (monotonic clock) */
-	uint32_t restarts; /* times its supervisor restarted this child */
-	uint64_t hist[NACT_HIST_BUCKETS];
+	char name[48];                    /* registered name, "" if none (truncated to 47) */
+	uint64_t depth;                   /* messages queued in the main lane now */
+	uint64_t in;                      /* main-lane messages taken since spawn */
+	uint64_t out;                     /* messages its handlers sent since spawn */
+	uint64_t dropped;                 /* dropped by its drop-oldest mailbox */
+	uint64_t handled;                 /* behaviour calls (main and control lanes) */
+	uint64_t timed;                   /* calls timed: the 1st, 17th, 33rd... (one in 16) */
+	uint64_t busy_ns;                 /* total time of the timed calls */
+	uint64_t max_ns;                  /* longest timed call */
+	uint64_t p50_ns;                  /* percentiles of the timed calls' times: the */
+	uint64_t p99_ns;                  /* upper bound of the log2 bucket holding them */
+	uint64_t age_ns;                  /* since spawn (monotonic clock) */
+	uint32_t restarts;                /* times its supervisor restarted this child */
+	uint64_t hist[NACT_HIST_BUCKETS]; /* the timed calls */
 } nact_actor_metrics;
 
 /* One live actor's metrics. Errors: NACT_EINVAL, NACT_ENOTSUP (metrics
@@ -89,8 +96,10 @@ typedef struct nact_worker_slot {
 	nact_aid actor;      /* actor in a behaviour call, 0 if idle */
 	uint32_t type;       /* type of the message being handled */
 	uintptr_t fn;        /* the behaviour (address) */
-	uint64_t running_ns; /* how long the call has run so far, 0 if idle */
-	uint64_t started_ns; /* its start (monotonic ns), 0 if idle */
+	uint64_t call;       /* identifies the call (per worker), 0 if idle */
+	uint64_t running_ns; /* a lower bound of how long it has run: the time
+	                        since any reader first saw this call (so poll at
+	                        the precision you need); 0 if idle */
 } nact_worker_slot;
 
 /* The slot of each worker (up to max); *np gets the worker count.
