@@ -361,6 +361,14 @@ void nacti_metrics_restarted(nact_system *sys, nact_aid id, uint32_t restarts);
 int nacti_metrics_worker(struct nacti_worker *w);
 void nacti_metrics_worker_fini(struct nacti_worker *w);
 
+/* ---- actors/monitor_srv.c: the registry server's "actors" verb ---- */
+struct msgpack_packer;
+/* Pack the whole reply map of "actors" (sort: counted string or NULL) into
+ * pk, or pack nothing and return the error text for the caller's error
+ * reply. */
+const char *nacti_mon_pack_actors(nact_system *sys, const char *sort, size_t sortn, int has_limit,
+    uint64_t limit, uint64_t proto_v, struct msgpack_packer *pk);
+
 /* ---- actors/log.c ---- */
 int nacti_log_init(nact_system *sys);
 void nacti_log_fini(nact_system *sys);
