@@ -201,7 +201,8 @@ static void check_set(struct mon *s, struct idset *old, const char *topic, const
 			if (!idset_has(old, a->id.v))
 				alert_actor(s, topic, a, key, v, max);
 		}
-		qsort(now.v, now.n, sizeof(uint64_t), cmp_u64);
+		if (now.n > 1)
+			qsort(now.v, now.n, sizeof(uint64_t), cmp_u64);
 	}
 	free(old->v);
 	*old = now;
