@@ -654,13 +654,13 @@ static uint64_t mono_ms(void)
 /* cfg.metrics: run the behaviour on m, counted, published in the worker's
  * watchdog slot (actors/internal.h), timed one call in NACTI_TIME_EVERY. */
 __attribute__((noinline)) static int metrics_call(nact_ctx *ctx, struct nacti_metrics *met,
-    nact_msg *m)
+    nact_msg *m, const uint8_t *h)
 {
 	struct nacti_worker *w = ctx->w;
 	nact_behaviour fn = ctx->a->fn;
-	uint32_t type = nacti_le32(nacti_hdr(m) + NACTI_OFF_TYPE);
-	uint64_t h = atomic_load_explicit(&met->handled, memory_order_relaxed);
-	atomic_store_explicit(&met->handled, h + 1, memory_order_relaxed);
+	uint32_t type = nacti_le32(h + NACTI_OFF_TYPE);
+	uint64_t calls = atomic_load_explicit(&met->handled, memory_order_relaxed);
+	atomic_store_explicit(&met->handled, calls + 1, memory_order_relaxed);
 	uint64_t seq = 0;
 	int prof = 0;
 	if (w != NULL) {
@@ -672,7 +672,7 @@ __attribute__((noinline)) static int metrics_call(nact_ctx *ctx, struct nacti_me
 		atomic_store_explicit(&w->wd_seq, seq + 1, memory_order_release);
 		prof = atomic_load_explicit(&ctx->sys->profiling, memory_order_relaxed);
 	}
-	int sample = h % NACTI_TIME_EVERY == 0;
+	int sample = calls % NACTI_TIME_EVERY == 0;
 	int rv =
 	    sample || prof ? nacti_metrics_timed(ctx, met, fn, m, type, sample, prof) : fn(ctx, m);
 	if (w != NULL)
@@ -685,7 +685,7 @@ __attribute__((noinline)) static int metrics_call(nact_ctx *ctx, struct nacti_me
  * NACT_EXIT_DEADLINE (it cannot be interrupted in-process, so this is
  * reported when it returns). */
 static inline __attribute__((always_inline)) void call_fn(nact_ctx *ctx, nact_msg *m,
-    struct nacti_actor_ext *x)
+    const uint8_t *h, struct nacti_actor_ext *x)
 {
 	struct nacti_actor *a = ctx->a;
 	uint32_t dl = x != NULL ? x->deadline_ms : 0;
@@ -693,7 +693,7 @@ static inline __attribute__((always_inline)) void call_fn(nact_ctx *ctx, nact_ms
 	ctx->cur = m;
 	ctx->consumed = 0;
 	struct nacti_metrics *met = a->met;
-	int rv = met == NULL ? a->fn(ctx, m) : metrics_call(ctx, met, m);
+	int rv = met == NULL ? a->fn(ctx, m) : metrics_call(ctx, met, m, h);
 	if (rv != 0 && !ctx->exiting) {
 		ctx->exiting = 1;
 		ctx->reason = rv;
@@ -745,7 +745,7 @@ static void run_ctl(nact_ctx *ctx)
 			case NACTI_T_EXITSIG:
 				nact_msg_set_type(m, NACT_T_EXIT);
 				if (trap) {
-					call_fn(ctx, m, x);
+					call_fn(ctx, m, h, x);
 					keep = ctx->consumed;
 				} else if (nact_exit_info_read(m, &ei) == 0 &&
 				    ei.reason != NACT_EXIT_NORMAL) {
@@ -754,7 +754,7 @@ static void run_ctl(nact_ctx *ctx)
 				break;
 			case NACT_T_DOWN:
 			case NACT_T_EXIT: /* a trapped stop, re-queued above */
-				call_fn(ctx, m, x);
+				call_fn(ctx, m, h, x);
 				keep = ctx->consumed;
 				break;
 			case NACT_T_REQ_TIMEOUT:
@@ -801,7 +801,7 @@ static void handle(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	    nacti_le64(h + NACTI_OFF_CORR) != x->rcv_stamp) {
 		/* a receive timeout overtaken by a message: stale */
 	} else {
-		call_fn(ctx, m, x);
+		call_fn(ctx, m, h, x);
 	}
 	if (!ctx->consumed)
 		nacti_env_put(m);
