@@ -326,9 +326,18 @@ full:
 static inline void metrics_sent(nact_system *sys, struct nacti_actor *a, int ctl)
 {
 	nact_ctx *c = nacti_cur;
-	if (!ctl)
-		atomic_fetch_add_explicit(&a->menq, 1, memory_order_relaxed);
-	if (c != NULL && c->sys == sys && c->self.v != 0 && c->a != NULL && c->a->met != NULL) {
+	int mine = c != NULL && c->sys == sys;
+	if (!ctl) {
+		struct nacti_metrics *tm = a->pmet;
+		uint32_t wi = mine && c->w != NULL ? c->w->idx : NACTI_ENQ_SLOTS;
+		if (wi < NACTI_ENQ_SLOTS) /* single writer: this worker */
+			atomic_store_explicit(&tm->enq_w[wi],
+			    atomic_load_explicit(&tm->enq_w[wi], memory_order_relaxed) + 1,
+			    memory_order_relaxed);
+		else
+			atomic_fetch_add_explicit(&tm->enq_x, 1, memory_order_relaxed);
+	}
+	if (mine && c->self.v != 0 && c->a != NULL && c->a->met != NULL) {
 		/* single writer: the worker running the sender */
 		_Atomic uint64_t *o = &c->a->met->out;
 		atomic_store_explicit(o, atomic_load_explicit(o, memory_order_relaxed) + 1,

@@ -48,6 +48,7 @@ struct nacti_pending; /* request awaiting a reply (actors/request.c) */
  * writer, noted per field; readers use relaxed loads and accept a value a
  * message old. hist[i] counts handler runs of [2^i, 2^(i+1)) ns. */
 #define NACTI_HBUCKETS 40
+#define NACTI_ENQ_SLOTS 7 /* workers 0..6 count pushes without an atomic add */
 #define NACTI_MNAME 48
 struct nacti_metrics {
 	/* consumer (the worker running the actor) */
@@ -67,6 +68,11 @@ struct nacti_metrics {
 	_Atomic uint64_t name[NACTI_MNAME / 8]; /* registered name, NUL-padded */
 	/* the supervisor that restarted it (nacti_metrics_restarted) */
 	_Atomic uint32_t restarts;
+	/* main-lane pushes, all incarnations, on a line of their own that
+	 * only producers write: enq_w[i] by worker i of this system alone (a
+	 * plain increment), enq_x by any other thread (atomic add) */
+	_Alignas(64) _Atomic uint64_t enq_w[NACTI_ENQ_SLOTS];
+	_Atomic uint64_t enq_x;
 };
 
 /* The profiler: per worker, an open-addressed table of (behaviour, type)
@@ -139,9 +145,9 @@ struct nacti_actor {
 	nact_state_fini fini;        /* state destructor (read at the end only) */
 	uint32_t gen;                /* generation of the current/next id */
 	uint32_t idx;                /* index in the actor table */
-	/* main-lane pushes, all incarnations (cfg.metrics only; producers,
-	 * atomic add on the line they already write) */
-	_Atomic uint64_t menq;
+	/* cfg.metrics: the metrics block as producers see it (the same
+	 * pointer as met, on the line they already touch); set at carve */
+	struct nacti_metrics *pmet;
 	/* line 1: the consumer's; written on every message (mq tail). */
 	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
 	/* control lane: Treiber stack. Pushed rarely, but polled by the

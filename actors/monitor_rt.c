@@ -52,6 +52,7 @@ int nacti_metrics_carve(struct nacti_actor *a)
 		return NACT_ENOMEM;
 	memset(m, 0, sizeof(*m));
 	a->met = m;
+	a->pmet = m;
 	return 0;
 }
 
@@ -59,6 +60,7 @@ void nacti_metrics_free(struct nacti_actor *a)
 {
 	free(a->met);
 	a->met = NULL;
+	a->pmet = NULL;
 }
 
 void nacti_metrics_spawn(struct nacti_actor *a, const char *name)
@@ -194,7 +196,9 @@ static int read_actor(nact_system *sys, struct nacti_actor *a, nact_actor_metric
 	 * so depth cannot go negative except through the drop count */
 	uint64_t deq = atomic_load_explicit(&m->deq, memory_order_acquire);
 	uint64_t drop = atomic_load_explicit(&m->dropped, RLX);
-	uint64_t enq = atomic_load_explicit(&a->menq, memory_order_acquire);
+	uint64_t enq = atomic_load_explicit(&m->enq_x, memory_order_acquire);
+	for (int i = 0; i < NACTI_ENQ_SLOTS; i++)
+		enq += atomic_load_explicit(&m->enq_w[i], memory_order_acquire);
 	o->depth = enq >= deq + drop ? enq - deq - drop : 0;
 	uint64_t db = atomic_load_explicit(&m->deq_base, RLX);
 	o->in = deq >= db ? deq - db : 0;
