@@ -8,6 +8,8 @@
  *   NACT_ENOTSUP.
  * - a known workload gives exact counts: depth while a handler is held,
  *   in, out, handled, histogram total; depth back to 0 after.
+ * - pushes from several workers and from main add up exactly (depth 0
+ *   and in = sent once drained; out per sender exact).
  * - percentiles: nact_hist_quantile on a synthetic histogram; a handler
  *   that sleeps 2 ms has p99 >= 2 ms and p50 <= p99 (one call in 16 is
  *   timed: the count of timed calls is exact too).
@@ -227,6 +229,49 @@ static void test_counts(void)
 	CHECK_EQ_U64(am.in, 0);
 	CHECK_EQ_U64(am.depth, 0);
 	CHECK_EQ_U64(am.handled, 0);
+	nact_system_close(sys, 2000);
+}
+
+/* Forwards each T_WORK it gets to the sink 10 times (a producer on a
+ * worker). */
+static int spray_fn(nact_ctx *ctx, nact_msg *m)
+{
+	struct worker_st *s = nact_state(ctx);
+	if (nact_msg_type(m) == T_WORK)
+		for (int i = 0; i < 10; i++)
+			nt_send_int(nact_sys(ctx), s->sink, T_WORK, i);
+	return 0;
+}
+
+/* Pushes from several workers (their own slots) and from main (the
+ * shared, atomic one) add up exactly. */
+static void test_many_producers(void)
+{
+	nact_system *sys;
+	REQUIRE_RV(open_metrics(&sys, 2));
+	atomic_int sunk = 0;
+	nact_aid sink, spray[4];
+	REQUIRE_RV(nact_spawn(&sink, sys, sink_fn, &sunk, NULL, NULL));
+	struct worker_st st = {.sink = sink};
+	for (int i = 0; i < 4; i++)
+		REQUIRE_RV(nact_spawn(&spray[i], sys, spray_fn, &st, NULL, NULL));
+	const int R = (int)nt_scaled(200);
+	for (int r = 0; r < R; r++) {
+		for (int i = 0; i < 4; i++)
+			nt_send_int(sys, spray[i], T_WORK, r);
+		nt_send_int(sys, sink, T_WORK, r); /* main as a producer too */
+	}
+	int want = R * 4 * 10 + R;
+	CHECK(NT_WAIT(atomic_load(&sunk) == want, NT_LONG_MS));
+	nact_actor_metrics am;
+	CHECK(NT_WAIT(nact_metrics_actor(sys, sink, &am) == 0 && am.in == (uint64_t)want,
+	    NT_LONG_MS));
+	CHECK_EQ_U64(am.in, want);
+	CHECK_EQ_U64(am.depth, 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK_RV(nact_metrics_actor(sys, spray[i], &am));
+		CHECK_EQ_U64(am.out, R * 10);
+	}
 	nact_system_close(sys, 2000);
 }
 
@@ -654,6 +699,6 @@ static void test_prometheus(void)
 	nact_system_close(sys, 2000);
 }
 
-NT_MAIN(NT_CASE(test_off), NT_CASE(test_counts), NT_CASE(test_percentiles), NT_CASE(test_restarts),
-    NT_CASE(test_profiler), NT_CASE(test_node), NT_CASE(test_alerts_and_watchdog),
-    NT_CASE(test_bad_input), NT_CASE(test_prometheus))
+NT_MAIN(NT_CASE(test_off), NT_CASE(test_counts), NT_CASE(test_many_producers),
+    NT_CASE(test_percentiles), NT_CASE(test_restarts), NT_CASE(test_profiler), NT_CASE(test_node),
+    NT_CASE(test_alerts_and_watchdog), NT_CASE(test_bad_input), NT_CASE(test_prometheus))
