@@ -662,8 +662,8 @@ static uint64_t mono_ms(void)
 
 /* cfg.metrics: run the behaviour on m, counted, published in the worker's
  * watchdog slot (actors/internal.h), timed one call in NACTI_TIME_EVERY. */
-__attribute__((noinline)) static int metrics_call(nact_ctx *ctx, struct nacti_metrics *met,
-    nact_msg *m, const uint8_t *h)
+static inline __attribute__((always_inline)) int metrics_call(nact_ctx *ctx,
+    struct nacti_metrics *met, nact_msg *m, const uint8_t *h)
 {
 	struct nacti_worker *w = ctx->w;
 	nact_behaviour fn = ctx->a->fn;
