@@ -358,7 +358,7 @@ void nacti_metrics_spawn(struct nacti_actor *a, const char *name);
  * call while profiling): run fn on m between two clock reads and add the
  * time to met (sample) and to the worker's profile (prof). Returns fn's.
  * The untimed path is metrics_call in actors/actor.c. */
-#define NACTI_TIME_EVERY 16
+#define NACTI_TIME_EVERY 64
 int nacti_metrics_timed(nact_ctx *ctx, struct nacti_metrics *met, nact_behaviour fn, nact_msg *m,
     uint32_t type, int sample, int prof);
 /* A supervisor restarted a child as id, for the restarts-th time. */

@@ -10,7 +10,7 @@
  * their time in a log2 histogram, restarts (set by its supervisor). Each
  * counter has one writer; readers see values at most a message old.
  *
- * Handler time is sampled: one behaviour call in 16 per actor is timed (two
+ * Handler time is sampled: one behaviour call in 64 per actor is timed (two
  * clock reads), the others only counted, so the histogram, busy_ns and
  * max_ns describe that sample (while the profiler is on, every call is
  * timed for it). Calls that run long are caught by the watchdog instead,
@@ -44,7 +44,7 @@ typedef struct nact_actor_metrics {
 	uint64_t out;                     /* messages its handlers sent since spawn */
 	uint64_t dropped;                 /* dropped by its drop-oldest mailbox */
 	uint64_t handled;                 /* behaviour calls (main and control lanes) */
-	uint64_t timed;                   /* calls timed: the 1st, 17th, 33rd... (one in 16) */
+	uint64_t timed;                   /* calls timed: the 1st, 65th, 129th... (one in 64) */
 	uint64_t busy_ns;                 /* total time of the timed calls */
 	uint64_t max_ns;                  /* longest timed call */
 	uint64_t p50_ns;                  /* percentiles of the timed calls' times: the */
