@@ -52,13 +52,13 @@ struct nacti_pending; /* request awaiting a reply (actors/request.c) */
 #define NACTI_MNAME 48
 struct nacti_metrics {
 	/* consumer (the worker running the actor) */
-	_Atomic uint64_t deq;     /* main-lane messages popped, all incarnations */
-	_Atomic uint64_t out;     /* messages sent from its handlers */
-	_Atomic uint64_t handled; /* behaviour calls */
-	_Atomic uint64_t timed;   /* calls timed (1 in NACTI_TIME_EVERY) */
-	_Atomic uint64_t busy_ns; /* time inside the timed calls */
-	_Atomic uint64_t max_ns;  /* longest timed call */
-	_Atomic uint64_t hist[NACTI_HBUCKETS];
+	_Atomic uint64_t deq;                  /* main-lane messages popped, all incarnations */
+	_Atomic uint64_t out;                  /* messages sent from its handlers */
+	_Atomic uint64_t handled;              /* behaviour calls */
+	_Atomic uint64_t timed;                /* calls timed (1 in NACTI_TIME_EVERY) */
+	_Atomic uint64_t busy_ns;              /* time inside the timed calls */
+	_Atomic uint64_t max_ns;               /* longest timed call */
+	_Atomic uint32_t hist[NACTI_HBUCKETS]; /* timed calls only: 2^32 x 64 calls */
 	/* producers of a drop-oldest mailbox (atomic add, slow path) */
 	_Atomic uint64_t dropped;
 	/* the spawner, before the id is published */

@@ -128,7 +128,8 @@ int nacti_metrics_timed(nact_ctx *ctx, struct nacti_metrics *met, nact_behaviour
 	if (sample) {
 		bump(&met->timed, 1);
 		bump(&met->busy_ns, d);
-		bump(&met->hist[bucket_of(d)], 1);
+		_Atomic uint32_t *hb = &met->hist[bucket_of(d)];
+		atomic_store_explicit(hb, atomic_load_explicit(hb, RLX) + 1, RLX);
 		if (d > atomic_load_explicit(&met->max_ns, RLX))
 			atomic_store_explicit(&met->max_ns, d, RLX);
 	}
