@@ -895,7 +895,6 @@ void nacti_actors_fini(nact_system *sys)
 			atomic_store_explicit(&a->id, 0, memory_order_relaxed);
 			atomic_fetch_sub_explicit(&sys->live, 1, memory_order_relaxed);
 		}
-		nacti_metrics_free(a);
 		if (x != NULL) {
 			nacti_links_free(x);
 			nng_cv_free(x->cv);
@@ -903,6 +902,10 @@ void nacti_actors_fini(nact_system *sys)
 			free(x);
 		}
 	}
+	/* metrics blocks last: a monitor's threads (watchdog, Prometheus)
+	 * read every actor's until its destructor above stopped them */
+	for (uint32_t i = 0; i < n; i++)
+		nacti_metrics_free(nacti_actor_at(sys, i));
 	for (uint32_t s = 0; s < NACTI_ASLAB_MAX; s++) {
 		struct nacti_actor *slab =
 		    atomic_load_explicit(&sys->aslabs[s], memory_order_relaxed);
