@@ -20,6 +20,7 @@
  *   crossing; a slow-handler alert and a warn log line arrive WHILE the
  *   handler still runs (it waits on a gate this test opens only after
  *   seeing the alert).
+ * - p99, RSS and dead-letter-rate alerts arrive, once each per crossing.
  * - bad messages to the monitor get NACT_T_ERROR replies; it keeps working.
  * - the Prometheus page is served over HTTP with node and actor lines
  *   (fetched over a plain socket like a scraper); another path gets 404.
@@ -490,6 +491,49 @@ static void test_alerts_and_watchdog(void)
 	nng_mtx_free(lc.mtx);
 }
 
+/* The other thresholds: handler p99, RSS, dead-letter rate. */
+static void test_other_alerts(void)
+{
+	nact_system *sys;
+	REQUIRE_RV(open_metrics(&sys, 2));
+	struct events ev = {0};
+	REQUIRE(nng_mtx_alloc(&ev.mtx) == 0);
+	nact_aid sub, w, dead, mon;
+	REQUIRE_RV(nact_spawn(&sub, sys, events_fn, &ev, NULL, NULL));
+	struct worker_st st = {0};
+	REQUIRE_RV(nact_spawn(&w, sys, worker_fn, &st, NULL, NULL));
+	atomic_int cnt = 0;
+	REQUIRE_RV(nact_spawn(&dead, sys, sink_fn, &cnt, NULL, NULL));
+	REQUIRE_RV(nact_stop(sys, dead));
+	CHECK(NT_WAIT(!nact_alive(sys, dead), NT_LONG_MS));
+	nact_monitor_config mc;
+	nact_monitor_config_init(&mc);
+	mc.interval_ms = 20;
+	mc.max_p99_ns = 1000000;       /* 1 ms */
+	mc.max_rss = 1024;             /* any process is over */
+	mc.max_deadletter_rate = 50.0; /* per second */
+	mc.no_watchdog = 1;
+	mc.subscribers[0] = sub;
+	mc.nsubscribers = 1;
+	REQUIRE_RV(nact_monitor_start(&mon, sys, &mc));
+	nt_send_int(sys, w, T_SLEEP, 0); /* 2 ms, timed (the first call) */
+	CHECK(NT_WAIT(count_for(&ev, w, NACT_MON_TOPIC_P99) == 1, NT_LONG_MS));
+	nact_aid none = {0};
+	CHECK(NT_WAIT(count_for(&ev, none, NACT_MON_TOPIC_RSS) == 1, NT_LONG_MS));
+	/* dead letters: far over 50/s until the alert comes */
+	uint64_t until = nt_now_ms() + nt_slow(NT_LONG_MS);
+	while (count_for(&ev, none, NACT_MON_TOPIC_DEADLETTERS) == 0 && nt_now_ms() < until) {
+		for (int i = 0; i < 20; i++)
+			nt_send_int(sys, dead, T_WORK, i);
+		nng_msleep(2);
+	}
+	CHECK_EQ_INT(count_for(&ev, none, NACT_MON_TOPIC_DEADLETTERS), 1);
+	/* edge-triggered: RSS stays over, no second alert */
+	CHECK(NT_STAYS_FALSE(count_for(&ev, none, NACT_MON_TOPIC_RSS) > 1, NT_QUIET_MS));
+	nact_system_close(sys, 2000);
+	nng_mtx_free(ev.mtx);
+}
+
 /* A bad message to the monitor: its error reply code. */
 static int bad_call(nact_system *sys, nact_aid mon, uint32_t type, int body)
 {
@@ -701,4 +745,5 @@ static void test_prometheus(void)
 
 NT_MAIN(NT_CASE(test_off), NT_CASE(test_counts), NT_CASE(test_many_producers),
     NT_CASE(test_percentiles), NT_CASE(test_restarts), NT_CASE(test_profiler), NT_CASE(test_node),
-    NT_CASE(test_alerts_and_watchdog), NT_CASE(test_bad_input), NT_CASE(test_prometheus))
+    NT_CASE(test_alerts_and_watchdog), NT_CASE(test_other_alerts), NT_CASE(test_bad_input),
+    NT_CASE(test_prometheus))
