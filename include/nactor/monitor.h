@@ -179,8 +179,12 @@ NACT_DECL void nact_monitor_config_init(nact_monitor_config *cfg);
  * {"id", "name", "type", "fn", "worker", "running_ms", "max_ms"}.
  *
  * The watchdog is a thread of the monitor that wakes every slow_ms / 4
- * (timed wait, no busy loop) and reports each behaviour call running longer
- * than slow_ms once, while it still runs: a warn log line and a slow alert.
+ * (at least 5 ms; a timed wait, no busy loop, but a periodic wake-up even
+ * when the node is idle: no_watchdog = 1 turns it off) and reports each
+ * behaviour call running longer than slow_ms once, while it still runs: a
+ * warn log line and a slow alert. A call is known to have run that long
+ * from when the watchdog first saw it, so a report comes between slow_ms
+ * and slow_ms + slow_ms / 4 after the call began.
  *
  * The snapshot reply is the map {"samples": uint, "node": {"cpu_pct",
  * "rss", "threads", "fds", "live", "deadletters", "deadletter_rate"},
