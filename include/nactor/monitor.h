@@ -184,7 +184,7 @@ NACT_DECL void nact_monitor_config_init(nact_monitor_config *cfg);
  * behaviour call running longer than slow_ms once, while it still runs: a
  * warn log line and a slow alert. A call is known to have run that long
  * from when the watchdog first saw it, so a report comes between slow_ms
- * and slow_ms + slow_ms / 4 after the call began.
+ * and slow_ms + slow_ms / 2 after the call began.
  *
  * The snapshot reply is the map {"samples": uint, "node": {"cpu_pct",
  * "rss", "threads", "fds", "live", "deadletters", "deadletter_rate"},
