@@ -42,6 +42,50 @@
 
 struct nacti_pending; /* request awaiting a reply (actors/request.c) */
 
+/* Per-actor metrics (cfg.metrics = 1; actors/monitor_rt.c). One block per
+ * actor struct, allocated when the struct is carved and kept for the
+ * system's lifetime (type-stable like the struct). Every field has a single
+ * writer, noted per field; readers use relaxed loads and accept a value a
+ * message old. hist[i] counts handler runs of [2^i, 2^(i+1)) ns. */
+#define NACTI_HBUCKETS 40
+#define NACTI_ENQ_SLOTS 7 /* workers 0..6 count pushes without an atomic add */
+#define NACTI_MNAME 48
+struct nacti_metrics {
+	/* consumer (the worker running the actor) */
+	_Atomic uint64_t deq;                  /* main-lane messages popped, all incarnations */
+	_Atomic uint64_t out;                  /* messages sent from its handlers */
+	_Atomic uint64_t handled;              /* behaviour calls */
+	_Atomic uint64_t timed;                /* calls timed (1 in NACTI_TIME_EVERY) */
+	_Atomic uint64_t busy_ns;              /* time inside the timed calls */
+	_Atomic uint64_t max_ns;               /* longest timed call */
+	_Atomic uint32_t hist[NACTI_HBUCKETS]; /* timed calls only: 2^32 x 64 calls */
+	/* producers of a drop-oldest mailbox (atomic add, slow path) */
+	_Atomic uint64_t dropped;
+	/* the spawner, before the id is published */
+	_Atomic uint64_t deq_base; /* deq at spawn */
+	_Atomic uint64_t drop_base;
+	_Atomic uint64_t spawn_ns;
+	_Atomic uint64_t name[NACTI_MNAME / 8]; /* registered name, NUL-padded */
+	/* the supervisor that restarted it (nacti_metrics_restarted) */
+	_Atomic uint32_t restarts;
+	/* main-lane pushes, all incarnations, on a line of their own that
+	 * only producers write: enq_w[i] by worker i of this system alone (a
+	 * plain increment), enq_x by any other thread (atomic add) */
+	_Alignas(64) _Atomic uint64_t enq_w[NACTI_ENQ_SLOTS];
+	_Atomic uint64_t enq_x;
+};
+
+/* The profiler: per worker, an open-addressed table of (behaviour, type)
+ * -> calls, ns. Written by its worker only; keys are published with
+ * release, counters read relaxed (actors/monitor_rt.c). */
+#define NACTI_PROF_SLOTS 512
+struct nacti_prof_slot {
+	_Atomic uintptr_t fn; /* 0 = empty; set once */
+	_Atomic uint32_t type;
+	_Atomic uint64_t calls;
+	_Atomic uint64_t ns;
+};
+
 /* One monitor: its reference and the other end (watcher or target). */
 struct nacti_mon {
 	uint64_t ref;
@@ -112,6 +156,9 @@ struct nacti_actor {
 	nact_state_fini fini;        /* state destructor (read at the end only) */
 	uint32_t gen;                /* generation of the current/next id */
 	uint32_t idx;                /* index in the actor table */
+	/* cfg.metrics: the metrics block as producers see it (the same
+	 * pointer as met, on the line they already touch); set at carve */
+	struct nacti_metrics *pmet;
 	/* line 1: the consumer's; written on every message (mq tail). */
 	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
 	/* control lane: Treiber stack. Pushed rarely, but polled by the
@@ -122,6 +169,7 @@ struct nacti_actor {
 	nact_behaviour fn;                      /* set at spawn, before id */
 	void *state;                            /* owned state */
 	uint32_t flags;                         /* NACTI_AF_* (consumer) */
+	struct nacti_metrics *met;              /* NULL unless cfg.metrics; set at carve */
 };
 
 /* A worker's local run queue: bounded ring. The owner pushes at tail;
@@ -151,6 +199,19 @@ struct nacti_worker {
 	int wake;                        /* under mtx */
 	nng_mtx *mtx;
 	nng_cv *cv;
+	/* watchdog slot (cfg.metrics): written by the worker around each
+	 * behaviour call, read by the watchdog. wd_seq is odd while a call
+	 * runs (incremented with release before and after it); readers check
+	 * it before and after reading aid/type/fn. No clock is read: a reader
+	 * knows how long a call has run from when a reader first saw its seq
+	 * (wd_seen_seq/wd_seen_ns, written by readers, relaxed). */
+	_Alignas(64) _Atomic uint64_t wd_seq;
+	_Atomic uint64_t wd_aid;
+	_Atomic uintptr_t wd_fn;
+	_Atomic uint32_t wd_type;
+	_Atomic uint64_t wd_seen_seq;
+	_Atomic uint64_t wd_seen_ns;
+	struct nacti_prof_slot *prof; /* NACTI_PROF_SLOTS, NULL unless metrics */
 };
 
 struct nacti_timers; /* actors/timer.c */
@@ -208,6 +269,9 @@ struct nact_system {
 	nact_aid *dlsubs;
 	uint32_t ndlsubs;
 	_Atomic uint32_t ndlsubs_pub; /* lock-free "any subscriber?" */
+	/* metrics (actors/monitor_rt.c): profiler on/off, written by anyone */
+	_Atomic int profiling;
+	uint64_t open_ns; /* monotonic time at open */
 };
 
 /* The context a behaviour runs with (on the worker's stack). */
@@ -292,6 +356,35 @@ void nacti_requests_drop(nact_system *sys, struct nacti_actor_ext *x);
 /* Count m as a dead letter for reason, report it to subscribers, free it. */
 void nacti_deadletter(nact_system *sys, nact_msg *m, int reason);
 void nacti_deadletters_fini(nact_system *sys);
+
+/* ---- actors/monitor_rt.c (cfg.metrics) ---- */
+/* Monotonic ns, the clock of handler timing and the watchdog. */
+uint64_t nacti_mono_ns(void);
+/* Carve time: a->met allocated (0 or NACT_ENOMEM). Close: freed. */
+int nacti_metrics_carve(struct nacti_actor *a);
+void nacti_metrics_free(struct nacti_actor *a);
+/* Spawn: reset the block for a new incarnation named name (may be NULL). */
+void nacti_metrics_spawn(struct nacti_actor *a, const char *name);
+/* cfg.metrics: one behaviour call in NACTI_TIME_EVERY is timed (every
+ * call while profiling): run fn on m between two clock reads and add the
+ * time to met (sample) and to the worker's profile (prof). Returns fn's.
+ * The untimed path is metrics_call in actors/actor.c. */
+#define NACTI_TIME_EVERY 64
+int nacti_metrics_timed(nact_ctx *ctx, struct nacti_metrics *met, nact_behaviour fn, nact_msg *m,
+    uint32_t type, int sample, int prof);
+/* A supervisor restarted a child as id, for the restarts-th time. */
+void nacti_metrics_restarted(nact_system *sys, nact_aid id, uint32_t restarts);
+/* Worker start/stop: the profiler table (0 or NACT_ENOMEM). */
+int nacti_metrics_worker(struct nacti_worker *w);
+void nacti_metrics_worker_fini(struct nacti_worker *w);
+
+/* ---- actors/monitor_srv.c: the registry server's "actors" verb ---- */
+struct msgpack_packer;
+/* Pack the whole reply map of "actors" (sort: counted string or NULL) into
+ * pk, or pack nothing and return the error text for the caller's error
+ * reply. */
+const char *nacti_mon_pack_actors(nact_system *sys, const char *sort, size_t sortn, int has_limit,
+    uint64_t limit, uint64_t proto_v, struct msgpack_packer *pk);
 
 /* ---- actors/log.c ---- */
 int nacti_log_init(nact_system *sys);

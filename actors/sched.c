@@ -443,6 +443,8 @@ int nacti_sched_start(nact_system *sys)
 			w->seen_stamp[k] = UINT64_MAX;
 		if (nng_mtx_alloc(&w->mtx) != 0 || nng_cv_alloc(&w->cv, w->mtx) != 0)
 			return NACT_ENOMEM;
+		if (sys->cfg.metrics && nacti_metrics_worker(w) != 0)
+			return NACT_ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct nacti_worker *w = &sys->workers[i];
@@ -485,6 +487,7 @@ void nacti_sched_fini(nact_system *sys)
 			nng_cv_free(w->cv);
 		if (w->mtx)
 			nng_mtx_free(w->mtx);
+		nacti_metrics_worker_fini(w);
 	}
 	free(sys->workers);
 	sys->workers = NULL;

@@ -148,6 +148,8 @@ struct req {
 	uint64_t v, id, limit;
 	const char *verb, *status, *name, *message;
 	size_t verbn, statusn, namen, messagen;
+	const char *sort; /* "actors" */
+	size_t sortn;
 };
 
 static int keyis(const char *k, size_t kn, const char *want)
@@ -208,6 +210,8 @@ static const char *req_decode(nact_reader *r, const void *buf, size_t len, struc
 			err = arg_str(r, &q->name, &q->namen, "\"name\" must be a string");
 		else if (keyis(k, kn, "message"))
 			err = arg_str(r, &q->message, &q->messagen, "\"message\" must be a string");
+		else if (keyis(k, kn, "sort"))
+			err = arg_str(r, &q->sort, &q->sortn, "\"sort\" must be a string");
 		else if (keyis(k, kn, "id"))
 			err = arg_uint(r, &q->id, &q->has_id, "\"id\" must be an unsigned integer");
 		else if (keyis(k, kn, "limit"))
@@ -561,7 +565,12 @@ static void handle(struct nacti_regsrv *sv, nng_msg *req, nng_msg *rep)
 		do_stats(sv, &pk);
 	else if (keyis(q.verb, q.verbn, "tree"))
 		do_tree(sv, &pk);
-	else
+	else if (keyis(q.verb, q.verbn, "actors")) { /* actors/monitor_srv.c */
+		const char *aerr = nacti_mon_pack_actors(sv->s_sys, q.sort, q.sortn, q.has_limit,
+		    q.limit, SRV_PROTO_V, &pk);
+		if (aerr != NULL)
+			pk_error(&pk, aerr);
+	} else
 		pk_error(&pk, "unknown verb");
 	nact_reader_fini(&r);
 }

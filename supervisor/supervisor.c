@@ -56,6 +56,7 @@
 #include <nactor/registry.h>
 #include <nactor/supervisor.h>
 
+#include "actors/internal.h" /* nacti_metrics_restarted */
 #include "supervisor/supervisor_internal.h"
 
 #define SHUTDOWN_DEFAULT_MS 5000
@@ -510,8 +511,10 @@ static int child_start(nact_ctx *ctx, struct sup *s, struct child *c)
 	c->last = id;
 	c->state = C_UP;
 	c->backoff_ms = 0;
-	if (c->started)
+	if (c->started) {
 		c->restarts++;
+		nacti_metrics_restarted(s->sys, id, c->restarts); /* monitor.h */
+	}
 	c->started = 1;
 	return 0;
 }
