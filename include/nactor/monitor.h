@@ -134,7 +134,8 @@ NACT_DECL int nact_profile_log(nact_system *sys, size_t max);
 
 /* ---- the monitor actor ---- */
 
-/* Messages the monitor understands (monitor range 0xFFFF0500-0xFFFF05FF). */
+/* Messages the monitor understands (0xFFFF0500-0xFFFF05EF of the monitors' range;
+ * 0xFFFF05F0-0xFFFF05FF belong to the log actor, logger.h). */
 #define NACT_MON_T_SUBSCRIBE 0xFFFF0500u   /* body [aid (uint)]: alerts go to it; reply empty */
 #define NACT_MON_T_UNSUBSCRIBE 0xFFFF0501u /* body [aid]; reply empty or NACT_ENOENT */
 #define NACT_MON_T_SNAPSHOT 0xFFFF0502u    /* request, empty body; reply: map below */

@@ -12,6 +12,7 @@
 #include <nactor/logger.h>
 #include <nactor/bus.h>
 #include <nactor/limit.h>
+#include <nactor/monitor.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0

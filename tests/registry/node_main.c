@@ -89,6 +89,49 @@ static int sink_fn(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
+/* A request cycle for doctor: three op-running actors, each asked once,
+ * asks the next and never answers; the third request closes the cycle
+ * and is refused (NACT_ECYCLE), which the registry counts. */
+#define T_LOOP 77u
+
+static void loop_reply(nact_ctx *ctx, nact_msg *reply, int err, void *arg)
+{
+	(void)ctx;
+	(void)reply;
+	(void)err;
+	(void)arg;
+}
+
+static int loop_fn(nact_ctx *ctx, nact_msg *m)
+{
+	nact_aid *next = nact_state(ctx);
+	nact_msg *q;
+	if (nact_msg_type(m) != T_LOOP || nact_msg_alloc(&q, nact_sys(ctx), T_LOOP) != 0)
+		return 0;
+	if (nact_request(ctx, *next, q, 600000, loop_reply, NULL) != 0)
+		nact_msg_free(q);
+	return 0;
+}
+
+static int loop_start(nact_system *sys)
+{
+	static nact_aid next[3];
+	nact_aid a[3];
+	nact_op_opts oo = {.name = "loop"};
+	nact_msg *m;
+	int rv;
+	for (int i = 0; i < 3; i++)
+		if ((rv = nact_spawn_op(&a[i], NULL, sys, loop_fn, &next[i], NULL, NULL, &oo)) != 0)
+			return rv;
+	for (int i = 0; i < 3; i++)
+		next[i] = a[(i + 1) % 3];
+	if ((rv = nact_msg_alloc(&m, sys, T_LOOP)) != 0)
+		return rv;
+	if ((rv = nact_send(sys, a[0], m)) != 0)
+		nact_msg_free(m);
+	return rv;
+}
+
 /* The --busy graph (see the top comment). */
 static int busy_start(nact_system *sys, struct feeder *f)
 {
@@ -112,7 +155,7 @@ static int busy_start(nact_system *sys, struct feeder *f)
 	    (rv = nact_spawn(&f->grower, sys, grower_fn, NULL, NULL, &go)) != 0 ||
 	    (rv = nact_spawn(&feeder, sys, feeder_fn, f, NULL, &fo)) != 0 ||
 	    (rv = nact_sup_start(&sup, sys, &sp)) != 0 ||
-	    (rv = nact_monitor_start(&mon, sys, &mc)) != 0 ||
+	    (rv = nact_monitor_start(&mon, sys, &mc)) != 0 || (rv = loop_start(sys)) != 0 ||
 	    (rv = nact_msg_alloc(&t, sys, T_TICK)) != 0)
 		return rv;
 	if ((rv = nact_send(sys, feeder, t)) != 0)

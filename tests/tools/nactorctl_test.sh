@@ -18,7 +18,7 @@
 # grower, feeder and crashy with their columns (--json parses, --count 2
 # prints two screens) and doctor (exit 5) names grower for a growing
 # mailbox and a slow handler, crashy for a restart storm, a dead-letter
-# rate, and request cycles as not tracked.
+# rate, and request cycles (the registry's wait-for graph).
 set -u
 
 ctl=${1:?usage: nactorctl_test.sh NACTORCTL NODE_MAIN}
@@ -222,7 +222,6 @@ has "^node ctltest "
 has "metrics are off"
 run 0 doctor --samples 2 --interval 100
 has "^no findings$"
-has "request-cycles: not tracked"
 ok "top, doctor on a node with metrics off"
 
 # ---- a stale socket: the node dies without cleaning up ----
@@ -276,14 +275,15 @@ has "^mailbox-growing  *0x[0-9a-f]* (grower)  *depth [0-9]* -> "
 has "^slow-handler  *0x[0-9a-f]* (grower)  *longest timed call [0-9.]*s"
 has "^restart-storm  *0x[0-9a-f]* (crashy)  *restarted "
 has "^deadletter-rate  *-  *[0-9.]* dead letters/s"
-has "^request-cycles: not tracked"
+has "^request-cycle  *ops [0-9]* -> [0-9]* -> [0-9]* -> [0-9]*  *1 request refused"
 if [ -n "$py" ]; then
 	run 5 doctor --node busynode --interval 200 --samples 3 --json
 	"$py" -c 'import json, sys
 d = json.load(sys.stdin)
 checks = {f["check"]: f["actors"] for f in d["findings"]}
 assert "(grower)" in checks["mailbox-growing"] and "(crashy)" in checks["restart-storm"], d
-assert d["samples"] == 3 and d["not_tracked"] == ["request-cycles"], d' \
+assert d["samples"] == 3 and d["not_tracked"] == [], d
+assert checks["request-cycle"].startswith("ops "), d' \
 		<"$tmp/out" || fail "doctor --json"
 fi
 ok "top and doctor against a busy node"

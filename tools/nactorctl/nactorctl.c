@@ -176,11 +176,13 @@ static const struct cmd_help helps[] = {
         "  restart-storm    a child restarted 3+ times, and again during the window\n"
         "  deadletter-rate  dead letters at 1/s or more during the window\n"
         "  memory-growing   RSS rose at every sample, by 1 MiB or more\n"
-        "Request cycles are reported as not tracked: the registry keeps no\n"
-        "wait-for graph yet. Exit 0 when nothing was found, 5 when something was.\n"
+        "  request-cycle    requests refused because they would close a wait-for\n"
+        "                   cycle of operations (the registry's count since start;\n"
+        "                   ACTOR is the last cycle's operation ids)\n"
+        "Exit 0 when nothing was found, 5 when something was.\n"
         "  --json         {\"node\", \"samples\", \"seconds\", \"metrics\",\n"
         "                  \"findings\": [{\"check\", \"actors\", \"detail\"}],\n"
-        "                  \"not_tracked\": [...]}\n"},
+        "                  \"not_tracked\": []}\n"},
 };
 
 /* ---- printing text from the node ---- */
@@ -2016,9 +2018,29 @@ static int cmd_doctor(int argc, char **argv)
 		add_finding(&fs, "memory-growing", "-",
 		    "rss %s -> %s, up at every sample over %.1fs", a, b, secs);
 	}
+	/* 7. request cycles: the registry refuses the request that would
+	 * close a wait-for cycle and counts it (stats: cycles, last_cycle) */
+	{
+		struct req q = {.verb = "stats"};
+		struct reply rp;
+		int ok = 1;
+		if ((rv = request(node, &q, &rp)) != 0)
+			goto out;
+		uint64_t nc = mp_uint(&rp.top, "cycles", &ok);
+		char *lc = mp_str(&rp.top, "last_cycle", &ok);
+		if (ok && nc > 0) {
+			char ops[160];
+			snprintf(ops, sizeof(ops), "ops %s", lc != NULL ? lc : "?");
+			add_finding(&fs, "request-cycle", ops,
+			    "%" PRIu64
+			    " request%s refused as wait-for cycles since start (last shown)",
+			    nc, nc == 1 ? "" : "s");
+		}
+		free(lc);
+		reply_fini(&rp);
+	}
 out:
 	if (rv == 0) {
-		static const char *const not_tracked = "request-cycles";
 		if (o.json) {
 			printf("{\n  \"node\": ");
 			json_str(stdout, node, strlen(node));
@@ -2036,8 +2058,7 @@ out:
 				json_str(stdout, fs.v[i].detail, strlen(fs.v[i].detail));
 				printf("}");
 			}
-			printf("%s],\n  \"not_tracked\": [\"%s\"]\n}\n", fs.n ? "\n  " : "",
-			    not_tracked);
+			printf("%s],\n  \"not_tracked\": []\n}\n", fs.n ? "\n  " : "");
 		} else {
 			printf("doctor: node %s, %" PRIu64 " samples over %.1fs\n", node, ns,
 			    (double)(last->now_ns - first->now_ns) / 1e9);
@@ -2054,8 +2075,6 @@ out:
 			} else {
 				printf("no findings\n");
 			}
-			printf("%s: not tracked (the registry keeps no wait-for graph yet)\n",
-			    not_tracked);
 		}
 		rv = fs.n > 0 ? EXIT_FINDINGS : EXIT_OK;
 	}
