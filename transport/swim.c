@@ -53,6 +53,7 @@ enum msg_type {
 #define NONE UINT32_MAX
 #define NFWD 64           /* indirect probes in flight on our behalf of others */
 #define SYNC_OVERHEAD 512 /* bytes kept for the header of a sync */
+#define BQ_CAP 128        /* queued updates; beyond, the stalest news is dropped */
 
 struct mem {
 	char name[NACTI_SWIM_NAME_MAX + 1];
@@ -62,8 +63,11 @@ struct mem {
 	uint64_t bq_seq;    /* queue order, newer = larger */
 	uint64_t notice_at; /* last "you are down" notice sent to it */
 	int32_t bq_tx;      /* transmissions so far; -1 = not queued */
+	uint8_t bq_urgent;  /* a failure, leave or refutation: goes first */
 	uint32_t bq_pos;    /* index in s->bq */
 	uint8_t state;      /* nacti_swim_state */
+	uint8_t nl;         /* strlen(name) */
+	uint16_t al;        /* strlen(addr) */
 };
 
 struct fwd {
@@ -93,6 +97,7 @@ struct nacti_swim {
 	uint32_t *ht; /* name hash: member index + 1, 0 = empty */
 	uint32_t htcap;
 	uint32_t nlive, nsuspect; /* alive + suspect (self included), suspect */
+	uint64_t susp_min;        /* no suspicion ends before this */
 
 	uint32_t *probe; /* probe round: member indices */
 	uint32_t nprobe, capprobe, probe_pos;
@@ -219,7 +224,7 @@ static uint32_t find_idx(const nacti_swim *s, const char *name, size_t nl)
 		if (v == 0)
 			return NONE;
 		const struct mem *m = &s->mem[v - 1];
-		if (strlen(m->name) == nl && memcmp(m->name, name, nl) == 0)
+		if (m->nl == nl && memcmp(m->name, name, nl) == 0)
 			return v - 1;
 	}
 }
@@ -227,8 +232,7 @@ static uint32_t find_idx(const nacti_swim *s, const char *name, size_t nl)
 static void ht_put(nacti_swim *s, uint32_t idx)
 {
 	uint32_t mask = s->htcap - 1;
-	const char *nm = s->mem[idx].name;
-	uint32_t i = hash_name(nm, strlen(nm)) & mask;
+	uint32_t i = hash_name(s->mem[idx].name, s->mem[idx].nl) & mask;
 	while (s->ht[i] != 0)
 		i = (i + 1) & mask;
 	s->ht[i] = idx + 1;
@@ -292,10 +296,49 @@ static void set_state(nacti_swim *s, struct mem *m, uint8_t st)
 
 /* ---- dissemination queue ---- */
 
-static void bq_push(nacti_swim *s, uint32_t idx)
+static void bq_remove(nacti_swim *s, uint32_t idx);
+static int bq_before(const struct mem *a, const struct mem *b);
+
+/*
+ * The queue outgrew BQ_CAP (a join flood: every new member is news): keep
+ * the best half and drop the rest of the non-urgent news. A queued update
+ * drains at about 2 * max_updates / retransmit_limit per period, so a
+ * longer backlog would take longer to gossip than the periodic syncs take
+ * to spread the same members.
+ */
+static void bq_trim(nacti_swim *s)
+{
+	/* shell sort, best first (a few hundred entries at most) */
+	static const uint32_t gaps[] = {57, 23, 10, 4, 1};
+	for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+		uint32_t h = gaps[g];
+		for (uint32_t i = h; i < s->nbq; i++) {
+			uint32_t v = s->bq[i], j = i;
+			while (j >= h && bq_before(&s->mem[v], &s->mem[s->bq[j - h]])) {
+				s->bq[j] = s->bq[j - h];
+				j -= h;
+			}
+			s->bq[j] = v;
+		}
+	}
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < s->nbq; i++) {
+		struct mem *m = &s->mem[s->bq[i]];
+		if (i < BQ_CAP / 2 || m->bq_urgent) {
+			m->bq_pos = keep;
+			s->bq[keep++] = s->bq[i];
+		} else {
+			m->bq_tx = -1;
+		}
+	}
+	s->nbq = keep;
+}
+
+static void bq_push(nacti_swim *s, uint32_t idx, int urgent)
 {
 	struct mem *m = &s->mem[idx];
 	m->bq_seq = ++s->bq_counter;
+	m->bq_urgent = (uint8_t)urgent;
 	if (m->bq_tx >= 0) {
 		m->bq_tx = 0;
 		return;
@@ -305,6 +348,8 @@ static void bq_push(nacti_swim *s, uint32_t idx)
 	m->bq_tx = 0;
 	m->bq_pos = s->nbq;
 	s->bq[s->nbq++] = idx;
+	if (s->nbq > BQ_CAP)
+		bq_trim(s);
 }
 
 static void bq_remove(nacti_swim *s, uint32_t idx)
@@ -318,7 +363,19 @@ static void bq_remove(nacti_swim *s, uint32_t idx)
 	m->bq_tx = -1;
 }
 
-/* Pick up to max queued members (least sent, then newest) into out. */
+/* Is queued member a to be sent before b? Urgent news first (failures,
+ * leaves, refutations, rejoins: rare, and a join flood must not delay
+ * them), then the least sent, then the newest. */
+static int bq_before(const struct mem *a, const struct mem *b)
+{
+	if (a->bq_urgent != b->bq_urgent)
+		return a->bq_urgent > b->bq_urgent;
+	if (a->bq_tx != b->bq_tx)
+		return a->bq_tx < b->bq_tx;
+	return a->bq_seq > b->bq_seq;
+}
+
+/* Pick up to max queued members, best first, into out. */
 static uint32_t bq_select(nacti_swim *s, uint32_t *out, uint32_t max, uint32_t skip)
 {
 	uint32_t n = 0;
@@ -330,8 +387,7 @@ static uint32_t bq_select(nacti_swim *s, uint32_t *out, uint32_t max, uint32_t s
 		uint32_t j = n;
 		/* find the insertion point: before the first worse element */
 		while (j > 0) {
-			const struct mem *p = &s->mem[out[j - 1]];
-			if (p->bq_tx < c->bq_tx || (p->bq_tx == c->bq_tx && p->bq_seq > c->bq_seq))
+			if (bq_before(&s->mem[out[j - 1]], c))
 				break;
 			j--;
 		}
@@ -412,9 +468,8 @@ static int out_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
-static void pack_str(nacti_swim *s, const char *p)
+static void pack_str(nacti_swim *s, const char *p, size_t n)
 {
-	size_t n = strlen(p);
 	msgpack_pack_str(&s->pk, n);
 	msgpack_pack_str_body(&s->pk, p, n);
 }
@@ -424,8 +479,8 @@ static void pack_member(nacti_swim *s, uint32_t idx)
 	const struct mem *m = &s->mem[idx];
 	msgpack_pack_array(&s->pk, 4);
 	msgpack_pack_uint8(&s->pk, m->state);
-	pack_str(s, m->name);
-	pack_str(s, m->addr);
+	pack_str(s, m->name, m->nl);
+	pack_str(s, m->addr, m->al);
 	msgpack_pack_uint64(&s->pk, m->inc);
 }
 
@@ -439,15 +494,15 @@ static void pack_head(nacti_swim *s, int type, uint64_t seq, uint32_t target)
 	msgpack_pack_uint8(&s->pk, (uint8_t)type);
 	msgpack_pack_uint64(&s->pk, seq);
 	msgpack_pack_array(&s->pk, 3);
-	pack_str(s, s->mem[0].name);
-	pack_str(s, s->mem[0].addr);
+	pack_str(s, s->mem[0].name, s->mem[0].nl);
+	pack_str(s, s->mem[0].addr, s->mem[0].al);
 	msgpack_pack_uint64(&s->pk, s->mem[0].inc);
 	if (target == NONE) {
 		msgpack_pack_nil(&s->pk);
 	} else {
 		msgpack_pack_array(&s->pk, 2);
-		pack_str(s, s->mem[target].name);
-		pack_str(s, s->mem[target].addr);
+		pack_str(s, s->mem[target].name, s->mem[target].nl);
+		pack_str(s, s->mem[target].addr, s->mem[target].al);
 	}
 }
 
@@ -501,7 +556,7 @@ static void send_sync(nacti_swim *s, const char *name, const char *addr, int typ
 	 * still covers the table over time */
 	for (uint32_t k = 0; k < s->nmem; k++) {
 		uint32_t i = k == 0 ? 0 : 1 + (off - 1 + k - 1) % (s->nmem - 1);
-		size_t sz = 16 + strlen(s->mem[i].name) + strlen(s->mem[i].addr);
+		size_t sz = 16 + (size_t)s->mem[i].nl + s->mem[i].al;
 		if (used + sz > budget)
 			break;
 		used += sz;
@@ -539,6 +594,8 @@ static uint32_t add_member(nacti_swim *s, const char *name, size_t nl, const cha
 	memcpy(m->name, name, nl);
 	m->name[nl] = 0;
 	m->addr = a;
+	m->nl = (uint8_t)nl;
+	m->al = (uint16_t)al;
 	m->inc = inc;
 	m->bq_tx = -1;
 	m->state = NACTI_SWIM_DOWN; /* not live: set_state counts the change */
@@ -549,7 +606,7 @@ static uint32_t add_member(nacti_swim *s, const char *name, size_t nl, const cha
 
 static void set_addr(struct mem *m, const char *addr, size_t al)
 {
-	if (strlen(m->addr) == al && memcmp(m->addr, addr, al) == 0)
+	if (m->al == al && memcmp(m->addr, addr, al) == 0)
 		return;
 	char *a = malloc(al + 1);
 	if (a == NULL)
@@ -558,13 +615,14 @@ static void set_addr(struct mem *m, const char *addr, size_t al)
 	a[al] = 0;
 	free(m->addr);
 	m->addr = a;
+	m->al = (uint16_t)al;
 }
 
 static void refute(nacti_swim *s, uint64_t inc)
 {
 	s->mem[0].inc = inc + 1;
 	s->st.refuted++;
-	bq_push(s, 0);
+	bq_push(s, 0, 1);
 }
 
 /* Mark idx suspect at inc, from our own observation or a rumour. notify:
@@ -577,9 +635,11 @@ static void suspect(nacti_swim *s, uint32_t idx, uint64_t inc, uint64_t now, int
 	if (was_alive) {
 		set_state(s, m, NACTI_SWIM_SUSPECT);
 		m->susp_end = now + nacti_swim_suspicion_ns(s, s->nlive);
+		if (s->nsuspect == 1 || m->susp_end < s->susp_min)
+			s->susp_min = m->susp_end;
 		s->st.suspected++;
 	}
-	bq_push(s, idx);
+	bq_push(s, idx, 1);
 	if (was_alive)
 		emit(s, NACTI_SWIM_EV_SUSPECT, idx);
 	if (notify)
@@ -612,7 +672,7 @@ static uint32_t apply(nacti_swim *s, const struct upd *u, uint64_t now, int sync
 		idx = add_member(s, nm, u->nl, u->addr, u->al, u->inc, st);
 		if (idx != NONE && st == NACTI_SWIM_ALIVE) {
 			probe_insert(s, idx);
-			bq_push(s, idx);
+			bq_push(s, idx, 0);
 			emit(s, NACTI_SWIM_EV_JOINED, idx);
 		}
 		return idx;
@@ -628,7 +688,7 @@ static uint32_t apply(nacti_swim *s, const struct upd *u, uint64_t now, int sync
 		m->inc = u->inc;
 		set_addr(m, u->addr, u->al);
 		set_state(s, m, NACTI_SWIM_ALIVE);
-		bq_push(s, idx);
+		bq_push(s, idx, prev != NACTI_SWIM_ALIVE);
 		if (prev == NACTI_SWIM_SUSPECT) {
 			emit(s, NACTI_SWIM_EV_ALIVE, idx);
 		} else if (!is_live(prev)) {
@@ -645,7 +705,7 @@ static uint32_t apply(nacti_swim *s, const struct upd *u, uint64_t now, int sync
 		if (is_live(prev) && u->inc >= m->inc) {
 			m->inc = u->inc;
 			set_state(s, m, NACTI_SWIM_DOWN);
-			bq_push(s, idx);
+			bq_push(s, idx, 1);
 			emit(s, NACTI_SWIM_EV_DOWN, idx);
 		} else if (prev == NACTI_SWIM_DOWN && u->inc > m->inc) {
 			m->inc = u->inc;
@@ -655,7 +715,7 @@ static uint32_t apply(nacti_swim *s, const struct upd *u, uint64_t now, int sync
 		if (prev != NACTI_SWIM_LEFT && u->inc >= m->inc) {
 			m->inc = u->inc;
 			set_state(s, m, NACTI_SWIM_LEFT);
-			bq_push(s, idx);
+			bq_push(s, idx, 1);
 			emit(s, NACTI_SWIM_EV_LEFT, idx);
 		}
 		break;
@@ -842,8 +902,7 @@ int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, uint64_t now)
 		s->st.bad++;
 		return rv;
 	}
-	if (p.from.nl == strlen(s->mem[0].name) &&
-	    memcmp(p.from.name, s->mem[0].name, p.from.nl) == 0) {
+	if (p.from.nl == s->mem[0].nl && memcmp(p.from.name, s->mem[0].name, p.from.nl) == 0) {
 		s->st.bad++; /* our own name from elsewhere: a misconfigured peer */
 		return NACT_EEXIST;
 	}
@@ -990,15 +1049,21 @@ void nacti_swim_tick(nacti_swim *s, uint64_t now)
 			s->next_period = now + s->cfg.period_ns; /* ticked late: skip */
 		new_period(s, now);
 	}
-	if (s->nsuspect > 0) {
+	if (s->nsuspect > 0 && now >= s->susp_min) {
+		uint64_t next = UINT64_MAX;
 		for (uint32_t i = 1; i < s->nmem; i++) {
 			struct mem *m = &s->mem[i];
-			if (m->state == NACTI_SWIM_SUSPECT && now >= m->susp_end) {
+			if (m->state != NACTI_SWIM_SUSPECT)
+				continue;
+			if (now >= m->susp_end) {
 				set_state(s, m, NACTI_SWIM_DOWN);
-				bq_push(s, i);
+				bq_push(s, i, 1);
 				emit(s, NACTI_SWIM_EV_DOWN, i);
+			} else if (m->susp_end < next) {
+				next = m->susp_end;
 			}
 		}
+		s->susp_min = next;
 	}
 	for (int i = 0; i < NFWD; i++)
 		if (s->fwd[i].used && now >= s->fwd[i].expires)
@@ -1012,10 +1077,8 @@ uint64_t nacti_swim_next_deadline(const nacti_swim *s)
 		return UINT64_MAX;
 	if (s->p_active && !s->p_acked && !s->p_indirect && s->p_start + s->cfg.ping_timeout_ns < d)
 		d = s->p_start + s->cfg.ping_timeout_ns;
-	if (s->nsuspect > 0)
-		for (uint32_t i = 1; i < s->nmem; i++)
-			if (s->mem[i].state == NACTI_SWIM_SUSPECT && s->mem[i].susp_end < d)
-				d = s->mem[i].susp_end;
+	if (s->nsuspect > 0 && s->susp_min < d)
+		d = s->susp_min; /* may be early (that suspect refuted): harmless */
 	return d;
 }
 
@@ -1149,7 +1212,7 @@ int nacti_swim_leave(nacti_swim *s, uint64_t now)
 	if (s->left)
 		return NACT_ESTATE;
 	set_state(s, &s->mem[0], NACTI_SWIM_LEFT);
-	bq_push(s, 0);
+	bq_push(s, 0, 1);
 	uint32_t n = 0;
 	if (grow((void **)&s->scratch, &s->capscratch, s->nmem, sizeof(*s->scratch)) == 0) {
 		for (uint32_t i = 1; i < s->nmem; i++)

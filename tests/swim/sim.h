@@ -315,13 +315,22 @@ static int sim_converged(const sim *S)
 		}                                                         \
 	} while (0)
 
-static uint64_t sim_total_sent(const sim *S)
-{
-	uint64_t t = 0;
-	for (uint32_t i = 0; i < S->n; i++)
-		t += S->nodes[i].sent;
-	return t;
-}
+/* Run in clock steps until cond holds or maxns passes; out gets the time
+ * taken in ns, or UINT64_MAX. */
+#define SIM_UNTIL_NS(S, cond, maxns, out)                   \
+	do {                                                \
+		uint64_t sim_t0_ = (S)->now;                \
+		(out) = UINT64_MAX;                         \
+		for (;;) {                                  \
+			if (cond) {                         \
+				(out) = (S)->now - sim_t0_; \
+				break;                      \
+			}                                   \
+			if ((S)->now - sim_t0_ >= (maxns))  \
+				break;                      \
+			sim_run((S), (S)->dt);              \
+		}                                           \
+	} while (0)
 
 static void sim_free(sim *S)
 {
