@@ -65,6 +65,7 @@ struct mem {
 	int32_t bq_tx;      /* transmissions so far; -1 = not queued */
 	uint8_t bq_urgent;  /* a failure, leave or refutation: goes first */
 	uint32_t bq_pos;    /* index in s->bq */
+	uint64_t since;     /* when the state last changed */
 	uint8_t state;      /* nacti_swim_state */
 	uint8_t nl;         /* strlen(name) */
 	uint16_t al;        /* strlen(addr) */
@@ -111,6 +112,7 @@ struct nacti_swim {
 	uint64_t p_seq, p_start;
 	int p_active, p_acked, p_indirect;
 
+	uint64_t now; /* the time of the call in progress */
 	uint64_t next_period;
 	uint64_t nperiod;
 	struct fwd fwd[NFWD];
@@ -292,6 +294,7 @@ static void set_state(nacti_swim *s, struct mem *m, uint8_t st)
 	if (st == NACTI_SWIM_SUSPECT)
 		s->nsuspect++;
 	m->state = st;
+	m->since = s->now;
 }
 
 /* ---- dissemination queue ---- */
@@ -897,6 +900,7 @@ int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, uint64_t now)
 	struct parsed p;
 	if (s->left)
 		return NACT_ESTATE;
+	s->now = now;
 	int rv = parse(s, buf, len, &p);
 	if (rv != 0) {
 		s->st.bad++;
@@ -971,19 +975,29 @@ static void send_ping_reqs(nacti_swim *s)
 	}
 }
 
+/* May member i be picked by random_in_state(st)? Down members only for
+ * reconnect_timeout_ns after they went down. */
+static int pickable(const nacti_swim *s, uint32_t i, uint8_t st)
+{
+	const struct mem *m = &s->mem[i];
+	if (m->state != st)
+		return 0;
+	return st != NACTI_SWIM_DOWN || s->now - m->since < s->cfg.reconnect_timeout_ns;
+}
+
 /* A random member in state st (NONE if there is none). */
 static uint32_t random_in_state(nacti_swim *s, uint8_t st)
 {
 	for (int tries = 0; tries < 8 && s->nmem > 1; tries++) {
 		uint32_t i = 1 + rnd_below(s, s->nmem - 1);
-		if (s->mem[i].state == st)
+		if (pickable(s, i, st))
 			return i;
 	}
 	uint32_t n = 0;
 	if (grow((void **)&s->scratch, &s->capscratch, s->nmem, sizeof(*s->scratch)) != 0)
 		return NONE;
 	for (uint32_t i = 1; i < s->nmem; i++)
-		if (s->mem[i].state == st)
+		if (pickable(s, i, st))
 			s->scratch[n++] = i;
 	return n ? s->scratch[rnd_below(s, n)] : NONE;
 }
@@ -1038,6 +1052,7 @@ void nacti_swim_tick(nacti_swim *s, uint64_t now)
 {
 	if (s->left)
 		return;
+	s->now = now;
 	if (s->p_active && !s->p_acked && !s->p_indirect &&
 	    now >= s->p_start + s->cfg.ping_timeout_ns) {
 		s->p_indirect = 1;
@@ -1124,6 +1139,8 @@ int nacti_swim_open(nacti_swim **out, const nacti_swim_config *cfg, uint64_t now
 		c->sync_periods = 10;
 	if (c->reconnect_periods == 0)
 		c->reconnect_periods = 5;
+	if (c->reconnect_timeout_ns == 0)
+		c->reconnect_timeout_ns = 3600ull * 1000000000ull;
 	if (c->max_members == 0)
 		c->max_members = 16384;
 	if (c->max_members < 2)
@@ -1146,6 +1163,7 @@ int nacti_swim_open(nacti_swim **out, const nacti_swim_config *cfg, uint64_t now
 	c->name = s->cname;
 	c->addr = s->caddr;
 	msgpack_packer_init(&s->pk, s, out_write);
+	s->now = now;
 	s->next_period = now + c->period_ns;
 	if (s->cname == NULL || s->caddr == NULL ||
 	    add_member(s, cfg->name, nl, cfg->addr, al, cfg->incarnation, NACTI_SWIM_ALIVE) != 0) {
@@ -1179,9 +1197,9 @@ void nacti_swim_close(nacti_swim *s)
 
 int nacti_swim_join(nacti_swim *s, const char *const *addrs, size_t n, uint64_t now)
 {
-	(void)now;
 	if (s->left)
 		return NACT_ESTATE;
+	s->now = now;
 	if (addrs == NULL && n > 0)
 		return NACT_EINVAL;
 	for (size_t i = 0; i < n; i++) {
@@ -1208,9 +1226,9 @@ int nacti_swim_join(nacti_swim *s, const char *const *addrs, size_t n, uint64_t 
 
 int nacti_swim_leave(nacti_swim *s, uint64_t now)
 {
-	(void)now;
 	if (s->left)
 		return NACT_ESTATE;
+	s->now = now;
 	set_state(s, &s->mem[0], NACTI_SWIM_LEFT);
 	bq_push(s, 0, 1);
 	uint32_t n = 0;

@@ -95,18 +95,19 @@ typedef struct nacti_swim_config {
 	                         refutation round */
 	uint64_t seed;        /* PRNG seed: 0 = derived from the name */
 
-	uint64_t period_ns;         /* protocol period T: 1 s */
-	uint64_t ping_timeout_ns;   /* direct ping timeout: T * 3 / 10 (must be < T) */
-	uint32_t k;                 /* members asked to probe indirectly: 3 */
-	uint32_t suspicion_mult;    /* suspicion timeout = mult * max(1, log10 n) * T: 4 */
-	uint32_t lambda;            /* retransmissions = lambda * ceil(log10(n + 1)): 4 */
-	uint32_t max_updates;       /* piggybacked updates per message: 8 */
-	uint32_t sync_periods;      /* push-pull state sync with a random member
+	uint64_t period_ns;            /* protocol period T: 1 s */
+	uint64_t ping_timeout_ns;      /* direct ping timeout: T * 3 / 10 (must be < T) */
+	uint32_t k;                    /* members asked to probe indirectly: 3 */
+	uint32_t suspicion_mult;       /* suspicion timeout = mult * max(1, log10 n) * T: 4 */
+	uint32_t lambda;               /* retransmissions = lambda * ceil(log10(n + 1)): 4 */
+	uint32_t max_updates;          /* piggybacked updates per message: 8 */
+	uint32_t sync_periods;         /* push-pull state sync with a random member
 	                             every this many periods: 10 (UINT32_MAX = off) */
-	uint32_t reconnect_periods; /* sync with a random down member every this
+	uint32_t reconnect_periods;    /* sync with a random down member every this
 	                               many periods (partition heal): 5 */
-	uint32_t max_members;       /* table size; members beyond are ignored: 16384 */
-	size_t max_msg_bytes;       /* receive limit (bytes): 4 MiB; a sync sends at
+	uint64_t reconnect_timeout_ns; /* ... for this long after it went down: 1 h */
+	uint32_t max_members;          /* table size; members beyond are ignored: 16384 */
+	size_t max_msg_bytes;          /* receive limit (bytes): 4 MiB; a sync sends at
 	                               most the members that fit */
 
 	nacti_swim_send_fn send; /* required */
