@@ -11,9 +11,12 @@
  *
  * Dissemination: a member whose state changed in our view is queued with a
  * transmission count; every message we send piggybacks up to max_updates
- * queued members, least transmitted first and newest first among equals,
- * and a member leaves the queue after lambda * ceil(log10(n + 1))
- * transmissions.
+ * queued members, and a member leaves the queue after
+ * lambda * ceil(log10(n + 1)) transmissions. Order: urgent news first
+ * (suspect, down, left, refutations, rejoins), then least transmitted,
+ * then newest. The queue holds at most BQ_CAP entries: a join flood (every
+ * newcomer is news to everyone) drops its stalest join news, which the
+ * periodic syncs carry instead; urgent news is never dropped.
  *
  * Precedence of updates about a member with incarnation j in our view
  * (SWIM section 4.2): alive(i) wins if i > j; suspect(i) wins over alive if

@@ -7,6 +7,8 @@
  *
  * The figures printed here are the ones docs/scaling.md quotes; they come
  * from this simulation (1-11 ms latency, no loss), not from a real network.
+ * NACT_SWIM_SYNC_PERIODS=n in the environment overrides sync_periods for
+ * the 1000-member case (docs/scaling.md compares 10, 30 and 60).
  */
 #include "testutil.h"
 
@@ -63,6 +65,21 @@ static void measure_load(uint32_t n, uint64_t seed, long spread, long measure, s
 	printf("  N=%u: converged after %ld periods; steady state %.2f msgs/member/period "
 	       "(busiest %.2f), %.0f bytes/member/period\n",
 	    n, L->converge_p, L->msgs, L->maxmsgs, L->bytes);
+	/* detection of a kill at this size */
+	uint32_t victim = n / 2;
+	uint64_t tk = S->now, took, first = UINT64_MAX;
+	uint64_t susp = nacti_swim_suspicion_ns(S->nodes[0].sw, n);
+	uint64_t bound = 13 * S->period + susp;
+	sim_kill(S, victim);
+	SIM_UNTIL_NS(S, sim_all_see(S, victim, NACTI_SWIM_DOWN), bound, took);
+	CHECK(took != UINT64_MAX);
+	for (uint32_t i = 0; i < n; i++)
+		if (S->nodes[i].down_at[victim] != 0 && S->nodes[i].down_at[victim] - tk < first)
+			first = S->nodes[i].down_at[victim] - tk;
+	printf("  N=%u kill: first down after %.2f T, all %u others after %.2f T "
+	       "(suspicion timeout %.2f T, bound %.2f T)\n",
+	    n, (double)first / (double)S->period, n - 1, (double)took / (double)S->period,
+	    (double)susp / (double)S->period, (double)bound / (double)S->period);
 	sim_free(S);
 }
 
@@ -86,6 +103,8 @@ static void test_thousand(void)
 	if (n < 100)
 		n = 100;
 	sim *S = sim_new(n, 31);
+	if (getenv("NACT_SWIM_SYNC_PERIODS"))
+		S->base.sync_periods = (uint32_t)atoi(getenv("NACT_SWIM_SYNC_PERIODS"));
 	uint64_t t0 = S->now;
 	long p;
 	sim_start(S, 0, 0);
