@@ -121,7 +121,7 @@ static void test_thousand(void)
 		s0 += S->nodes[i].sent;
 		b0 += S->nodes[i].sent_bytes;
 	}
-	long measure = 30;
+	long measure = 60;
 	sim_run(S, (uint64_t)measure * S->period);
 	for (uint32_t i = 0; i < n; i++) {
 		s1 += S->nodes[i].sent;
