@@ -626,7 +626,7 @@ static void set_addr(struct mem *m, const char *addr, size_t al)
 
 static void refute(nacti_swim *s, uint64_t inc)
 {
-	s->mem[0].inc = inc + 1;
+	s->mem[0].inc = inc < NACTI_SWIM_INC_MAX ? inc + 1 : NACTI_SWIM_INC_MAX;
 	s->st.refuted++;
 	bq_push(s, 0, 1);
 }
@@ -795,6 +795,9 @@ static int parse(nacti_swim *s, const void *buf, size_t len, struct parsed *p)
 	    (rv = read_name(&r, &p->from.addr, &p->from.al, NACTI_SWIM_ADDR_MAX)) != 0 ||
 	    (rv = nact_read_uint(&r, &p->from.inc)) != 0 || (rv = nact_read_leave(&r)) != 0)
 		goto out;
+	rv = NACT_ERANGE;
+	if (p->from.inc > NACTI_SWIM_INC_MAX)
+		goto out;
 	p->from.st = NACTI_SWIM_ALIVE;
 	/* target */
 	p->has_target = 0;
@@ -836,6 +839,9 @@ static int parse(nacti_swim *s, const void *buf, size_t len, struct parsed *p)
 			goto out;
 		rv = NACT_EMALFORMED;
 		if (stv > NACTI_SWIM_LEFT)
+			goto out;
+		rv = NACT_ERANGE;
+		if (u->inc > NACTI_SWIM_INC_MAX)
 			goto out;
 		u->st = (uint8_t)stv;
 	}
@@ -1117,7 +1123,8 @@ int nacti_swim_open(nacti_swim **out, const nacti_swim_config *cfg, uint64_t now
 	    cfg->send == NULL)
 		return NACT_EINVAL;
 	size_t nl = strlen(cfg->name), al = strlen(cfg->addr);
-	if (nl == 0 || nl > NACTI_SWIM_NAME_MAX || al == 0 || al > NACTI_SWIM_ADDR_MAX)
+	if (nl == 0 || nl > NACTI_SWIM_NAME_MAX || al == 0 || al > NACTI_SWIM_ADDR_MAX ||
+	    memchr(cfg->name, 0, nl) || cfg->incarnation > NACTI_SWIM_INC_MAX)
 		return NACT_EINVAL;
 	nacti_swim *s = calloc(1, sizeof(*s));
 	if (s == NULL)

@@ -34,7 +34,8 @@
  * THREADS
  * None. A nacti_swim is single-threaded: the caller serialises every call on
  * one object (one actor or one thread owns it). Distinct objects are
- * independent. The callbacks must not call back into the same object.
+ * independent. The callbacks may call the query functions (count,
+ * member_at, find, live, stats_get) but nothing else on the same object.
  */
 #ifndef NACT_TRANSPORT_SWIM_H
 #define NACT_TRANSPORT_SWIM_H
@@ -45,6 +46,9 @@
 #define NACTI_SWIM_VERSION 1    /* wire format version (docs/swim.md) */
 #define NACTI_SWIM_NAME_MAX 64  /* bytes in a member name, without NUL */
 #define NACTI_SWIM_ADDR_MAX 255 /* bytes in a member address, without NUL */
+/* Largest incarnation on the wire (2^63 - 1): a refutation adds one, so a
+ * peer cannot wrap a member's incarnation around. */
+#define NACTI_SWIM_INC_MAX 0x7fffffffffffffffull
 
 typedef struct nacti_swim nacti_swim;
 
@@ -133,7 +137,7 @@ typedef struct nacti_swim_stats {
 /*
  * Create a member at time now (the first protocol period starts then).
  * Errors: NACT_EINVAL (missing name/addr/send, bad lengths, ping timeout >=
- * period), NACT_ENOMEM. On success *out is owned by the caller: free it with
+ * period, incarnation above NACTI_SWIM_INC_MAX), NACT_ENOMEM. On success *out is owned by the caller: free it with
  * nacti_swim_close. Calls no callback.
  */
 int nacti_swim_open(nacti_swim **out, const nacti_swim_config *cfg, uint64_t now);
@@ -169,8 +173,9 @@ uint64_t nacti_swim_next_deadline(const nacti_swim *s);
  * read from the message, not from the transport). Decoded with size, depth
  * and count limits; hostile bytes are rejected and counted, never trusted.
  * Returns 0, or NACT_EPROTO (another wire version), NACT_EMALFORMED,
- * NACT_ETRUNC, NACT_ELIMIT, NACT_ETYPE, NACT_ERANGE (bad message: nothing
- * was applied), NACT_ESTATE (after leave: ignored).
+ * NACT_ETRUNC, NACT_ELIMIT, NACT_ETYPE, NACT_ERANGE (bad message, e.g. an
+ * incarnation above NACTI_SWIM_INC_MAX: nothing was applied), NACT_EEXIST
+ * (the sender claims our own name), NACT_ESTATE (after leave: ignored).
  */
 int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, uint64_t now);
 

@@ -175,6 +175,8 @@ static void build(msgpack_sbuffer *sb, int k)
 	pk_str(&pk, "tcp://e:1", 9);
 	if (k == 24)
 		msgpack_pack_double(&pk, 1.5);
+	else if (k == 25)
+		msgpack_pack_uint64(&pk, UINT64_MAX);
 	else if (k != 21)
 		msgpack_pack_uint8(&pk, 1);
 }
@@ -227,6 +229,7 @@ static const struct badcase bad[] = {
     {"update state 4", 22, NULL, NACT_EMALFORMED},
     {"update name an int", 23, NULL, NACT_ETYPE},
     {"update incarnation a double", 24, NULL, NACT_ETYPE},
+    {"update incarnation 2^64-1", 25, NULL, NACT_ERANGE},
 };
 
 static size_t unhex(const char *h, unsigned char *out)
