@@ -904,7 +904,8 @@ static void on_ping_req(nacti_swim *s, const struct parsed *p, uint32_t from, ui
 	send_msg(s, nm, ad, T_PING, f->my_seq, NONE, NONE);
 }
 
-int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, uint64_t now)
+int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, const char *from_name,
+    uint64_t now)
 {
 	struct parsed p;
 	if (s->left)
@@ -918,6 +919,11 @@ int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, uint64_t now)
 	if (p.from.nl == s->mem[0].nl && memcmp(p.from.name, s->mem[0].name, p.from.nl) == 0) {
 		s->st.bad++; /* our own name from elsewhere: a misconfigured peer */
 		return NACT_EEXIST;
+	}
+	if (from_name != NULL &&
+	    (strlen(from_name) != p.from.nl || memcmp(from_name, p.from.name, p.from.nl) != 0)) {
+		s->st.bad++; /* speaks for another member than the connection's */
+		return NACT_EAUTH;
 	}
 	s->st.received++;
 	int sync = p.type == T_SYNC || p.type == T_SYNC_ACK;

@@ -14,7 +14,7 @@
  * nanoseconds on any monotonic clock of its choice:
  *   nacti_swim_tick(s, now)             time passed (call it at or after
  *                                       nacti_swim_next_deadline(s))
- *   nacti_swim_receive(s, buf, len, now) bytes a peer sent us
+ *   nacti_swim_receive(s, buf, len, from, now)  bytes a peer sent us
  *   nacti_swim_join / nacti_swim_leave  local requests
  * and gets two kinds of output, through callbacks given at open, called
  * synchronously from inside those calls:
@@ -169,15 +169,20 @@ void nacti_swim_tick(nacti_swim *s, uint64_t now);
 uint64_t nacti_swim_next_deadline(const nacti_swim *s);
 
 /*
- * Bytes received from a peer (borrowed for the call; the peer's identity is
- * read from the message, not from the transport). Decoded with size, depth
- * and count limits; hostile bytes are rejected and counted, never trusted.
+ * Bytes received from a peer (borrowed for the call). The sender's identity
+ * is read from the message; from_name, if not NULL, is the peer's name as
+ * the transport authenticated it, and a message whose sender differs is
+ * rejected (NACT_EAUTH). Pass NULL when the connection carries no
+ * authenticated name. Decoded with size, depth and count limits; hostile
+ * bytes are rejected and counted, never trusted.
  * Returns 0, or NACT_EPROTO (another wire version), NACT_EMALFORMED,
  * NACT_ETRUNC, NACT_ELIMIT, NACT_ETYPE, NACT_ERANGE (bad message, e.g. an
- * incarnation above NACTI_SWIM_INC_MAX: nothing was applied), NACT_EEXIST
- * (the sender claims our own name), NACT_ESTATE (after leave: ignored).
+ * incarnation above NACTI_SWIM_INC_MAX), NACT_EEXIST (the sender claims our
+ * own name), NACT_EAUTH (not from from_name), NACT_ESTATE (after leave).
+ * On any error nothing was applied and nothing sent.
  */
-int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, uint64_t now);
+int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, const char *from_name,
+    uint64_t now);
 
 /* Members in the table, the local member included (index 0 is self). */
 size_t nacti_swim_count(const nacti_swim *s);

@@ -10,7 +10,8 @@
  *   sim_run(S, 5 * S->period);        // advance virtual time
  *   sim_kill(S, 3);                   // stop ticking it and delivering to/from it
  *
- * Addresses are "sim://<index>". Every node's events are recorded: the time
+ * Addresses are "sim://<index>"; deliveries pass the sending node's name as
+ * the authenticated peer name, as the transport will. Every node's events are recorded: the time
  * it last saw each other node change state (down_at) and per-kind counters.
  */
 #ifndef NACT_TESTS_SWIM_SIM_H
@@ -241,7 +242,7 @@ static void sim_deliver_due(sim *S)
 		simnode *from = &S->nodes[m.from];
 		if (to->sw != NULL && !to->dead && !from->dead && to->group == from->group) {
 			S->delivered++;
-			nacti_swim_receive(to->sw, m.buf, m.len, S->now);
+			nacti_swim_receive(to->sw, m.buf, m.len, from->name, S->now);
 		} else {
 			S->dropped++;
 		}

@@ -70,7 +70,7 @@ static void test_example_bytes(void)
 	struct cap c = {0};
 	nacti_swim *b = open_node("b", "tcp://b:1", &c);
 	REQUIRE(b != NULL);
-	CHECK_RV(nacti_swim_receive(b, ping_a, sizeof(ping_a), 1000));
+	CHECK_RV(nacti_swim_receive(b, ping_a, sizeof(ping_a), NULL, 1000));
 	REQUIRE(c.n == 1);
 	CHECK_STR(c.to[0], "tcp://a:1");
 	CHECK_EQ_INT(c.len[0], sizeof(ack_b));
@@ -248,7 +248,7 @@ static size_t unhex(const char *h, unsigned char *out)
 static int answers_ping(nacti_swim *s, struct cap *c)
 {
 	int before = c->n;
-	if (nacti_swim_receive(s, ping_a, sizeof(ping_a), 2000) != 0)
+	if (nacti_swim_receive(s, ping_a, sizeof(ping_a), NULL, 2000) != 0)
 		return 0;
 	return c->n == before + 1;
 }
@@ -262,7 +262,7 @@ static void test_malformed_table(void)
 	msgpack_sbuffer sb;
 	msgpack_sbuffer_init(&sb);
 	build(&sb, 99);
-	CHECK_RV(nacti_swim_receive(s, sb.data, sb.size, 10));
+	CHECK_RV(nacti_swim_receive(s, sb.data, sb.size, NULL, 10));
 	msgpack_sbuffer_destroy(&sb);
 	CHECK_EQ_INT(c.n, 1); /* the ping to c on a's behalf */
 	size_t members = nacti_swim_count(s);
@@ -282,7 +282,7 @@ static void test_malformed_table(void)
 			p = raw;
 		}
 		int sent = c.n;
-		int rv = nacti_swim_receive(s, p, n, 20);
+		int rv = nacti_swim_receive(s, p, n, NULL, 20);
 		if (rv != bad[i].want) {
 			CHECK(0);
 			printf("  case '%s': got %d (%s), want %d\n", bad[i].what, rv,
@@ -295,6 +295,22 @@ static void test_malformed_table(void)
 	CHECK_EQ_U64(st1.bad - st0.bad, sizeof(bad) / sizeof(bad[0]));
 	CHECK_EQ_INT(nacti_swim_count(s), members); /* nothing applied */
 	CHECK(answers_ping(s, &c));
+	nacti_swim_close(s);
+}
+
+/* The transport's authenticated peer name must match the sender's. */
+static void test_from_name(void)
+{
+	struct cap c = {0};
+	nacti_swim *s = open_node("b", "tcp://b:1", &c);
+	REQUIRE(s != NULL);
+	CHECK_ERR(nacti_swim_receive(s, ping_a, sizeof(ping_a), "x", 1), NACT_EAUTH);
+	CHECK_ERR(nacti_swim_receive(s, ping_a, sizeof(ping_a), "", 1), NACT_EAUTH);
+	CHECK_ERR(nacti_swim_receive(s, ping_a, sizeof(ping_a), "aa", 1), NACT_EAUTH);
+	CHECK_EQ_INT(c.n, 0);
+	CHECK_EQ_INT(nacti_swim_count(s), 1);
+	CHECK_RV(nacti_swim_receive(s, ping_a, sizeof(ping_a), "a", 1));
+	CHECK_EQ_INT(c.n, 1);
 	nacti_swim_close(s);
 }
 
@@ -313,7 +329,7 @@ static void test_oversized(void)
 	unsigned char *big = calloc(1, n);
 	REQUIRE(big != NULL);
 	memcpy(big, ping_a, sizeof(ping_a));
-	CHECK_ERR(nacti_swim_receive(s, big, n, 1), NACT_ELIMIT);
+	CHECK_ERR(nacti_swim_receive(s, big, n, NULL, 1), NACT_ELIMIT);
 	free(big);
 	CHECK(answers_ping(s, &c));
 	nacti_swim_close(s);
@@ -344,7 +360,7 @@ static void test_fuzz(void)
 		if (i % 3 == 0 && n > 0)
 			buf[0] = 0x96; /* often start like a message */
 		c.n = 0;
-		accepted += nacti_swim_receive(s, buf, n, 100 + (uint64_t)i) == 0;
+		accepted += nacti_swim_receive(s, buf, n, NULL, 100 + (uint64_t)i) == 0;
 	}
 	/* mutations of valid messages */
 	msgpack_sbuffer sb;
@@ -362,7 +378,7 @@ static void test_fuzz(void)
 		if (xs(&x) % 4 == 0)
 			n = xs(&x) % (n + 1); /* truncate */
 		c.n = 0;
-		accepted += nacti_swim_receive(s, buf, n, 100000 + (uint64_t)i) == 0;
+		accepted += nacti_swim_receive(s, buf, n, NULL, 100000 + (uint64_t)i) == 0;
 		if (i % 64 == 0)
 			nacti_swim_tick(s, 100000 + (uint64_t)i * 1000000);
 	}
@@ -419,7 +435,7 @@ static void test_api_errors(void)
 	CHECK(m.self);
 	CHECK_RV(nacti_swim_leave(s, 0));
 	CHECK_ERR(nacti_swim_leave(s, 0), NACT_ESTATE);
-	CHECK_ERR(nacti_swim_receive(s, ping_a, sizeof(ping_a), 0), NACT_ESTATE);
+	CHECK_ERR(nacti_swim_receive(s, ping_a, sizeof(ping_a), NULL, 0), NACT_ESTATE);
 	CHECK_ERR(nacti_swim_join(s, self, 1, 0), NACT_ESTATE);
 	CHECK_EQ_U64(nacti_swim_next_deadline(s), UINT64_MAX);
 	nacti_swim_close(s);
@@ -433,5 +449,5 @@ static void test_api_errors(void)
 	nacti_swim_close(s);
 }
 
-NT_MAIN(NT_CASE(test_example_bytes), NT_CASE(test_malformed_table), NT_CASE(test_oversized),
-    NT_CASE(test_fuzz), NT_CASE(test_api_errors))
+NT_MAIN(NT_CASE(test_example_bytes), NT_CASE(test_malformed_table), NT_CASE(test_from_name),
+    NT_CASE(test_oversized), NT_CASE(test_fuzz), NT_CASE(test_api_errors))
