@@ -25,9 +25,12 @@
  * hears suspect, down or left about itself with i >= its own incarnation
  * refutes with alive(i + 1).
  *
- * Beyond the paper: the member that starts a suspicion also tells the
- * suspect directly (Lifeguard's "buddy system"), so refutation starts at
- * once; push-pull syncs (full tables both ways, down entries merged as
+ * Beyond the paper, against false "down" verdicts: the member that starts
+ * a suspicion also tells the suspect directly (Lifeguard's "buddy
+ * system"), so refutation starts at once; a member that holds someone
+ * suspect pings one suspect per period besides its probe (the ping names
+ * the suspicion, the ack carries the refutation); an ack relayed for a
+ * ping-req carries the target's record. Push-pull syncs (full tables both ways, down entries merged as
  * suspect so the member concerned refutes) carry joins, run every
  * sync_periods with a random member, and every reconnect_periods with a
  * random down member, which is how the two sides of a healed partition
@@ -857,7 +860,11 @@ out:
 
 /* ---- the protocol ---- */
 
-static void on_ack(nacti_swim *s, uint64_t seq)
+/* An ACK from member `from`: ours, or one to relay to a ping-req's
+ * requester. The relay carries the target's record (alive at its current
+ * incarnation), so that a requester that suspects it learns of its
+ * refutation as surely as from a direct ack. */
+static void on_ack(nacti_swim *s, uint64_t seq, uint32_t from)
 {
 	if (s->p_active && seq == s->p_seq) {
 		s->p_acked = 1;
@@ -867,7 +874,7 @@ static void on_ack(nacti_swim *s, uint64_t seq)
 		struct fwd *f = &s->fwd[i];
 		if (f->used && f->my_seq == seq) {
 			f->used = 0;
-			send_to(s, f->req, T_ACK, f->orig_seq, NONE, NONE);
+			send_to(s, f->req, T_ACK, f->orig_seq, NONE, from);
 			return;
 		}
 	}
@@ -901,7 +908,9 @@ static void on_ping_req(nacti_swim *s, const struct parsed *p, uint32_t from, ui
 	f->expires = now + s->cfg.period_ns;
 	/* the target is probed at the address the requester gave, known to us
 	 * or not: nothing is added to the table on a requester's word */
-	send_msg(s, nm, ad, T_PING, f->my_seq, NONE, NONE);
+	uint32_t t = find_idx(s, nm, p->target.nl);
+	send_msg(s, nm, ad, T_PING, f->my_seq, NONE,
+	    t != NONE && s->mem[t].state == NACTI_SWIM_SUSPECT ? t : NONE);
 }
 
 int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, const char *from_name,
@@ -958,7 +967,7 @@ int nacti_swim_receive(nacti_swim *s, const void *buf, size_t len, const char *f
 		break;
 	}
 	case T_ACK:
-		on_ack(s, p.seq);
+		on_ack(s, p.seq, from);
 		break;
 	case T_PING_REQ:
 		on_ping_req(s, &p, from, now);
@@ -1060,6 +1069,16 @@ static void new_period(nacti_swim *s, uint64_t now)
 		/* to a suspect, name the suspicion so that it can refute */
 		send_to(s, t, T_PING, s->p_seq, NONE,
 		    s->mem[t].state == NACTI_SWIM_SUSPECT ? t : NONE);
+	}
+	/* besides the probe, ping one random suspect: the ping names the
+	 * suspicion and the suspect's ack carries its refutation, so a
+	 * refutation that gossip is slow to bring us (a lossy network, a
+	 * large cluster) does not turn into a false "down". An unanswered
+	 * one proves nothing more: the suspicion timer decides. */
+	if (s->nsuspect > 0) {
+		uint32_t x = random_in_state(s, NACTI_SWIM_SUSPECT);
+		if (x != NONE && x != t)
+			send_to(s, x, T_PING, ++s->seq, NONE, x);
 	}
 }
 

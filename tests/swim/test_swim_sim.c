@@ -113,14 +113,14 @@ static void test_kill_detected(void)
 	printf("  worst detection over 6 trials: %.2f periods\n", worst);
 }
 
-static void loss_run(uint32_t n, uint64_t seed, long periods)
+static void loss_run(uint32_t n, uint64_t seed, long periods, double loss)
 {
 	sim *S = sim_new(n, seed);
 	long p;
 	boot(S);
 	SIM_UNTIL(S, sim_converged(S), 40, p);
 	REQUIRE(p >= 0);
-	S->loss = 0.05;
+	S->loss = loss;
 	sim_run(S, (uint64_t)periods * S->period);
 	uint64_t down = 0, susp = 0, refuted = 0, probes = 0, preqs = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -132,15 +132,28 @@ static void loss_run(uint32_t n, uint64_t seed, long periods)
 		probes += st.probes;
 		preqs += st.ping_reqs;
 	}
-	printf("  5%% loss, %u nodes, %ld periods: %llu probes, %llu ping-reqs sent, "
+	printf("  %.0f%% loss, %u nodes, %ld periods: %llu probes, %llu ping-reqs sent, "
 	       "%llu refutations (suspect views: %llu), %llu down (false positives)\n",
-	    n, periods, (unsigned long long)probes, (unsigned long long)preqs,
+	    loss * 100, n, periods, (unsigned long long)probes, (unsigned long long)preqs,
 	    (unsigned long long)refuted, (unsigned long long)susp, (unsigned long long)down);
 	CHECK_EQ_U64(down, 0);
 	/* the mechanisms were exercised: indirect probes ran, and suspicions
 	 * that got through were refuted rather than confirmed */
 	CHECK(preqs > 0);
 	CHECK(refuted > 0);
+	/* a kill under the same loss is still detected within the bound, and
+	 * only the dead member is declared down */
+	uint32_t victim = n - 1;
+	uint64_t took;
+	sim_kill(S, victim);
+	SIM_UNTIL_NS(S, sim_all_see(S, victim, NACTI_SWIM_DOWN), detect_bound(S, n), took);
+	CHECK(took != UINT64_MAX);
+	down = 0;
+	for (uint32_t i = 0; i < n; i++)
+		down += S->nodes[i].ev[NACTI_SWIM_EV_DOWN];
+	CHECK_EQ_U64(down, n - 1);
+	printf("  %.0f%% loss, %u nodes: a kill was declared down by all after %.2f T\n",
+	    loss * 100, n, (double)took / (double)S->period);
 	S->loss = 0;
 	SIM_UNTIL(S, sim_converged(S), 10, p);
 	CHECK(p >= 0);
@@ -149,8 +162,9 @@ static void loss_run(uint32_t n, uint64_t seed, long periods)
 
 static void test_loss_no_false_positive(void)
 {
-	loss_run(12, 3, nt_scaled(2000));
-	loss_run(50, 8, nt_scaled(400));
+	loss_run(12, 3, nt_scaled(2000), 0.05);
+	loss_run(50, 8, nt_scaled(400), 0.05);
+	loss_run(12, 11, nt_scaled(500), 0.10); /* twice the loss asked for */
 }
 
 static int side_sees_other_down(const sim *S, uint32_t lo, uint32_t hi)
