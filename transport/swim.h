@@ -4,10 +4,11 @@
  *
  * DESIGN
  * One nacti_swim is one member's view of the cluster (Das, Gupta, Motivala:
- * "SWIM", DSN 2002), with the cheap refinements of Lifeguard (Dadgar et al.
- * 2018) that matter most: a member is told directly when it is suspected, so
- * it refutes fast, and a periodic push-pull state sync (as in HashiCorp's
- * memberlist) that makes mass joins and partition heals converge.
+ * "SWIM", DSN 2002), with cheap refinements in the spirit of Lifeguard
+ * (Dadgar et al. 2018): a suspect is told directly and pinged by those who
+ * suspect it, so its refutation reaches them even on a lossy network; and
+ * a periodic push-pull state sync (as in HashiCorp's memberlist) that
+ * makes mass joins and partition heals converge.
  *
  * The module reads no clock, starts no thread, never sleeps and does no I/O.
  * The caller feeds it three kinds of input, each with the current time in
@@ -30,6 +31,12 @@
  *
  * The wire format, the protocol parameters and the detection bound are in
  * docs/swim.md.
+ *
+ * OWNERSHIP
+ * The caller owns the nacti_swim (nacti_swim_close frees it). Strings and
+ * arrays passed in are copied; buffers and members passed to callbacks or
+ * returned by queries are borrowed (valid until the next call on the
+ * object, or the end of the callback).
  *
  * THREADS
  * None. A nacti_swim is single-threaded: the caller serialises every call on
