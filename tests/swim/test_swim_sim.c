@@ -290,6 +290,31 @@ static void test_restart_new_incarnation(void)
 	sim_free(S);
 }
 
+/* Every member lists the same three seeds (itself included for the seeds)
+ * and starts before the seeds are up: joins are retried every period until
+ * a seed answers. */
+static void test_seeds_start_late(void)
+{
+	sim *S = sim_new(12, 12);
+	const char *seeds[3] = {S->nodes[0].addr, S->nodes[1].addr, S->nodes[2].addr};
+	long p;
+	for (uint32_t i = 3; i < 12; i++) {
+		CHECK_RV(sim_start(S, i, 0));
+		CHECK_RV(nacti_swim_join(S->nodes[i].sw, seeds, 3, S->now));
+	}
+	sim_run(S, 3 * S->period); /* the seeds are not up: every join is lost */
+	for (uint32_t i = 3; i < 12; i++)
+		CHECK_EQ_INT(nacti_swim_live(S->nodes[i].sw), 1);
+	for (uint32_t i = 0; i < 3; i++) {
+		CHECK_RV(sim_start(S, i, 0));
+		CHECK_RV(nacti_swim_join(S->nodes[i].sw, seeds, 3, S->now));
+	}
+	SIM_UNTIL(S, sim_converged(S), 20, p);
+	CHECK(p >= 0);
+	printf("  seeds up 3 periods late: converged %ld periods after\n", p);
+	sim_free(S);
+}
+
 /* A member everyone declared down while it was alive (a long pause) learns
  * it and rejoins on its own. */
 static void test_false_down_rejoins(void)
@@ -313,4 +338,5 @@ static void test_false_down_rejoins(void)
 NT_MAIN(NT_CASE(test_three_join), NT_CASE(test_twelve_converge), NT_CASE(test_kill_detected),
     NT_CASE(test_loss_no_false_positive), NT_CASE(test_partition_heal),
     NT_CASE(test_graceful_leave), NT_CASE(test_restart_rejoin),
-    NT_CASE(test_restart_new_incarnation), NT_CASE(test_false_down_rejoins))
+    NT_CASE(test_restart_new_incarnation), NT_CASE(test_false_down_rejoins),
+    NT_CASE(test_seeds_start_late))
