@@ -298,6 +298,26 @@ static void test_malformed_table(void)
 	nacti_swim_close(s);
 }
 
+/* A version-1 reader ignores elements after the sixth (room for
+ * extensions). */
+static void test_extra_elements(void)
+{
+	struct cap c = {0};
+	nacti_swim *s = open_node("b", "tcp://b:1", &c);
+	REQUIRE(s != NULL);
+	unsigned char m[sizeof(ping_a) + 8];
+	memcpy(m, ping_a, sizeof(ping_a));
+	m[0] = 0x98;                  /* array of 8 */
+	m[sizeof(ping_a)] = 0xc3;     /* true */
+	m[sizeof(ping_a) + 1] = 0x92; /* [1, "x"] */
+	m[sizeof(ping_a) + 2] = 0x01;
+	m[sizeof(ping_a) + 3] = 0xa1;
+	m[sizeof(ping_a) + 4] = 'x';
+	CHECK_RV(nacti_swim_receive(s, m, sizeof(ping_a) + 5, "a", 1));
+	CHECK_EQ_INT(c.n, 1); /* answered */
+	nacti_swim_close(s);
+}
+
 /* The transport's authenticated peer name must match the sender's. */
 static void test_from_name(void)
 {
@@ -449,5 +469,5 @@ static void test_api_errors(void)
 	nacti_swim_close(s);
 }
 
-NT_MAIN(NT_CASE(test_example_bytes), NT_CASE(test_malformed_table), NT_CASE(test_from_name),
-    NT_CASE(test_oversized), NT_CASE(test_fuzz), NT_CASE(test_api_errors))
+NT_MAIN(NT_CASE(test_example_bytes), NT_CASE(test_malformed_table), NT_CASE(test_extra_elements),
+    NT_CASE(test_from_name), NT_CASE(test_oversized), NT_CASE(test_fuzz), NT_CASE(test_api_errors))
