@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <nactor/bus.h>
 #include <nactor/monitor.h>
 
 #include "actors/internal.h"
@@ -61,13 +62,15 @@ void nact_monitor_config_init(nact_monitor_config *cfg)
 
 /* ---- alert delivery ---- */
 
-int nact_monitor_deliver(nact_system *sys, nact_aid to, const char *topic, const void *payload,
-    size_t payload_len)
+/* One [topic, payload] message of the given type: NACT_T_EVENT to a
+ * listener, NACT_T_BUS_PUB to a bus (same body). */
+static int deliver(nact_system *sys, nact_aid to, uint32_t type, const char *topic,
+    const void *payload, size_t payload_len)
 {
 	nact_msg *m;
 	if (sys == NULL || topic == NULL || (payload == NULL && payload_len > 0))
 		return NACT_EINVAL;
-	int rv = nact_msg_alloc(&m, sys, NACT_T_EVENT);
+	int rv = nact_msg_alloc(&m, sys, type);
 	if (rv != 0)
 		return rv;
 	nact_pack pk;
@@ -85,6 +88,12 @@ int nact_monitor_deliver(nact_system *sys, nact_aid to, const char *topic, const
 	return rv;
 }
 
+int nact_monitor_deliver(nact_system *sys, nact_aid to, const char *topic, const void *payload,
+    size_t payload_len)
+{
+	return deliver(sys, to, NACT_T_EVENT, topic, payload, payload_len);
+}
+
 /* Send one alert (payload in sb) to every subscriber. Any thread. */
 static void alert(struct mon *s, const char *topic, const msgpack_sbuffer *sb)
 {
@@ -97,6 +106,8 @@ static void alert(struct mon *s, const char *topic, const msgpack_sbuffer *sb)
 	nng_mtx_unlock(s->mtx);
 	for (uint32_t i = 0; i < n; i++)
 		nact_monitor_deliver(s->sys, subs[i], topic, sb->data, sb->size);
+	if (s->cfg.bus.v != 0) /* published: the bus's listeners get it */
+		deliver(s->sys, s->cfg.bus, NACT_T_BUS_PUB, topic, sb->data, sb->size);
 }
 
 static void pk_s(msgpack_packer *pk, const char *s)

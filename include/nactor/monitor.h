@@ -163,6 +163,9 @@ typedef struct nact_monitor_config {
 	const char *name;           /* register the monitor under it; NULL = none */
 	nact_aid subscribers[NACT_MON_MAX_SUBS]; /* alerts go to these */
 	uint32_t nsubscribers;
+	nact_aid bus; /* an event bus (bus.h): every alert is also published
+	                 there on its topic ("monitor.alert.*"), so any bus
+	                 listener or pattern gets it; 0 = none */
 } nact_monitor_config;
 
 NACT_DECL void nact_monitor_config_init(nact_monitor_config *cfg);

@@ -449,6 +449,17 @@ static void test_alerts_and_watchdog(void)
 	mc.slow_ms = 50;
 	mc.subscribers[0] = sub;
 	mc.nsubscribers = 1;
+	/* alerts are also published on a bus: a listener of monitor.alert.>
+	 * gets them there */
+	struct events bev = {0};
+	REQUIRE(nng_mtx_alloc(&bev.mtx) == 0);
+	nact_bus *bus;
+	nact_aid bsub;
+	REQUIRE_RV(nact_bus_open(&bus, sys, NULL));
+	REQUIRE_RV(nact_spawn(&bsub, sys, events_fn, &bev, NULL, NULL));
+	REQUIRE_RV(nact_bus_subscribe_call(sys, nact_bus_aid(bus), "monitor.alert.>", bsub, 0, NULL,
+	    (int)nt_slow(NT_LONG_MS)));
+	mc.bus = nact_bus_aid(bus);
 	REQUIRE_RV(nact_monitor_start(&mon, sys, &mc));
 	/* hold the handler; queue 30 behind it */
 	REQUIRE_RV(nt_send_int(sys, w, T_HOLD, 0));
@@ -460,6 +471,9 @@ static void test_alerts_and_watchdog(void)
 	        count_for(&ev, w, NACT_MON_TOPIC_SLOW) >= 1,
 	    NT_LONG_MS));
 	CHECK(NT_WAIT(atomic_load(&lc.slow), NT_LONG_MS));
+	CHECK(NT_WAIT(count_for(&bev, w, NACT_MON_TOPIC_MAILBOX) >= 1 &&
+	        count_for(&bev, w, NACT_MON_TOPIC_SLOW) >= 1,
+	    NT_LONG_MS));
 	CHECK(!atomic_load(&st.gate.open));
 	nng_mtx_lock(ev.mtx);
 	for (int i = 0; i < ev.n; i++) {
@@ -486,8 +500,10 @@ static void test_alerts_and_watchdog(void)
 	CHECK(NT_STAYS_FALSE(count_for(&ev, w, NACT_MON_TOPIC_MAILBOX) > 1 ||
 	        count_for(&ev, w, NACT_MON_TOPIC_SLOW) > 1,
 	    NT_QUIET_MS));
+	nact_bus_free(bus);
 	nact_system_close(sys, 2000);
 	nng_mtx_free(ev.mtx);
+	nng_mtx_free(bev.mtx);
 	nng_mtx_free(lc.mtx);
 }
 
