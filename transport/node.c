@@ -102,7 +102,8 @@ struct peer {
 struct inconn {
 	uint32_t pipe;
 	int state;
-	uint64_t close_at; /* refused: close after (ms) */
+	uint64_t close_at;  /* refused or handshake too slow: close after (ms) */
+	uint64_t forget_at; /* closed by us: drop the entry after (ms) */
 	uint8_t nonce_c[NONCE], nonce_s[NONCE];
 	char name[NACT_NODE_NAME_MAX + 1];
 	char url[URL_MAX + 1];
@@ -810,27 +811,39 @@ static struct inconn *in_find(struct nacti_node *n, uint32_t pipe)
 	return NULL;
 }
 
+/* The entry of pipe id, added if missing (node->mtx held): a frame may
+ * arrive before the pipe's ADD_POST callback ran. NULL: out of memory. */
+static struct inconn *in_get(struct nacti_node *n, uint32_t id)
+{
+	struct inconn *c = in_find(n, id);
+	if (c != NULL)
+		return c;
+	if (n->nin == n->capin) {
+		uint32_t cap = n->capin ? n->capin * 2 : 16;
+		struct inconn *ni = realloc(n->in, cap * sizeof(*ni));
+		if (ni == NULL)
+			return NULL;
+		n->in = ni;
+		n->capin = cap;
+	}
+	c = &n->in[n->nin++];
+	memset(c, 0, sizeof(*c));
+	c->pipe = id;
+	c->close_at = now_ms() + 10000; /* the handshake must finish in time */
+	return c;
+}
+
 static void in_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct nacti_node *n = arg;
 	uint32_t id = nng_pipe_id(pipe);
 	nng_mtx_lock(n->mtx);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
-		if (n->nin == n->capin) {
-			uint32_t c = n->capin ? n->capin * 2 : 16;
-			struct inconn *ni = realloc(n->in, c * sizeof(*ni));
-			if (ni == NULL) {
-				nng_mtx_unlock(n->mtx);
-				nng_pipe_close(pipe);
-				return;
-			}
-			n->in = ni;
-			n->capin = c;
+		if (in_get(n, id) == NULL) {
+			nng_mtx_unlock(n->mtx);
+			nng_pipe_close(pipe);
+			return;
 		}
-		struct inconn *c = &n->in[n->nin++];
-		memset(c, 0, sizeof(*c));
-		c->pipe = id;
-		c->close_at = now_ms() + 10000; /* handshake must finish in time */
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		struct inconn *c = in_find(n, id);
 		if (c != NULL) {
@@ -1207,10 +1220,10 @@ static void in_recv_cb(void *arg)
 	const uint8_t *b = nng_msg_body(m);
 	const char *bad = NULL;
 	nng_mtx_lock(n->mtx);
-	struct inconn *c = in_find(n, pid);
+	struct inconn *c = in_get(n, pid);
 	if (c == NULL) {
 		nng_mtx_unlock(n->mtx);
-		goto out; /* pipe already gone */
+		goto out; /* out of memory */
 	}
 	if (len < FR_HDR || b[0] != FR_MAGIC) {
 		bad = "garbage";
@@ -1266,13 +1279,21 @@ static void tick_main(void *arg)
 		if (n->stopping)
 			break;
 		uint64_t t = now_ms();
-		for (uint32_t i = 0; i < n->nin; i++) {
+		for (uint32_t i = 0; i < n->nin;) {
 			struct inconn *c = &n->in[i];
 			if (c->close_at != 0 && t >= c->close_at) {
 				c->close_at = 0;
+				c->state = IN_REFUSED;
+				c->forget_at = t + 5000;
 				nng_pipe p = {c->pipe};
 				nng_pipe_close(p); /* REM_POST runs on another thread */
 			}
+			if (c->forget_at != 0 && t >= c->forget_at && c->p == NULL) {
+				/* its REM_POST came before its first frame */
+				*c = n->in[--n->nin];
+				continue;
+			}
+			i++;
 		}
 		for (uint32_t i = 1; i <= n->npeers; i++) {
 			struct peer *p = n->peers[i];
