@@ -65,6 +65,10 @@ enum {
 #define RING 1024                /* frames queued per peer */
 #define URL_MAX 255
 #define HS_LIMIT 4096 /* handshake frame bodies */
+#define ID_LOW ((UINT64_C(1) << 48) - 1)
+/* Node bits of a sender on the wire: 0 = the sending node, WIRE_YOURS =
+ * the receiving node (a message forwarded back to where it came from). */
+#define WIRE_YOURS 0xFFFFu
 
 /* Outbound connection states (dialer side). */
 enum { OUT_NONE = 0, OUT_HELLO, OUT_AUTH_SENT, OUT_AUTHED };
@@ -333,9 +337,11 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 	/* on the wire: target local to the receiver, sender local to us (a
 	 * third node's sender cannot be named: 0), no deadline, no internal
 	 * flags (docs/wire.md) */
-	uint64_t tgt = to.v & ((UINT64_C(1) << 48) - 1);
+	uint64_t tgt = to.v & ID_LOW;
 	uint64_t snd = nacti_le64(h + NACTI_OFF_SENDER);
-	if (NACTI_ID_NODE(snd) != 0)
+	if (NACTI_ID_NODE(snd) == NACTI_ID_NODE(to.v)) /* an actor of the receiver */
+		snd = (snd & ID_LOW) | ((uint64_t)WIRE_YOURS << 48);
+	else if (NACTI_ID_NODE(snd) != 0) /* a third node's: cannot be named */
 		snd = 0;
 	uint16_t fl = nacti_le16(h + NACTI_OFF_FLAGS) & (uint16_t)~NACTI_MF_COUNTED;
 	if (ctl)
@@ -1069,7 +1075,9 @@ static const char *in_data(struct nacti_node *n, struct peer *p, const uint8_t *
 			bad = "bad envelope header";
 			break;
 		}
-		if (tgt == 0 || NACTI_ID_NODE(tgt) != 0 || (fl & NACTI_MF_COUNTED)) {
+		uint16_t sn = NACTI_ID_NODE(nacti_le64(e + NACTI_OFF_SENDER));
+		if (tgt == 0 || NACTI_ID_NODE(tgt) != 0 || (fl & NACTI_MF_COUNTED) ||
+		    (sn != 0 && sn != WIRE_YOURS)) {
 			bad = "bad envelope target or flags";
 			break;
 		}
@@ -1090,9 +1098,10 @@ static const char *in_data(struct nacti_node *n, struct peer *p, const uint8_t *
 		}
 		uint8_t *h = nacti_hdr(m);
 		uint64_t snd = nacti_le64(h + NACTI_OFF_SENDER);
-		if (snd != 0)
-			nacti_put64(h + NACTI_OFF_SENDER,
-			    (snd & ((UINT64_C(1) << 48) - 1)) | ((uint64_t)p->no << 48));
+		if (NACTI_ID_NODE(snd) == WIRE_YOURS)
+			nacti_put64(h + NACTI_OFF_SENDER, snd & ID_LOW);
+		else if (snd != 0)
+			nacti_put64(h + NACTI_OFF_SENDER, (snd & ID_LOW) | ((uint64_t)p->no << 48));
 		uint32_t type = nacti_le32(h + NACTI_OFF_TYPE);
 		if (type == NACT_T_DOWN) {
 			/* a remote monitor fired: only if we still hold it */
