@@ -9,7 +9,8 @@
  * a node on tcp://127.0.0.1:0, prints "URL <url>" and serves until its
  * stdin closes.
  *
- * NACT_BENCH_WORKERS (default 1) sets the worker threads of both systems.
+ * NACT_BENCH_WORKERS (default 1) sets the worker threads of both systems,
+ * NACT_BENCH_SPIN (default: the system's) their idle spin in us.
  */
 #ifndef NACT_BENCH_REMOTE_NODE_H
 #define NACT_BENCH_REMOTE_NODE_H
@@ -95,6 +96,9 @@ static nact_system *b_open(void)
 	nact_config cfg;
 	nact_config_init(&cfg);
 	cfg.workers = b_workers();
+	const char *sp = getenv("NACT_BENCH_SPIN");
+	if (sp != NULL && atoi(sp) > 0)
+		cfg.spin_us = (uint32_t)atoi(sp);
 	nact_system *sys = NULL;
 	if (nact_system_open(&sys, &cfg) != 0)
 		return NULL;

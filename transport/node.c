@@ -385,7 +385,7 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 		int e = 0;
 		if (f == NULL) {
 			if ((e = frame_new(&f, K_DATA)) == 0) {
-				nng_msg_reserve(f, FRAME_TARGET < len + 8 ? len + 8 : 512);
+				nng_msg_reserve(f, FRAME_TARGET < len + 8 ? len + 8 : FRAME_TARGET);
 				p->ring[(p->rh + p->rn) % RING] = f;
 				p->rn++;
 				p->qbytes += FR_HDR;
@@ -1085,14 +1085,17 @@ static const char *in_data(struct nacti_node *n, struct peer *p, const uint8_t *
 			bad = "bad msgpack body";
 			break;
 		}
-		nng_msg *nm;
-		if (nng_msg_alloc(&nm, 0) != 0 || nng_msg_append(nm, e, rl) != 0) {
+		/* a pooled envelope (its nng_msg is recycled): header over
+		 * the fresh one, then the body */
+		nact_msg *m;
+		if (nact_msg_alloc(&m, sys, 0) != 0) {
 			atomic_fetch_add(&n->dropped, 1);
 			continue;
 		}
-		nact_msg *m;
-		if (nact_msg_wrap(&m, sys, nm) != 0) {
-			nng_msg_free(nm);
+		memcpy(nacti_hdr(m), e, NACT_HDR_SIZE);
+		if (rl > NACT_HDR_SIZE &&
+		    nng_msg_append(m->nm, e + NACT_HDR_SIZE, rl - NACT_HDR_SIZE) != 0) {
+			nact_msg_free(m);
 			atomic_fetch_add(&n->dropped, 1);
 			continue;
 		}
