@@ -88,15 +88,17 @@ struct peer {
 	nng_mtx *mtx; /* queue, out state */
 	nng_cv *cv;   /* room in the queue */
 	nng_msg *ring[RING];
-	uint32_t rh, rn; /* head index, frames queued */
-	size_t qbytes;   /* bytes queued */
-	int busy;        /* a frame is in flight on saio */
-	int out_state;   /* OUT_* */
+	uint32_t rh, rn;   /* head index, frames queued */
+	size_t qbytes;     /* bytes queued */
+	int busy;          /* a frame is in flight on saio */
+	nng_msg *inflight; /* that frame, until send_cb ran */
+	int out_state;     /* OUT_* */
 	nng_pipe out_pipe;
 	uint8_t nonce_c[NONCE];
-	uint64_t redial_at; /* refused: dial again at (ms), 0 = dialing */
-	uint32_t backoff;   /* next refusal pause (ms) */
-	uint64_t dclose_at; /* refused by us: close the dialer at (ms) */
+	uint64_t redial_at;  /* refused: dial again at (ms), 0 = dialing */
+	uint32_t backoff;    /* next refusal pause (ms) */
+	uint64_t dclose_at;  /* refused by us: close the dialer at (ms) */
+	uint64_t none_since; /* no connection since (ms), 0 = connected */
 	/* inbound side (node->mtx) */
 	uint32_t in_pipe; /* authenticated inbound pipe id, 0 = none */
 	_Atomic int up;
@@ -144,7 +146,7 @@ struct nacti_node {
 	nng_aio *lraio;
 	nng_mtx *mtx;
 	nng_cv *cv;
-	int stopping;
+	_Atomic int stopping;
 	nng_thread *tick;
 	struct peer *_Atomic peers[NACT_NODE_MAX_PEERS + 1];
 	uint32_t npeers;
@@ -256,7 +258,8 @@ static struct peer *peer_at(struct nacti_node *n, uint16_t no)
 
 static void send_next_locked(struct peer *p)
 {
-	if (p->busy || p->rn == 0 || p->out_state != OUT_AUTHED)
+	if (p->busy || p->rn == 0 || p->out_state != OUT_AUTHED ||
+	    atomic_load_explicit(&p->node->stopping, memory_order_relaxed))
 		return;
 	nng_msg *m = p->ring[p->rh];
 	p->ring[p->rh] = NULL;
@@ -264,6 +267,7 @@ static void send_next_locked(struct peer *p)
 	p->rn--;
 	p->qbytes -= nng_msg_len(m);
 	p->busy = 1;
+	p->inflight = m;
 	nng_cv_wake(p->cv);
 	nng_aio_set_msg(p->saio, m);
 	nng_send_aio(p->out, p->saio);
@@ -313,6 +317,7 @@ static void send_cb(void *arg)
 	}
 	nng_mtx_lock(p->mtx);
 	p->busy = 0;
+	p->inflight = NULL;
 	send_next_locked(p);
 	nng_mtx_unlock(p->mtx);
 }
@@ -478,7 +483,10 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		memcpy(p->nonce_c, nc, NONCE);
 		p->out_state = OUT_HELLO;
 		p->out_pipe = pipe;
+		p->none_since = 0;
 		nng_mtx_unlock(p->mtx);
+		NACTI_DEBUG(n->sys, "node %s: connected to %s (pipe %u), hello sent", n->name,
+		    p->url, nng_pipe_id(pipe));
 		send_now(p->out, m, pipe);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		nng_mtx_lock(p->mtx);
@@ -486,9 +494,15 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		if (was) {
 			p->out_state = OUT_NONE;
 			p->out_pipe.id = 0;
+			p->none_since = now_ms();
 			queue_drop_locked(p);
 		}
+		int busy = p->busy;
 		nng_mtx_unlock(p->mtx);
+		/* a frame still waiting in the socket must not go out first on
+		 * the next connection, before its handshake */
+		if (was && busy)
+			nng_aio_cancel(p->saio);
 		if (was) {
 			nng_mtx_lock(n->mtx);
 			peer_set_up(n, p, 0);
@@ -516,6 +530,7 @@ static int peer_dial(struct nacti_node *n, struct peer *p)
 		goto fail;
 	}
 	p->out_open = 1;
+	p->none_since = now_ms();
 	nng_recv_aio(p->out, p->raio);
 	if ((rv = nng_dial(p->out, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
 		nact_log(n->sys, NACT_LOG_ERROR, "node %s: cannot dial %s: %s", n->name, p->url,
@@ -657,6 +672,7 @@ static void out_handle(struct peer *p, nng_msg *m)
 	}
 	nact_reader r;
 	int kind = b[2];
+	NACTI_DEBUG(n->sys, "node %s: handshake frame %d from %s", n->name, kind, p->url);
 	if (kind == K_REFUSE) {
 		char why[256] = "?";
 		if (hs_reader(&r, m) == 0) {
@@ -1242,13 +1258,17 @@ static void in_recv_cb(void *arg)
 	} else if (b[1] != FR_VER) {
 		bad = "unknown frame version";
 	} else if (c->state == IN_REFUSED) {
+		NACTI_DEBUG(n->sys, "node %s: frame on refused connection %u", n->name, pid);
 		/* ignore until closed */
 	} else if (c->state == IN_NEW) {
+		NACTI_DEBUG(n->sys, "node %s: frame %d on new connection %u", n->name, b[2], pid);
 		if (b[2] == K_HELLO)
 			in_hello(n, c, m);
 		else
 			bad = "data before handshake";
 	} else if (c->state == IN_CHALLENGED) {
+		NACTI_DEBUG(n->sys, "node %s: frame %d on challenged connection %u", n->name, b[2],
+		    pid);
 		if (b[2] == K_AUTH)
 			in_auth(n, c, m);
 		else
@@ -1324,6 +1344,14 @@ static void tick_main(void *arg)
 			int redial = p->redial_at != 0 && t >= p->redial_at;
 			if (redial)
 				p->redial_at = 0;
+			/* insurance: a dialer that has not connected for a long
+			 * time is replaced (its backoff is capped anyway) */
+			if (!redial && p->redial_at == 0 && p->out_state == OUT_NONE &&
+			    p->none_since != 0 && t - p->none_since > 3 * (uint64_t)n->rmax) {
+				p->none_since = t;
+				p->dclose_at = t;
+				p->redial_at = t;
+			}
 			int dclose = p->dclose_at != 0 && t >= p->dclose_at;
 			if (dclose)
 				p->dclose_at = 0;
@@ -1417,6 +1445,8 @@ static void node_free(struct nacti_node *n)
 			nng_aio_stop(p->saio);
 			nng_aio_free(p->saio);
 		}
+		if (p->inflight != NULL) /* submitted after stop: never sent */
+			nng_msg_free(p->inflight);
 		if (p->raio) {
 			nng_aio_stop(p->raio);
 			nng_aio_free(p->raio);
