@@ -238,12 +238,14 @@ static int wr_nng(void *data, const char *buf, size_t len)
 	return nng_msg_append((nng_msg *)data, buf, len) == 0 ? 0 : -1;
 }
 
-/* Send a frame on an nng socket without waiting (handshake replies). */
+/* Send a handshake frame. Blocking (bounded by the socket's
+ * NNG_OPT_SENDTIMEO): a non-blocking send fails while the previous frame's
+ * completion is still being processed, which would lose the frame. */
 static void send_now(nng_socket s, nng_msg *m, nng_pipe p)
 {
 	if (p.id != 0)
 		nng_msg_set_pipe(m, p);
-	if (nng_sendmsg(s, m, NNG_FLAG_NONBLOCK) != 0)
+	if (nng_sendmsg(s, m, 0) != 0)
 		nng_msg_free(m);
 }
 
@@ -520,6 +522,7 @@ static int peer_dial(struct nacti_node *n, struct peer *p)
 	if ((rv = nng_pair1_open(&p->out)) != 0)
 		goto fail;
 	nng_socket_set_size(p->out, NNG_OPT_RECVMAXSZ, HS_LIMIT);
+	nng_socket_set_ms(p->out, NNG_OPT_SENDTIMEO, 2000);
 	nng_socket_set_ms(p->out, NNG_OPT_RECONNMINT, (nng_duration)n->rmin);
 	nng_socket_set_ms(p->out, NNG_OPT_RECONNMAXT, (nng_duration)n->rmax);
 	nng_pipe_notify(p->out, NNG_PIPE_EV_ADD_POST, out_pipe_cb, p);
@@ -1532,6 +1535,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	if ((e = nng_pair1_open_poly(&n->lsock)) != 0)
 		goto fail_e;
 	nng_socket_set_size(n->lsock, NNG_OPT_RECVMAXSZ, NACT_NODE_MAX_FRAME);
+	nng_socket_set_ms(n->lsock, NNG_OPT_SENDTIMEO, 1000);
 	nng_pipe_notify(n->lsock, NNG_PIPE_EV_ADD_POST, in_pipe_cb, n);
 	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, in_pipe_cb, n);
 	if ((e = nng_aio_alloc(&n->lraio, in_recv_cb, n)) != 0)
