@@ -584,7 +584,8 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 		return;
 	atomic_store(&p->up, 0);
 	atomic_fetch_add(&n->downs, 1);
-	nact_log(n->sys, NACT_LOG_WARN, "node %s: peer %s (node %u) down", n->name, p->name, p->no);
+	nact_log(n->sys, atomic_load(&n->stopping) ? NACT_LOG_INFO : NACT_LOG_WARN,
+	    "node %s: peer %s (node %u) down", n->name, p->name, p->no);
 	/* close both directions; the dialer reconnects with backoff */
 	if (p->in_pipe != 0) {
 		nng_pipe ip = {p->in_pipe};

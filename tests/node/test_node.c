@@ -450,6 +450,7 @@ static void test_bad_frames(void)
 	    {"bad msgpack body", 1, 14},
 	    {"truncated msgpack body", 1, 15},
 	    {"malformed whereis", 1, 16},
+	    {"sender on a third node", 1, 17},
 	};
 	uint64_t want_bad = 0;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -521,6 +522,12 @@ static void test_bad_frames(void)
 		case 15:
 			len = 4 + rec(p + 4, cl, 0, (const uint8_t *)"\x92\x01", 2);
 			break;
+		case 17: {
+			size_t l = rec(p + 4, cl, 0, (const uint8_t *)"", 0);
+			p[4 + 4 + 16 + 6] = 5; /* sender node bits = 5 */
+			len = 4 + l;
+			break;
+		}
 		case 16:
 			p[2] = 17;
 			p[4] = 0xc1;
