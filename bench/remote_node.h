@@ -193,7 +193,7 @@ static int b_peer_start(b_peer *p)
 	if (nl == NULL || strncmp(buf, "URL ", 4) != 0)
 		return -1;
 	*nl = '\0';
-	snprintf(p->url, sizeof(p->url), "%s", buf + 4);
+	snprintf(p->url, sizeof(p->url), "%.255s", buf + 4);
 	return 0;
 }
 

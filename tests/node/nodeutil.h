@@ -222,7 +222,7 @@ static int nt_child_start(nt_child *ch, const char *name, const char *secret, in
 	if (nl == NULL || strncmp(buf, "URL ", 4) != 0)
 		return -1;
 	*nl = '\0';
-	snprintf(ch->url, sizeof(ch->url), "%s", buf + 4);
+	snprintf(ch->url, sizeof(ch->url), "%.255s", buf + 4);
 	return 0;
 }
 
