@@ -154,6 +154,11 @@ struct nacti_node {
 	uint32_t nin, capin;
 	struct wreq *wreqs;
 	uint64_t wnext;
+	/* pipes and dialers to close once n->mtx is released (nng may run
+	 * pipe callbacks, which take n->mtx, while closing) */
+	uint32_t *cl_pipes, ncl_pipes, capcl_pipes;
+	uint32_t *cl_dialers, ncl_dialers, capcl_dialers;
+	_Atomic uint32_t ncl; /* entries in both */
 	struct rmon *rmons;
 	uint32_t nrmons, caprmons;
 	nng_mtx *rmtx; /* drbg */
@@ -254,6 +259,74 @@ static struct peer *peer_at(struct nacti_node *n, uint16_t no)
 	if (no == 0 || no > NACT_NODE_MAX_PEERS)
 		return NULL;
 	return atomic_load_explicit(&n->peers[no], memory_order_acquire);
+}
+
+/* ---- deferred closes ---- */
+
+/* Close pipe/dialer id after n->mtx is released (n->mtx held). */
+static void defer_close(struct nacti_node *n, uint32_t **a, uint32_t *na, uint32_t *cap,
+    uint32_t id, int pipe)
+{
+	if (id == 0)
+		return;
+	if (*na == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 8;
+		uint32_t *nb = realloc(*a, c * sizeof(*nb));
+		if (nb == NULL) { /* out of memory: close now */
+			if (pipe) {
+				nng_pipe p = {id};
+				nng_pipe_close(p);
+			} else {
+				nng_dialer d = {id};
+				nng_dialer_close(d);
+			}
+			return;
+		}
+		*a = nb;
+		*cap = c;
+	}
+	(*a)[(*na)++] = id;
+	atomic_fetch_add(&n->ncl, 1);
+}
+
+static void defer_pipe(struct nacti_node *n, uint32_t id)
+{
+	defer_close(n, &n->cl_pipes, &n->ncl_pipes, &n->capcl_pipes, id, 1);
+}
+
+static void defer_dialer(struct nacti_node *n, uint32_t id)
+{
+	defer_close(n, &n->cl_dialers, &n->ncl_dialers, &n->capcl_dialers, id, 0);
+}
+
+/* Do the deferred closes (n->mtx NOT held). */
+static void flush_closes(struct nacti_node *n)
+{
+	if (atomic_load_explicit(&n->ncl, memory_order_acquire) == 0)
+		return;
+	for (;;) {
+		nng_mtx_lock(n->mtx);
+		uint32_t id = 0;
+		int pipe = 1;
+		if (n->ncl_pipes > 0) {
+			id = n->cl_pipes[--n->ncl_pipes];
+		} else if (n->ncl_dialers > 0) {
+			id = n->cl_dialers[--n->ncl_dialers];
+			pipe = 0;
+		}
+		if (id != 0)
+			atomic_fetch_sub(&n->ncl, 1);
+		nng_mtx_unlock(n->mtx);
+		if (id == 0)
+			return;
+		if (pipe) {
+			nng_pipe p = {id};
+			nng_pipe_close(p);
+		} else {
+			nng_dialer d = {id};
+			nng_dialer_close(d);
+		}
+	}
 }
 
 /* ---- outgoing queue ---- */
@@ -509,6 +582,7 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 			nng_mtx_lock(n->mtx);
 			peer_set_up(n, p, 0);
 			nng_mtx_unlock(n->mtx);
+			flush_closes(n);
 		}
 	}
 }
@@ -588,15 +662,13 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 	    "node %s: peer %s (node %u) down", n->name, p->name, p->no);
 	/* close both directions; the dialer reconnects with backoff */
 	if (p->in_pipe != 0) {
-		nng_pipe ip = {p->in_pipe};
+		defer_pipe(n, p->in_pipe);
 		p->in_pipe = 0;
-		nng_pipe_close(ip);
 	}
 	nng_mtx_lock(p->mtx);
 	nng_pipe op = p->out_pipe;
 	nng_mtx_unlock(p->mtx);
-	if (op.id != 0)
-		nng_pipe_close(op);
+	defer_pipe(n, op.id);
 	for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
 		if (w->node == p->no && !w->done) {
 			w->done = 1;
@@ -882,6 +954,7 @@ static void in_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		}
 	}
 	nng_mtx_unlock(n->mtx);
+	flush_closes(n);
 }
 
 /* Refuse pipe c with a reason (node->mtx held): a REFUSE frame, a log
@@ -1048,8 +1121,7 @@ static void in_auth(struct nacti_node *n, struct inconn *c, nng_msg *m)
 	}
 	if (p->in_pipe != 0 && p->in_pipe != c->pipe) {
 		/* the peer reconnected: the old pipe is stale */
-		nng_pipe op = {p->in_pipe};
-		nng_pipe_close(op);
+		defer_pipe(n, p->in_pipe);
 	}
 	if (p->url[0] == '\0' || (!p->out_open && c->url[0] != '\0'))
 		snprintf(p->url, sizeof(p->url), "%s", c->url);
@@ -1301,6 +1373,7 @@ static void in_recv_cb(void *arg)
 		in_bad(n, pid, bad);
 out:
 	nng_msg_free(m);
+	flush_closes(n);
 	nng_recv_aio(n->lsock, n->lraio);
 }
 
@@ -1321,8 +1394,7 @@ static void tick_main(void *arg)
 				c->close_at = 0;
 				c->state = IN_REFUSED;
 				c->forget_at = t + 5000;
-				nng_pipe p = {c->pipe};
-				nng_pipe_close(p); /* REM_POST runs on another thread */
+				defer_pipe(n, c->pipe);
 			}
 			if (c->forget_at != 0 && t >= c->forget_at && c->p == NULL) {
 				/* its REM_POST came before its first frame */
@@ -1362,7 +1434,7 @@ static void tick_main(void *arg)
 			nng_dialer dd = p->dialer;
 			nng_mtx_unlock(p->mtx);
 			if (dclose)
-				nng_dialer_close(dd);
+				defer_dialer(n, dd.id);
 			if (redial && p->out_open) {
 				nng_dialer d;
 				if (nng_dial(p->out, p->url, &d, NNG_FLAG_NONBLOCK) == 0) {
@@ -1375,6 +1447,9 @@ static void tick_main(void *arg)
 			if (idle && frame_new(&m, K_PING) == 0)
 				queue_frame(p, m);
 		}
+		nng_mtx_unlock(n->mtx);
+		flush_closes(n);
+		nng_mtx_lock(n->mtx);
 	}
 	nng_mtx_unlock(n->mtx);
 }
@@ -1470,6 +1545,8 @@ static void node_free(struct nacti_node *n)
 	}
 	free(n->in);
 	free(n->rmons);
+	free(n->cl_pipes);
+	free(n->cl_dialers);
 	if (n->cv)
 		nng_cv_free(n->cv);
 	if (n->mtx)
