@@ -2,7 +2,7 @@
  * bench/remote_pingpong.c — N round trips between an actor on this node and
  * an actor on a second node process, over loopback tcp.
  *
- *   remote_pingpong [N]      (default 100000)
+ *   remote_pingpong [N]      (default 20000)
  *
  * Prints: peer=nactor bench=remote_pingpong n=N seconds=S rate=R
  *         ctxsw_per_rt=X (context switches of both processes per round trip)
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--peer") == 0)
 		return b_peer_main();
-	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
+	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000;
 	b_peer peer = {0};
 	if (b_peer_start(&peer) != 0) {
 		fprintf(stderr, "cannot start the peer node\n");

@@ -647,6 +647,46 @@ static void test_nodedown_kill9(void)
 	pair_down(sys, &ch);
 }
 
+/* A peer that stops answering without closing its connections (SIGSTOP):
+ * declared down by silence within down_after_ms + heartbeat_ms, and back
+ * after SIGCONT. */
+static void test_nodedown_silent(void)
+{
+	nact_system *sys;
+	nt_child ch;
+	uint16_t b = 0;
+	int rv = pair_up(&sys, &ch, &b);
+	CHECK_EQ_INT(rv, 0);
+	if (rv != 0) {
+		pair_down(sys, &ch);
+		return;
+	}
+	struct watcher *w = calloc(1, sizeof(*w));
+	REQUIRE(w != NULL);
+	REQUIRE_RV(nact_node_whereis(sys, b, "echo", &w->target, (int)nt_slow(5000)));
+	nact_aid wa;
+	REQUIRE_RV(nact_spawn(&wa, sys, watcher_fn, w, free, NULL));
+	nact_msg *go;
+	REQUIRE_RV(nact_msg_alloc(&go, sys, 100));
+	REQUIRE_RV(nact_send(sys, wa, go));
+	nact_msg *q = str_msg(sys, 9, "sync"), *r = NULL;
+	CHECK_RV(nact_call(sys, w->target, q, (int)nt_slow(5000), &r));
+	nact_msg_free(r);
+	uint64_t t0 = nt_now_ms();
+	kill(ch.pid, SIGSTOP);
+	CHECK(NT_WAIT(atomic_load(&w->downs) == 1, NT_LONG_MS));
+	uint64_t dt = nt_now_ms() - t0;
+	printf("silent peer declared down after %llu ms (bound 1700 ms)\n", (unsigned long long)dt);
+	CHECK_EQ_INT(atomic_load(&w->reason), NACT_EXIT_NODEDOWN);
+	kill(ch.pid, SIGCONT);
+	CHECK(NT_WAIT(nact_node_up(sys, b), NT_LONG_MS));
+	q = str_msg(sys, 9, "back");
+	r = NULL;
+	CHECK_RV(nact_call(sys, w->target, q, (int)nt_slow(5000), &r));
+	nact_msg_free(r);
+	pair_down(sys, &ch);
+}
+
 static void test_api_errors(void)
 {
 	nact_system *sys = open_sys();
@@ -690,6 +730,7 @@ int main(int argc, char **argv)
 	static const nt_case cases[] = {NT_CASE(test_api_errors), NT_CASE(test_remote_call),
 	    NT_CASE(test_remote_send_fifo), NT_CASE(test_wrong_secret),
 	    NT_CASE(test_insecure_refused), NT_CASE(test_version_mismatch),
-	    NT_CASE(test_bad_frames), NT_CASE(test_nodedown_kill9), {NULL, NULL}};
+	    NT_CASE(test_bad_frames), NT_CASE(test_nodedown_kill9), NT_CASE(test_nodedown_silent),
+	    {NULL, NULL}};
 	return nt_run(argc, argv, cases);
 }
