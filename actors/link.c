@@ -343,10 +343,20 @@ int nact_demonitor(nact_ctx *ctx, uint64_t ref)
 {
 	struct nacti_actor_ext *me = ctx ? nacti_actor_ext(ctx->a) : NULL;
 	nact_aid target;
-	if (me == NULL || !mon_del(me->mons_out, &me->nmons_out, ref, &target))
-		return NACT_ENOENT;
+	if (me == NULL || !mon_del(me->mons_out, &me->nmons_out, ref, &target)) {
+		/* node hook: a monitor of a remote actor */
+		int (*nd)(nact_system *, nact_aid, uint64_t) = ctx == NULL ?
+		    NULL :
+		    atomic_load_explicit(&ctx->sys->node_demonitor, memory_order_acquire);
+		return nd != NULL ? nd(ctx->sys, ctx->self, ref) : NACT_ENOENT;
+	}
 	unmonitor_at(ctx->sys, target, ref);
 	return 0;
+}
+
+void nacti_monitor_del(nact_system *sys, nact_aid target, uint64_t ref)
+{
+	unmonitor_at(sys, target, ref);
 }
 
 /* ---- links ---- */

@@ -54,6 +54,7 @@ enum {
 	K_WHEREIS = 17,
 	K_WHEREIS_R = 18,
 	K_MONITOR = 19,
+	K_DEMONITOR = 20,
 };
 #define NONCE 32
 #define MAC 32
@@ -1313,6 +1314,27 @@ static void in_monitor(struct nacti_node *n, struct peer *p, uint32_t pid, nng_m
 		nacti_send_exitinfo(n->sys, w, NACT_T_DOWN, ref, t, t, NACT_EXIT_NOPROC, NULL);
 }
 
+static void in_demonitor(struct nacti_node *n, struct peer *p, uint32_t pid, nng_msg *m)
+{
+	nact_reader r;
+	uint32_t cnt;
+	uint64_t ref, target;
+	int rv = hs_reader(&r, m);
+	if (rv == 0)
+		rv = nact_read_array(&r, &cnt);
+	if (rv == 0)
+		rv = nact_read_uint(&r, &ref);
+	if (rv == 0)
+		rv = nact_read_uint(&r, &target);
+	nact_reader_fini(&r);
+	if (rv != 0 || NACTI_ID_NODE(target) != 0) {
+		in_bad(n, pid, "malformed demonitor");
+		return;
+	}
+	nact_aid t = {target};
+	nacti_monitor_del(n->sys, t, ref);
+}
+
 static void in_recv_cb(void *arg)
 {
 	struct nacti_node *n = arg;
@@ -1362,6 +1384,8 @@ static void in_recv_cb(void *arg)
 			in_whereis(n, p, pid, m, kind == K_WHEREIS_R);
 		else if (kind == K_MONITOR)
 			in_monitor(n, p, pid, m);
+		else if (kind == K_DEMONITOR)
+			in_demonitor(n, p, pid, m);
 		else
 			bad = "unknown frame kind";
 		if (bad != NULL)
@@ -1507,6 +1531,40 @@ out:
 	return rv;
 }
 
+static int node_demonitor(nact_system *sys, nact_aid watcher, uint64_t ref)
+{
+	atomic_fetch_add_explicit(&sys->node_users, 1, memory_order_seq_cst);
+	struct nacti_node *n = atomic_load_explicit(&sys->node, memory_order_seq_cst);
+	int rv = NACT_ENOENT;
+	nact_aid target = NACT_AID_NONE;
+	if (n != NULL) {
+		nng_mtx_lock(n->mtx);
+		for (uint32_t i = 0; i < n->nrmons; i++) {
+			if (n->rmons[i].ref == ref && n->rmons[i].watcher.v == watcher.v) {
+				target = n->rmons[i].target;
+				n->rmons[i] = n->rmons[--n->nrmons];
+				rv = 0;
+				break;
+			}
+		}
+		nng_mtx_unlock(n->mtx);
+	}
+	struct peer *p = rv == 0 ? peer_at(n, NACTI_ID_NODE(target.v)) : NULL;
+	nng_msg *m;
+	/* tell the peer (if it is down, its monitor went with it); a DOWN
+	 * already on its way is dropped on arrival: we hold no monitor */
+	if (p != NULL && frame_new(&m, K_DEMONITOR) == 0) {
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, m, wr_nng);
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint64(&pk, ref);
+		msgpack_pack_uint64(&pk, target.v & ID_LOW);
+		queue_frame(p, m);
+	}
+	atomic_fetch_sub_explicit(&sys->node_users, 1, memory_order_release);
+	return rv;
+}
+
 /* ---- public API ---- */
 
 void nact_node_opts_init(nact_node_opts *o)
@@ -1639,6 +1697,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	atomic_store(&sys->node, n);
 	atomic_store(&sys->node_send, node_send);
 	atomic_store(&sys->node_monitor, node_monitor);
+	atomic_store(&sys->node_demonitor, node_demonitor);
 	nng_recv_aio(n->lsock, n->lraio);
 	nng_mtx_lock(n->mtx);
 	for (uint32_t i = 0; i < o->nseeds; i++) {

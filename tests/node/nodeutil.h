@@ -15,6 +15,7 @@
  *   "counter" type CNT_ADD: count; request CNT_GET: reply [count]
  *   "stats"   request: reply [bad_frames, refused, auth_failed]
  *   "sink"    swallows everything (requests time out)
+ *   "quitter" type QUIT: exits with reason 42
  */
 #ifndef NACT_TESTS_NODEUTIL_H
 #define NACT_TESTS_NODEUTIL_H
@@ -32,6 +33,7 @@
 #define ECHO_PONG 2u
 #define CNT_ADD 3u
 #define CNT_GET 4u
+#define QUIT 66u
 
 typedef struct nt_child {
 	pid_t pid;
@@ -105,6 +107,13 @@ static int child_sink(nact_ctx *ctx, nact_msg *m)
 	return 0;
 }
 
+static int child_quitter(nact_ctx *ctx, nact_msg *m)
+{
+	if (nact_msg_type(m) == QUIT)
+		nact_exit(ctx, 42);
+	return 0;
+}
+
 /* The child's main: argv[1] == "--child". */
 static int nt_child_main(int argc, char **argv)
 {
@@ -129,6 +138,8 @@ static int nt_child_main(int argc, char **argv)
 	nact_spawn(&id, sys, child_stats, NULL, NULL, &so);
 	so.name = "sink";
 	nact_spawn(&id, sys, child_sink, NULL, NULL, &so);
+	so.name = "quitter";
+	nact_spawn(&id, sys, child_quitter, NULL, NULL, &so);
 	nact_node_opts o;
 	nact_node_opts_init(&o);
 	o.name = argv[2];

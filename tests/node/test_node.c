@@ -566,6 +566,8 @@ static void test_bad_frames(void)
 
 struct watcher {
 	nact_aid target;
+	uint64_t ref;
+	_Atomic int monitored, demonitored;
 	_Atomic int downs;
 	_Atomic int reason;
 	_Atomic uint64_t down_id;
@@ -575,17 +577,79 @@ static int watcher_fn(nact_ctx *ctx, nact_msg *m)
 {
 	struct watcher *w = nact_state(ctx);
 	if (nact_msg_type(m) == 100) {
-		uint64_t ref;
-		CHECK_RV(nact_monitor(ctx, w->target, &ref));
+		CHECK_RV(nact_monitor(ctx, w->target, &w->ref));
+		atomic_store(&w->monitored, 1);
+	} else if (nact_msg_type(m) == 101) {
+		CHECK_RV(nact_demonitor(ctx, w->ref));
+		CHECK_ERR(nact_demonitor(ctx, w->ref), NACT_ENOENT);
+		atomic_store(&w->demonitored, 1);
 	} else if (nact_msg_type(m) == NACT_T_DOWN) {
 		nact_exit_info ei;
 		if (nact_exit_info_read(m, &ei) == 0) {
 			atomic_store(&w->reason, ei.reason);
 			atomic_store(&w->down_id, ei.id.v);
 		}
+		CHECK_EQ_U64(nact_msg_corr(m), w->ref);
 		atomic_fetch_add(&w->downs, 1);
 	}
 	return 0;
+}
+
+static int tell(nact_system *sys, nact_aid to, uint32_t type)
+{
+	nact_msg *m;
+	int rv = nact_msg_alloc(&m, sys, type);
+	if (rv == 0 && (rv = nact_send(sys, to, m)) != 0)
+		nact_msg_free(m);
+	return rv;
+}
+
+static int sync_call(nact_system *sys, nact_aid echo)
+{
+	nact_msg *q = str_msg(sys, 9, "sync"), *r = NULL;
+	int rv = nact_call(sys, echo, q, (int)nt_slow(5000), &r);
+	nact_msg_free(r);
+	return rv;
+}
+
+/* A remote actor's own exit reaches its monitors with its reason and id;
+ * a removed monitor gets nothing. */
+static void test_remote_monitor(void)
+{
+	nact_system *sys;
+	nt_child ch;
+	uint16_t b = 0;
+	int rv = pair_up(&sys, &ch, &b);
+	CHECK_EQ_INT(rv, 0);
+	if (rv != 0) {
+		pair_down(sys, &ch);
+		return;
+	}
+	nact_aid quitter, echo, w1a, w2a;
+	REQUIRE_RV(nact_node_whereis(sys, b, "quitter", &quitter, (int)nt_slow(5000)));
+	REQUIRE_RV(nact_node_whereis(sys, b, "echo", &echo, (int)nt_slow(5000)));
+	struct watcher *w1 = calloc(1, sizeof(*w1)), *w2 = calloc(1, sizeof(*w2));
+	REQUIRE(w1 != NULL && w2 != NULL);
+	w1->target = w2->target = quitter;
+	REQUIRE_RV(nact_spawn(&w1a, sys, watcher_fn, w1, free, NULL));
+	REQUIRE_RV(nact_spawn(&w2a, sys, watcher_fn, w2, free, NULL));
+	CHECK_RV(tell(sys, w1a, 100));
+	CHECK_RV(tell(sys, w2a, 100));
+	CHECK(NT_WAIT(atomic_load(&w1->monitored) && atomic_load(&w2->monitored), NT_LONG_MS));
+	CHECK_RV(tell(sys, w2a, 101));
+	CHECK(NT_WAIT(atomic_load(&w2->demonitored), NT_LONG_MS));
+	CHECK_RV(sync_call(sys, echo)); /* the (de)monitor frames are on b now */
+	CHECK_RV(tell(sys, quitter, QUIT));
+	CHECK(NT_WAIT(atomic_load(&w1->downs) == 1, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&w1->reason), 42);
+	CHECK_EQ_U64(atomic_load(&w1->down_id), quitter.v);
+	CHECK_RV(sync_call(sys, echo)); /* a wrong DOWN for w2 would be here by now */
+	CHECK_EQ_INT(atomic_load(&w2->downs), 0);
+	/* monitoring the ended actor: DOWN with reason noproc */
+	CHECK_RV(tell(sys, w2a, 100));
+	CHECK(NT_WAIT(atomic_load(&w2->downs) == 1, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&w2->reason), NACT_EXIT_NOPROC);
+	pair_down(sys, &ch);
 }
 
 static void test_nodedown_kill9(void)
@@ -730,7 +794,7 @@ int main(int argc, char **argv)
 	static const nt_case cases[] = {NT_CASE(test_api_errors), NT_CASE(test_remote_call),
 	    NT_CASE(test_remote_send_fifo), NT_CASE(test_wrong_secret),
 	    NT_CASE(test_insecure_refused), NT_CASE(test_version_mismatch),
-	    NT_CASE(test_bad_frames), NT_CASE(test_nodedown_kill9), NT_CASE(test_nodedown_silent),
-	    {NULL, NULL}};
+	    NT_CASE(test_bad_frames), NT_CASE(test_remote_monitor), NT_CASE(test_nodedown_kill9),
+	    NT_CASE(test_nodedown_silent), {NULL, NULL}};
 	return nt_run(argc, argv, cases);
 }
