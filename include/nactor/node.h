@@ -135,10 +135,12 @@ NACT_DECL int nact_node_whereis(nact_system *sys, uint16_t node, const char *nam
     int timeout_ms);
 
 /* Watch remote actor `target` from local actor `watcher`: when target ends
- * the watcher gets a NACT_T_DOWN (supervisor.h) with the reference in corr;
- * if target's node goes down first, the reason is NACT_EXIT_NODEDOWN. This
- * is what nact_monitor does for a remote id. *refp gets the reference.
- * Errors: NACT_EINVAL, NACT_ENODEDOWN (the DOWN is also sent), NACT_ENOMEM. */
+ * the watcher gets a NACT_T_DOWN (supervisor.h) with the reference in corr
+ * and target's reason; if target's node goes down first (or is down now),
+ * the reason is NACT_EXIT_NODEDOWN. This is what nact_monitor does for a
+ * remote id (from a handler), and nact_demonitor removes it. *refp gets
+ * the reference. Links (nact_link) do not cross nodes yet.
+ * Errors: NACT_EINVAL, NACT_ENOMEM, delivery errors of the immediate DOWN. */
 NACT_DECL int nact_node_monitor(nact_system *sys, nact_aid watcher, nact_aid target,
     uint64_t *refp);
 
