@@ -532,6 +532,7 @@ static struct peer *peer_by_name(struct nacti_node *n, const char *name)
 }
 
 static void peer_set_up(struct nacti_node *n, struct peer *p, int up);
+static void peer_silent(struct nacti_node *n, struct peer *p);
 
 static void out_recv_cb(void *arg);
 
@@ -661,15 +662,8 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 	atomic_fetch_add(&n->downs, 1);
 	nact_log(n->sys, atomic_load(&n->stopping) ? NACT_LOG_INFO : NACT_LOG_WARN,
 	    "node %s: peer %s (node %u) down", n->name, p->name, p->no);
-	/* close both directions; the dialer reconnects with backoff */
-	if (p->in_pipe != 0) {
-		defer_pipe(n, p->in_pipe);
-		p->in_pipe = 0;
-	}
-	nng_mtx_lock(p->mtx);
-	nng_pipe op = p->out_pipe;
-	nng_mtx_unlock(p->mtx);
-	defer_pipe(n, op.id);
+	/* the broken direction reconnects (nng's dialer, or the peer's); the
+	 * other one stays usable (peer_silent closes both) */
 	for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
 		if (w->node == p->no && !w->done) {
 			w->done = 1;
@@ -678,6 +672,21 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 	}
 	rmons_nodedown(n, p->no);
 	nng_cv_wake(n->cv);
+}
+
+/* p sent nothing for down_after_ms (node->mtx held): it may be hung, so
+ * close both directions, then declare it down. */
+static void peer_silent(struct nacti_node *n, struct peer *p)
+{
+	if (p->in_pipe != 0) {
+		defer_pipe(n, p->in_pipe);
+		p->in_pipe = 0;
+	}
+	nng_mtx_lock(p->mtx);
+	nng_pipe op = p->out_pipe;
+	nng_mtx_unlock(p->mtx);
+	defer_pipe(n, op.id);
+	peer_set_up(n, p, 0);
 }
 
 /* ---- dialer side: handshake replies ---- */
@@ -1436,7 +1445,7 @@ static void tick_main(void *arg)
 			        n->down_ms) {
 				nact_log(n->sys, NACT_LOG_WARN, "node %s: peer %s silent for %u ms",
 				    n->name, p->name, n->down_ms);
-				peer_set_up(n, p, 0);
+				peer_silent(n, p);
 				continue;
 			}
 			nng_mtx_lock(p->mtx);
