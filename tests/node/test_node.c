@@ -328,6 +328,10 @@ static int raw_open(struct raw *r, const char *url, int hs)
 	nng_socket_set_ms(r->s, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
 	nng_socket_set_ms(r->s, NNG_OPT_SENDTIMEO, (nng_duration)nt_slow(5000));
 	nng_pipe_notify(r->s, NNG_PIPE_EV_REM_POST, raw_pipe_cb, r);
+	/* no redial between the node closing us and nng_close (a dial in
+	 * progress at close can leave nng's dialer objects unreclaimed) */
+	nng_socket_set_ms(r->s, NNG_OPT_RECONNMINT, 600000);
+	nng_socket_set_ms(r->s, NNG_OPT_RECONNMAXT, 600000);
 	if (nng_dial(r->s, url, NULL, 0) != 0)
 		return -1;
 	if (!hs)
