@@ -442,7 +442,11 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 			rv = -1;
 			break;
 		}
-		if (p->qbytes + len + 4 <= n->qmax && p->rn < RING)
+		if (len + 4 + FR_HDR > NACT_NODE_MAX_FRAME) { /* the peer would refuse it */
+			rv = NACT_ELIMIT;
+			break;
+		}
+		if ((p->qbytes == 0 || p->qbytes + len + 4 <= n->qmax) && p->rn < RING)
 			break;
 		if (timeout_ms <= 0 || nacti_cur != NULL) {
 			rv = NACT_EFULL;

@@ -109,6 +109,35 @@ static void test_remote_call(void)
 		nact_reader_fini(&rd);
 		nact_msg_free(r);
 	}
+	/* a 1 MiB body crosses in one piece; one above the frame limit is
+	 * refused at the sender */
+	{
+		size_t big = (size_t)1 << 20;
+		char *buf = malloc(NACT_NODE_MAX_FRAME + 1);
+		REQUIRE(buf != NULL);
+		memset(buf, 'x', NACT_NODE_MAX_FRAME + 1);
+		nact_msg *q, *r = NULL;
+		REQUIRE_RV(nact_msg_alloc(&q, sys, 11));
+		nact_pack pk;
+		nact_pack_init(&pk, q);
+		nact_pack_bin(&pk, buf, big);
+		rv = nact_call(sys, echo, q, (int)nt_slow(5000), &r);
+		CHECK_RV(rv);
+		if (rv == 0) {
+			size_t bl;
+			nact_msg_body(r, &bl);
+			CHECK_EQ_U64(bl, big + 5); /* bin32 header + bytes */
+			nact_msg_free(r);
+		} else if (rv != NACT_ETIMEDOUT) {
+			nact_msg_free(q);
+		}
+		REQUIRE_RV(nact_msg_alloc(&q, sys, 11));
+		nact_pack_init(&pk, q);
+		nact_pack_bin(&pk, buf, NACT_NODE_MAX_FRAME);
+		CHECK_ERR(nact_send(sys, echo, q), NACT_ELIMIT);
+		nact_msg_free(q);
+		free(buf);
+	}
 	/* a remote actor that never answers: the call times out */
 	nact_aid sink;
 	REQUIRE_RV(nact_node_whereis(sys, b, "sink", &sink, (int)nt_slow(5000)));
