@@ -35,6 +35,36 @@
 #define CNT_GET 4u
 #define QUIT 66u
 
+/* Children still running, killed at exit if a failed REQUIRE skipped
+ * their test's cleanup (PR_SET_PDEATHSIG covers a crash of the test). */
+static pid_t nt_live_children[64];
+
+static void nt_children_reap(void)
+{
+	for (int i = 0; i < 64; i++) {
+		if (nt_live_children[i] > 0) {
+			kill(nt_live_children[i], SIGKILL);
+			waitpid(nt_live_children[i], NULL, 0);
+			nt_live_children[i] = 0;
+		}
+	}
+}
+
+static void nt_child_track(pid_t pid, int add)
+{
+	static int registered;
+	if (!registered) {
+		registered = 1;
+		atexit(nt_children_reap);
+	}
+	for (int i = 0; i < 64; i++) {
+		if (add ? nt_live_children[i] == 0 : nt_live_children[i] == pid) {
+			nt_live_children[i] = add ? pid : 0;
+			return;
+		}
+	}
+}
+
 typedef struct nt_child {
 	pid_t pid;
 	int in;        /* write end of the child's stdin */
@@ -213,6 +243,7 @@ static int nt_child_start(nt_child *ch, const char *name, const char *secret, in
 	}
 	ch->pid = pid;
 	ch->in = in[1];
+	nt_child_track(pid, 1);
 	/* read "URL ...\n" within the deadline */
 	char buf[300];
 	size_t got = 0;
@@ -256,6 +287,7 @@ static void nt_child_stop(nt_child *ch)
 		}
 		nng_msleep(5);
 	}
+	nt_child_track(ch->pid, 0);
 	ch->pid = -1;
 }
 
@@ -265,6 +297,7 @@ static void nt_child_kill9(nt_child *ch)
 		return;
 	kill(ch->pid, SIGKILL);
 	waitpid(ch->pid, NULL, 0);
+	nt_child_track(ch->pid, 0);
 	if (ch->in > 0)
 		close(ch->in);
 	ch->in = -1;
