@@ -401,6 +401,11 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 	uint8_t *h = nacti_hdr(m);
 	nacti_put64(h + NACTI_OFF_TARGET, to.v);
 	if (NACTI_ID_NODE(to.v) != 0 || to.v == 0) {
+		/* node hook: a remote id goes to the transport */
+		int (*ns)(nact_system *, nact_aid, nact_msg *, int, int) =
+		    atomic_load_explicit(&sys->node_send, memory_order_acquire);
+		if (ns != NULL && to.v != 0)
+			return ns(sys, to, m, ctl, timeout_ms);
 		nacti_deadletter(sys, m, NACT_DL_UNKNOWN);
 		return 0;
 	}

@@ -250,6 +250,17 @@ struct nact_system {
 	 * reach their hook from the closing branch, off the hot path. */
 	struct nacti_iso *iso;
 	struct nacti_child *child;
+	/* Node hooks (transport/node.c): set by nact_node_start, NULL when no
+	 * node ever ran. node_send takes a message to a remote id (node bits
+	 * set); node_monitor watches a remote target for a local watcher;
+	 * node_demonitor removes such a monitor (NACT_ENOENT if unknown).
+	 * Reached only from branches that already test the node bits, so the
+	 * local path pays nothing. node: the running node, NULL after stop. */
+	_Atomic(int (*)(nact_system *, nact_aid, nact_msg *, int, int)) node_send;
+	_Atomic(int (*)(nact_system *, nact_aid, nact_aid, uint64_t)) node_monitor;
+	_Atomic(int (*)(nact_system *, nact_aid, uint64_t)) node_demonitor;
+	_Atomic(void *) node;
+	_Atomic uint32_t node_users; /* hook calls in progress (stop waits) */
 	/* actors: written by spawn and exit */
 	_Alignas(64) struct nacti_actor *afree; /* free actor structs (via rq_next) */
 	_Atomic uint32_t acarved;               /* actor structs carved (release) */
@@ -318,6 +329,12 @@ void nacti_links_notify(nact_system *sys, struct nacti_actor_ext *x, nact_aid se
 /* Deliver an exit-info control message (DOWN, EXIT or EXITSIG) to `to`. */
 int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
     nact_aid id, int reason, const char *text);
+/* Add a monitor {ref, watcher} on local actor target (the watcher may be
+ * remote: the DOWN is then routed by the node). 0, or NACT_ENOENT if target
+ * is not alive (nothing added), NACT_ENOMEM. Any thread. */
+int nacti_monitor_add(nact_system *sys, nact_aid target, uint64_t ref, nact_aid watcher);
+/* Remove monitor ref from local actor target, if both still exist. */
+void nacti_monitor_del(nact_system *sys, nact_aid target, uint64_t ref);
 /* Reset the link/monitor state of a reused ext (spawn). */
 void nacti_links_reset(struct nacti_actor_ext *x);
 void nacti_links_free(struct nacti_actor_ext *x);

@@ -412,7 +412,7 @@ int nact_call(nact_system *sys, nact_aid to, nact_msg *req, int timeout_ms, nact
 	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (nacti_cur != NULL)
 		return NACT_EDEADLK;
-	if (!nact_alive(sys, to))
+	if (NACTI_ID_NODE(to.v) == 0 && !nact_alive(sys, to)) /* remote: node hook */
 		return NACT_ENOENT;
 	struct waiter *w = calloc(1, sizeof(*w));
 	if (w == NULL)
