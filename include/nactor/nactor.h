@@ -13,6 +13,7 @@
 #include <nactor/bus.h>
 #include <nactor/limit.h>
 #include <nactor/monitor.h>
+#include <nactor/node.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0
