@@ -167,7 +167,8 @@ static uint32_t owners(nact_dcache *dc, const void *key, size_t klen, uint32_t *
 		if (member_live(dc, r[j].i, &no)) {
 			idx[k] = r[j].i;
 			nodes[k++] = no;
-		} else if (!dc->m[r[j].i].self) {
+		} else {
+			atomic_fetch_add(&dc->down_skips, 1);
 			forget(dc, r[j].i);
 		}
 	}

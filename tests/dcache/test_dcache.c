@@ -155,6 +155,44 @@ static void test_single_node(void)
 	nact_system_close(sys, 2000);
 }
 
+struct in_actor {
+	nact_dcache *dc;
+	_Atomic int rv;
+};
+
+static int in_actor_fn(nact_ctx *ctx, nact_msg *m)
+{
+	struct in_actor *ia = nact_state(ctx);
+	void *v = NULL;
+	size_t vl;
+	atomic_store(&ia->rv, nact_dcache_get(ia->dc, "k", 1, &v, &vl));
+	free(v);
+	return 0;
+}
+
+/* The blocking calls refuse to run inside a handler. */
+static void test_in_handler(void)
+{
+	nact_system *sys;
+	REQUIRE_RV(nt_open(&sys, 2, 0));
+	nact_dcache_opts o;
+	nact_dcache_opts_init(&o);
+	const char *one[] = {"solo"};
+	o.self = "solo";
+	o.members = one;
+	o.nmembers = 1;
+	struct in_actor ia = {NULL, 1};
+	REQUIRE_RV(nact_dcache_open(&ia.dc, sys, &o));
+	nact_aid a;
+	REQUIRE_RV(nact_spawn(&a, sys, in_actor_fn, &ia, NULL, NULL));
+	CHECK_RV(nt_send_int(sys, a, 1, 0));
+	CHECK(NT_WAIT(atomic_load(&ia.rv) != 1, nt_slow(NT_LONG_MS)));
+	CHECK_EQ_INT(atomic_load(&ia.rv), NACT_EDEADLK);
+	nact_stop(sys, a);
+	nact_dcache_close(ia.dc);
+	nact_system_close(sys, 2000);
+}
+
 static void test_open_errors(void)
 {
 	nact_system *sys;
@@ -420,6 +458,25 @@ static void test_replicated_kill9(void)
 	CHECK_EQ_INT(hits, n);
 	CHECK_EQ_INT(misses, 0);
 	CHECK_EQ_INT(other, 0);
+	/* a second handle on n1 (using n1's cache, no_local_cache) whose member
+	 * list has a node that never came up: rendezvous order among the live
+	 * members is unchanged, so it finds every key too */
+	{
+		const char *m4[] = {"n1", "n2", "n3", "n9"};
+		nact_dcache_opts o;
+		nact_dcache_opts_init(&o);
+		o.self = "n1";
+		o.members = m4;
+		o.nmembers = 4;
+		o.replicas = 2;
+		o.no_local_cache = 1;
+		o.timeout_ms = (int)nt_slow(500);
+		nact_dcache *dc4;
+		REQUIRE_RV(nact_dcache_open(&dc4, c.sys, &o));
+		read_keys(dc4, "r2", n, &hits, &misses, &other);
+		CHECK_EQ_INT(hits, n);
+		nact_dcache_close(dc4);
+	}
 	/* writes while n3 is down still make 2 copies (on n1 and n2) */
 	CHECK_EQ_INT(write_keys(c.dc, "w2", 100, 2), 100);
 	/* n3 comes back, empty, on the same address */
@@ -492,8 +549,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	(void)nt_child_main; /* nodeutil.h's own child and node start are not used */
 	(void)nt_node_start;
-	static const nt_case cases[] = {NT_CASE(test_single_node), NT_CASE(test_open_errors),
-	    NT_CASE(test_placement), NT_CASE(test_replicated_kill9),
+	static const nt_case cases[] = {NT_CASE(test_single_node), NT_CASE(test_in_handler),
+	    NT_CASE(test_open_errors), NT_CASE(test_placement), NT_CASE(test_replicated_kill9),
 	    NT_CASE(test_single_copy_kill9), {NULL, NULL}};
 	return nt_run(argc, argv, cases);
 }
