@@ -97,7 +97,7 @@ static const struct {
 /* The value at c->off: *hdr is its header size (type byte and length
  * bytes), *body its payload bytes, *kids the values inside it. Checks only
  * that the header itself is there. */
-static int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
+static inline int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
 {
 	if (c->off >= c->n)
 		return NACT_ETRUNC;
@@ -143,8 +143,24 @@ static int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
 /* Skip one value (with everything inside it). Iterative: each value costs
  * at least one byte, so a claimed count larger than the bytes left is
  * rejected at once and the loop is O(bytes). */
+static int mbytes(mcur *c, const void **b, size_t *n);
+
 static int mskip(mcur *c)
 {
+	/* Fast path: a scalar, str or bin (the usual cache value), no loop. */
+	if (c->off < c->n) {
+		uint8_t b = c->p[c->off];
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+			c->off++;
+			return 0;
+		}
+		if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xc4 && b <= 0xc6) ||
+		    (b >= 0xd9 && b <= 0xdb)) {
+			const void *x;
+			size_t l;
+			return mbytes(c, &x, &l);
+		}
+	}
 	uint64_t todo = 1;
 	while (todo > 0) {
 		size_t hdr;
@@ -164,42 +180,72 @@ static int mskip(mcur *c)
 	return 0;
 }
 
+/* An array header: *n its element count. Decoded directly (no table): the
+ * request path reads one of these and a key per message. */
 static int marray(mcur *c, uint32_t *n)
 {
-	size_t hdr;
-	uint64_t body, kids;
-	if (c->off >= c->n)
+	size_t left = c->n - c->off; /* c->off <= c->n always */
+	if (left == 0)
 		return NACT_ETRUNC;
-	uint8_t b = c->p[c->off];
-	if (!((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd))
-		return NACT_ETYPE;
-	int rv = mhead(c, &hdr, &body, &kids);
-	if (rv != 0)
-		return rv;
-	c->off += hdr;
-	*n = (uint32_t)kids;
-	return 0;
+	const uint8_t *p = c->p + c->off;
+	uint8_t b = p[0];
+	if (b >= 0x90 && b <= 0x9f) {
+		*n = b & 0x0f;
+		c->off++;
+		return 0;
+	}
+	if (b == 0xdc) {
+		if (left < 3)
+			return NACT_ETRUNC;
+		*n = (uint32_t)p[1] << 8 | p[2];
+		c->off += 3;
+		return 0;
+	}
+	if (b == 0xdd) {
+		if (left < 5)
+			return NACT_ETRUNC;
+		*n = (uint32_t)be(p + 1, 4);
+		c->off += 5;
+		return 0;
+	}
+	return NACT_ETYPE;
 }
 
 /* A str or a bin: its bytes. */
 static int mbytes(mcur *c, const void **b, size_t *n)
 {
-	if (c->off >= c->n)
-		return NACT_ETRUNC;
-	uint8_t t = c->p[c->off];
-	if (!((t >= 0xa0 && t <= 0xbf) || (t >= 0xc4 && t <= 0xc6) || (t >= 0xd9 && t <= 0xdb)))
-		return NACT_ETYPE;
-	size_t hdr;
-	uint64_t body, kids;
-	int rv = mhead(c, &hdr, &body, &kids);
-	if (rv != 0)
-		return rv;
 	size_t left = c->n - c->off;
-	if (hdr > left || body > left - hdr)
+	if (left == 0)
 		return NACT_ETRUNC;
-	*b = c->p + c->off + hdr;
-	*n = (size_t)body;
-	c->off += hdr + (size_t)body;
+	const uint8_t *p = c->p + c->off;
+	uint8_t t = p[0];
+	size_t hdr, len;
+	if (t >= 0xa0 && t <= 0xbf) {
+		hdr = 1;
+		len = t & 0x1f;
+	} else if (t == 0xc4 || t == 0xd9) {
+		if (left < 2)
+			return NACT_ETRUNC;
+		hdr = 2;
+		len = p[1];
+	} else if (t == 0xc5 || t == 0xda) {
+		if (left < 3)
+			return NACT_ETRUNC;
+		hdr = 3;
+		len = (size_t)p[1] << 8 | p[2];
+	} else if (t == 0xc6 || t == 0xdb) {
+		if (left < 5)
+			return NACT_ETRUNC;
+		hdr = 5;
+		len = (size_t)be(p + 1, 4);
+	} else {
+		return NACT_ETYPE;
+	}
+	if (len > left - hdr)
+		return NACT_ETRUNC;
+	*b = p + hdr;
+	*n = len;
+	c->off += hdr + len;
 	return 0;
 }
 
@@ -282,11 +328,24 @@ struct htab {
 
 static uint64_t khash(const void *k, size_t n)
 {
-	/* FNV-1a, then a final mix so the low bits (the bucket) are good. */
+	/* Eight bytes per step (multiply and fold), then a final mix so the
+	 * low bits (the bucket) are good. */
 	const uint8_t *p = k;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+		p += 8;
+		n -= 8;
+	}
+	if (n > 0) {
+		uint64_t w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -555,6 +614,9 @@ static uint64_t clear_all(struct cache *c)
  * the message at once: each nng_msg_append costs about as much as the
  * rest of building a small request. */
 #define ONE_APPEND 512
+/* Values up to this size are copied into a reply through a small stack
+ * buffer (the hot path of get). */
+#define SMALL_VALUE 126
 
 /* Append n parts to nm. */
 static int append_parts(nng_msg *nm, const void *const *pp, const size_t *pl, int n)
@@ -622,7 +684,14 @@ static void reply_value(struct cache *c, nact_aid to, uint64_t corr, const void 
 		return; /* the requester times out */
 	nng_msg *nm = nact_msg_nng(m);
 	int rv;
-	if (v != NULL) {
+	if (v != NULL && vl <= SMALL_VALUE) {
+		/* The usual small value: one buffer, one append. */
+		uint8_t b[2 + SMALL_VALUE];
+		b[0] = 0x92;
+		b[1] = 0xc3;
+		memcpy(b + 2, v, vl);
+		rv = nng_msg_append(nm, b, 2 + vl);
+	} else if (v != NULL) {
 		static const uint8_t hit[2] = {0x92, 0xc3};
 		const void *pp[2] = {hit, v};
 		size_t pl[2] = {2, vl};
