@@ -2,8 +2,9 @@
  * cache.c — get/set messages per second through a cache actor, to put
  * beside redis-benchmark on loopback (bench/cache-vs-redis.sh).
  *
- *   cache [N [KEYS [VALUESIZE [P [CLIENTS]]]]]
- *       (defaults 1000000 100000 3, P both 16 and 1, CLIENTS 1)
+ *   cache [N [KEYS [VALUESIZE [P [CLIENTS [BATCH [BATCH_P]]]]]]]
+ *       (defaults 1000000 100000 3, P both 16 and 1, CLIENTS 1, BATCH 16,
+ *       BATCH_P 4; BATCH 0 skips the batched run)
  *
  * A client actor keeps up to P requests in flight (nact_request, the path
  * any actor uses), like redis-benchmark -P 16 keeps 16 commands in flight
@@ -11,16 +12,24 @@
  * answered. Keys are "key:%012d" with a random number below KEYS (as
  * redis-benchmark -r KEYS writes them), values VALUESIZE bytes (a msgpack
  * bin, as redis-benchmark -d writes VALUESIZE bytes). First N sets, then N
- * gets. CLIENTS > 1 runs that many client actors, each with P in flight
- * and N/CLIENTS requests (redis-benchmark's -c: the clients' own work is
- * then spread over the workers). Prints per phase and P:
+ * gets. Every operation is its own nact_msg request; its body is copied
+ * from a template built once by nact_cache_msg_set / _get with the key's
+ * digits overwritten in place (redis-benchmark does the same with its
+ * command buffer). CLIENTS > 1 runs that many client actors, each with P
+ * in flight and N/CLIENTS requests (redis-benchmark's -c).
+ *
+ * Then the batched run: N/BATCH MSET and then MGET messages of BATCH keys
+ * each (random keys as above), BATCH_P messages in flight per client: the
+ * rate counts keys (operations), msg_rate counts messages. Prints:
  *
  *   peer=nactor bench=cache_set n=N seconds=S rate=R pipeline=P keys=K value_size=V clients=C
  *   peer=nactor bench=cache_get n=N seconds=S rate=R pipeline=P keys=K value_size=V clients=C hits=H
+ *   peer=nactor bench=cache_mset n=N seconds=S rate=R pipeline=BP ... batch=B messages=M msg_rate=MR
+ *   peer=nactor bench=cache_mget n=N seconds=S rate=R pipeline=BP ... batch=B messages=M msg_rate=MR hits=H
  *
  * and checks its own results: every request answered, no error reply, the
- * values read back are the bytes written, and the cache's own stats agree
- * (sets = N, hits + misses = N).
+ * values read back are the bytes written (every key of a batch), and the
+ * cache's own stats agree (sets = N, hits + misses = N).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,20 +41,39 @@
 
 #include <nng/supplemental/util/platform.h>
 
-/* A prebuilt request body: the key's 12 digits are at body + digits. */
+#define MAX_BATCH 64
+
+/* A prebuilt request body: the 12 digits of key i are at body + dig[i]. */
 struct tmpl {
 	uint32_t type;
 	uint8_t *body; /* malloc'd */
-	size_t len, digits;
+	size_t len;
+	int nkeys;
+	size_t dig[MAX_BATCH];
 };
 
-/* The body of a set (or get) of "key:000000000000" as the library builds it. */
-static int make_tmpl(struct tmpl *t, nact_system *sys, int set, const uint8_t *val, size_t vlen)
+/* The body of a set (or get) of "key:000000000000" as the library builds
+ * it; batch > 0: an MSET (MGET) of batch such keys. */
+static int make_tmpl(struct tmpl *t, nact_system *sys, int set, const uint8_t *val, size_t vlen,
+    int batch)
 {
 	static const char key[] = "key:000000000000";
+	nact_cache_item it[MAX_BATCH];
+	for (int i = 0; i < batch; i++) {
+		memset(&it[i], 0, sizeof(it[i]));
+		it[i].key = key;
+		it[i].klen = 16;
+		it[i].val = val;
+		it[i].vlen = vlen;
+	}
 	nact_msg *m;
-	int rv = set ? nact_cache_msg_set(&m, sys, key, 16, val, vlen, -1) :
-	               nact_cache_msg_get(&m, sys, key, 16);
+	int rv;
+	if (batch > 0)
+		rv = set ? nact_cache_msg_mset(&m, sys, it, (size_t)batch, -1) :
+		           nact_cache_msg_mget(&m, sys, it, (size_t)batch);
+	else
+		rv = set ? nact_cache_msg_set(&m, sys, key, 16, val, vlen, -1) :
+		           nact_cache_msg_get(&m, sys, key, 16);
 	if (rv != 0)
 		return rv;
 	size_t n;
@@ -53,17 +81,20 @@ static int make_tmpl(struct tmpl *t, nact_system *sys, int set, const uint8_t *v
 	t->type = nact_msg_type(m);
 	t->body = malloc(n);
 	t->len = n;
-	t->digits = 0;
-	for (size_t i = 0; t->body != NULL && i + 16 <= n; i++) {
+	t->nkeys = 0;
+	/* The value is 'x' bytes: the only "key:" strings are the keys. */
+	for (size_t i = 0; t->body != NULL && i + 16 <= n && t->nkeys < MAX_BATCH; i++) {
 		if (memcmp(b + i, key, 16) == 0) {
-			t->digits = i + 4;
-			break;
+			t->dig[t->nkeys++] = i + 4;
+			i += 15;
 		}
 	}
 	if (t->body != NULL)
 		memcpy(t->body, b, n);
 	nact_msg_free(m);
-	return t->body == NULL ? NACT_ENOMEM : t->digits == 0 ? NACT_EINVAL : 0;
+	if (t->body == NULL)
+		return NACT_ENOMEM;
+	return t->nkeys == (batch > 0 ? batch : 1) ? 0 : NACT_EINVAL;
 }
 
 typedef struct client {
@@ -77,6 +108,7 @@ typedef struct client {
 	const uint8_t *val; /* msgpack bin of VALUESIZE bytes */
 	size_t vlen;
 	struct group *g; /* where it says it is done */
+	int batch;       /* 0: one key per message; else keys per MSET/MGET */
 	struct tmpl tset, tget;
 } client;
 
@@ -101,6 +133,24 @@ static void on_reply(nact_ctx *ctx, nact_msg *rep, int err, void *arg)
 	client *c = arg;
 	if (err != 0) {
 		c->errs++;
+	} else if (c->batch > 0 && c->set) {
+		uint64_t n = 0;
+		if (nact_cache_reply_done(rep, &n) != 0 || n != (uint64_t)c->batch)
+			c->errs++;
+	} else if (c->batch > 0) {
+		nact_cache_item it[MAX_BATCH];
+		if (nact_cache_reply_mvalue(rep, it, (size_t)c->batch) != 0) {
+			c->errs++;
+		} else {
+			for (int i = 0; i < c->batch; i++) {
+				if (it[i].hit &&
+				    (it[i].vlen != c->vlen ||
+				        memcmp(it[i].val, c->val, c->vlen) != 0))
+					c->badval++;
+				else
+					c->hits += it[i].hit;
+			}
+		}
 	} else if (c->set) {
 		if (nact_cache_reply_done(rep, NULL) != 0)
 			c->errs++;
@@ -153,7 +203,8 @@ static void send_one(nact_ctx *ctx, client *c)
 	 * nact_cache_msg_set / _get, so the bytes are the library's own)
 	 * with the key's digits overwritten in place. */
 	struct tmpl *t = c->set ? &c->tset : &c->tget;
-	put_digits((char *)t->body + t->digits, next_key(c));
+	for (int i = 0; i < t->nkeys; i++)
+		put_digits((char *)t->body + t->dig[i], next_key(c));
 	nact_msg *m;
 	int rv = nact_msg_alloc(&m, nact_sys(ctx), t->type);
 	if (rv == 0 && nng_msg_append(nact_msg_nng(m), t->body, t->len) != 0) {
@@ -239,15 +290,26 @@ int main(int argc, char **argv)
 	long n = arg_or(argc, argv, 1, 1000000), keys = arg_or(argc, argv, 2, 100000);
 	long vs = arg_or(argc, argv, 3, 3), p = arg_or(argc, argv, 4, 0);
 	long nc = arg_or(argc, argv, 5, 1);
+	/* BATCH 0 (skip the batched phase) is allowed. */
+	long batch = argc > 6 ? (strcmp(argv[6], "0") == 0 ? 0 : arg_or(argc, argv, 6, 16)) : 16;
+	long bp = arg_or(argc, argv, 7, 4);
 	if (n < 1 || keys < 1 || vs < 1 || vs > 1000000 || p < 0 || p > 100000 || nc < 1 ||
-	    nc > 64 || nc > n) {
-		fprintf(stderr, "usage: cache [N [KEYS [VALUESIZE [P [CLIENTS]]]]]\n");
+	    nc > 64 || nc > n || batch < 0 || batch > MAX_BATCH || bp < 1 || bp > 100000 ||
+	    (batch > 0 && n / batch < nc)) {
+		fprintf(stderr,
+		    "usage: cache [N [KEYS [VALUESIZE [P [CLIENTS [BATCH [BATCH_P]]]]]]]\n");
 		return 2;
 	}
-	int pipes[2] = {16, 1}, np = 2;
-	if (p > 0) {
-		pipes[0] = (int)p;
-		np = 1;
+	/* The runs: {messages in flight, keys per message (0: one GET/SET)}. */
+	int pipes[3] = {16, 1, (int)bp}, bats[3] = {0, 0, (int)batch}, np = 0;
+	int runs_p[3], runs_b[3];
+	for (int i = 0; i < 3; i++) {
+		if (i == 1 && p > 0)
+			continue; /* P given: only that depth, one key per message */
+		if (i == 2 && batch == 0)
+			continue;
+		runs_p[np] = i == 0 && p > 0 ? (int)p : pipes[i];
+		runs_b[np++] = bats[i];
 	}
 	uint8_t *val = malloc((size_t)vs + 5);
 	if (val == NULL)
@@ -289,28 +351,34 @@ int main(int argc, char **argv)
 			cs[i].rng = 0x2545F4914F6CDD1Dull + 0x9E3779B97F4A7C15ull * (uint64_t)i;
 			cs[i].val = val;
 			cs[i].vlen = vlen;
-			if (make_tmpl(&cs[i].tset, sys, 1, val, vlen) != 0 ||
-			    make_tmpl(&cs[i].tget, sys, 0, val, vlen) != 0) {
+			cs[i].batch = runs_b[pi];
+			if (make_tmpl(&cs[i].tset, sys, 1, val, vlen, runs_b[pi]) != 0 ||
+			    make_tmpl(&cs[i].tget, sys, 0, val, vlen, runs_b[pi]) != 0) {
 				fprintf(stderr, "cache: cannot build the request templates\n");
 				return 1;
 			}
 		}
 		if (nng_mtx_alloc(&g.mtx) != 0 || nng_cv_alloc(&g.cv, g.mtx) != 0)
 			return 1;
+		int b = runs_b[pi], pp = runs_p[pi];
+		long msgs = b > 0 ? n / b : n;   /* messages per phase */
+		long ops = b > 0 ? msgs * b : n; /* keys per phase */
 		for (int set = 1; set >= 0; set--) {
 			double s = 0;
-			rv = run(sys, cache, cs, (int)nc, &g, set, n, keys, pipes[pi], &c, &s);
-			if (rv != 0 || c.errs != 0 || c.badval != 0 || c.got != n) {
+			const char *name = b > 0 ? (set ? "mset" : "mget") : (set ? "set" : "get");
+			rv = run(sys, cache, cs, (int)nc, &g, set, msgs, keys, pp, &c, &s);
+			if (rv != 0 || c.errs != 0 || c.badval != 0 || c.got != msgs) {
 				fprintf(stderr,
 				    "cache: %s P=%d: rv=%s errors=%ld bad values=%ld answered=%ld/%ld\n",
-				    set ? "set" : "get", pipes[pi], nact_strerror(rv), c.errs,
-				    c.badval, c.got, n);
+				    name, pp, nact_strerror(rv), c.errs, c.badval, c.got, msgs);
 				fails++;
 			}
 			printf(
 			    "peer=nactor bench=cache_%s n=%ld seconds=%.3f rate=%.0f pipeline=%d "
 			    "keys=%ld value_size=%ld clients=%ld",
-			    set ? "set" : "get", n, s, n / s, pipes[pi], keys, vs, nc);
+			    name, ops, s, ops / s, pp, keys, vs, nc);
+			if (b > 0)
+				printf(" batch=%d messages=%ld msg_rate=%.0f", b, msgs, msgs / s);
 			if (!set)
 				printf(" hits=%ld", c.hits);
 			printf("\n");
@@ -318,7 +386,7 @@ int main(int argc, char **argv)
 		}
 		nact_cache_stats st;
 		if ((rv = nact_cache_stats_get(sys, cache, &st, 10000)) != 0 ||
-		    st.sets != (uint64_t)n || st.hits + st.misses != (uint64_t)n ||
+		    st.sets != (uint64_t)ops || st.hits + st.misses != (uint64_t)ops ||
 		    st.hits != (uint64_t)c.hits) {
 			fprintf(stderr,
 			    "cache: stats disagree: %s sets=%llu hits=%llu misses=%llu\n",
