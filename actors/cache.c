@@ -1711,9 +1711,10 @@ int nact_cache_reply_value(const nact_msg *rep, int *hitp, const void **valp, si
 {
 	if (rep == NULL || hitp == NULL)
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
+	uint32_t type = nact_msg_type(rep);
+	if (type == NACT_T_ERROR)
 		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_VALUE)
+	if (type != NACT_T_CACHE_VALUE)
 		return NACT_EBADMSG;
 	mcur r;
 	uint32_t n;
@@ -1738,14 +1739,20 @@ int nact_cache_reply_done(const nact_msg *rep, uint64_t *np)
 {
 	if (rep == NULL)
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
+	uint32_t type = nact_msg_type(rep);
+	if (type == NACT_T_ERROR)
 		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_DONE)
+	if (type != NACT_T_CACHE_DONE)
 		return NACT_EBADMSG;
 	mcur r;
 	uint32_t n;
 	int64_t v;
 	mcur_msg(&r, rep);
+	if (r.n == 2 && r.p[0] == 0x91 && r.p[1] <= 0x7f) { /* [n < 128]: the usual */
+		if (np)
+			*np = r.p[1];
+		return 0;
+	}
 	if (marray(&r, &n) != 0 || n != 1 || mint(&r, &v) != 0 || v < 0 || r.off != r.n)
 		return NACT_EBADMSG;
 	if (np)
