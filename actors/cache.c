@@ -20,6 +20,10 @@
  *    and answers every waiter, then frees the record. When the actor ends,
  *    its requests are dropped by the runtime and the records freed by fini
  *    (waiters then time out on their own side).
+ *  - batches (MGET / MSET) are checked whole first, then run key by key
+ *    through the same lookup / store as GET / SET; an MGET judges every
+ *    key at one `now`, so an entry found live stays allocated until its
+ *    reply, which is sized first and written in place in one resize.
  *  - request bodies are read with a small bounds-checked msgpack cursor
  *    (no allocation): a value is located by skipping it, which proves it is
  *    one well-formed msgpack value, and its bytes are stored and returned
