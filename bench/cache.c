@@ -27,6 +27,11 @@
  *   peer=nactor bench=cache_mset n=N seconds=S rate=R pipeline=BP ... batch=B messages=M msg_rate=MR
  *   peer=nactor bench=cache_mget n=N seconds=S rate=R pipeline=BP ... batch=B messages=M msg_rate=MR hits=H
  *
+ * Every line also has cpu_seconds (user + system CPU time of the whole
+ * process during the phase: client, cache and runtime threads) and
+ * ops_per_cpu_second, which depends far less than the rate on what else
+ * the machine is running.
+ *
  * and checks its own results: every request answered, no error reply, the
  * values read back are the bytes written (every key of a batch), and the
  * cache's own stats agree (sets = N, hits + misses = N).
@@ -34,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <nactor/cache.h>
@@ -124,6 +130,16 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) used by the whole process so far. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	    ru.ru_stime.tv_usec / 1e6;
 }
 
 static void send_one(nact_ctx *ctx, client *c);
@@ -366,7 +382,9 @@ int main(int argc, char **argv)
 		for (int set = 1; set >= 0; set--) {
 			double s = 0;
 			const char *name = b > 0 ? (set ? "mset" : "mget") : (set ? "set" : "get");
+			double cpu0 = cpu_s();
 			rv = run(sys, cache, cs, (int)nc, &g, set, msgs, keys, pp, &c, &s);
+			double cpu = cpu_s() - cpu0;
 			if (rv != 0 || c.errs != 0 || c.badval != 0 || c.got != msgs) {
 				fprintf(stderr,
 				    "cache: %s P=%d: rv=%s errors=%ld bad values=%ld answered=%ld/%ld\n",
@@ -377,6 +395,8 @@ int main(int argc, char **argv)
 			    "peer=nactor bench=cache_%s n=%ld seconds=%.3f rate=%.0f pipeline=%d "
 			    "keys=%ld value_size=%ld clients=%ld",
 			    name, ops, s, ops / s, pp, keys, vs, nc);
+			printf(" cpu_seconds=%.3f ops_per_cpu_second=%.0f", cpu,
+			    cpu > 0 ? ops / cpu : 0.0);
 			if (b > 0)
 				printf(" batch=%d messages=%ld msg_rate=%.0f", b, msgs, msgs / s);
 			if (!set)
