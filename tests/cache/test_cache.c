@@ -779,6 +779,45 @@ static void test_random_bodies(void)
 	nact_cache_stats st = stats(sys, c); /* answered after all of them */
 	CHECK(st.bad > 0);
 	CHECK(nact_alive(sys, c));
+	/* The reply readers on random bodies: an error code, never a crash or
+	 * a pointer outside the reply. */
+	int ok = 1;
+	for (long i = 0; i < iters / 4; i++) {
+		uint8_t buf[24];
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		size_t len = seed % sizeof(buf);
+		for (size_t j = 0; j < len; j++)
+			buf[j] = (uint8_t)(seed >> (j % 8 * 8)) ^ (uint8_t)(j * 29);
+		if (len > 0 && (seed & 1))
+			buf[0] = (uint8_t)(0x90 | (seed >> 8 & 7));
+		nact_msg *m;
+		uint32_t types[3] = {NACT_T_CACHE_MVALUE, NACT_T_CACHE_VALUE, NACT_T_CACHE_DONE};
+		if (nact_msg_alloc(&m, sys, types[(seed >> 24) % 3]) != 0)
+			continue;
+		if (nng_msg_append(nact_msg_nng(m), buf, len) == 0) {
+			size_t bl;
+			const uint8_t *body = nact_msg_body(m, &bl);
+			nact_cache_item it[4];
+			int hit;
+			const void *v;
+			size_t vl;
+			uint64_t n;
+			if (nact_cache_reply_mvalue(m, it, (seed >> 32) % 4) == 0)
+				for (size_t k = 0; k < (seed >> 32) % 4; k++)
+					ok &= !it[k].hit ||
+					    ((const uint8_t *)it[k].val >= body &&
+					        (const uint8_t *)it[k].val + it[k].vlen <=
+					            body + bl);
+			if (nact_cache_reply_value(m, &hit, &v, &vl) == 0 && hit)
+				ok &= (const uint8_t *)v >= body &&
+				    (const uint8_t *)v + vl <= body + bl;
+			(void)nact_cache_reply_done(m, &n);
+		}
+		nact_msg_free(m);
+	}
+	CHECK(ok);
 	nact_system_close(sys, TMO);
 }
 
