@@ -155,7 +155,7 @@ typedef struct nact_cache_stats {
 	uint64_t sets, deletes;  /* entries stored; entries deleted (del, events) */
 	uint64_t computes;       /* computations (or backing lookups) started */
 	uint64_t compute_errors; /* computations that failed or timed out */
-	uint64_t bad;            /* bad messages (answered or dropped) */
+	uint64_t bad;            /* bad messages (answered or dropped), refused batches */
 	uint64_t events;         /* invalidation events applied */
 	uint64_t entries, bytes; /* now */
 	double hit_rate;         /* hits / (hits + misses), 0 when none */
