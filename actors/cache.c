@@ -20,6 +20,10 @@
  *    and answers every waiter, then frees the record. When the actor ends,
  *    its requests are dropped by the runtime and the records freed by fini
  *    (waiters then time out on their own side).
+ *  - batches (MGET / MSET) are checked whole first, then run key by key
+ *    through the same lookup / store as GET / SET; an MGET judges every
+ *    key at one `now`, so an entry found live stays allocated until its
+ *    reply, which is sized first and written in place in one resize.
  *  - request bodies are read with a small bounds-checked msgpack cursor
  *    (no allocation): a value is located by skipping it, which proves it is
  *    one well-formed msgpack value, and its bytes are stored and returned
@@ -97,7 +101,7 @@ static const struct {
 /* The value at c->off: *hdr is its header size (type byte and length
  * bytes), *body its payload bytes, *kids the values inside it. Checks only
  * that the header itself is there. */
-static int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
+static inline int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
 {
 	if (c->off >= c->n)
 		return NACT_ETRUNC;
@@ -143,8 +147,24 @@ static int mhead(const mcur *c, size_t *hdr, uint64_t *body, uint64_t *kids)
 /* Skip one value (with everything inside it). Iterative: each value costs
  * at least one byte, so a claimed count larger than the bytes left is
  * rejected at once and the loop is O(bytes). */
+static int mbytes(mcur *c, const void **b, size_t *n);
+
 static int mskip(mcur *c)
 {
+	/* Fast path: a scalar, str or bin (the usual cache value), no loop. */
+	if (c->off < c->n) {
+		uint8_t b = c->p[c->off];
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+			c->off++;
+			return 0;
+		}
+		if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xc4 && b <= 0xc6) ||
+		    (b >= 0xd9 && b <= 0xdb)) {
+			const void *x;
+			size_t l;
+			return mbytes(c, &x, &l);
+		}
+	}
 	uint64_t todo = 1;
 	while (todo > 0) {
 		size_t hdr;
@@ -164,42 +184,72 @@ static int mskip(mcur *c)
 	return 0;
 }
 
+/* An array header: *n its element count. Decoded directly (no table): the
+ * request path reads one of these and a key per message. */
 static int marray(mcur *c, uint32_t *n)
 {
-	size_t hdr;
-	uint64_t body, kids;
-	if (c->off >= c->n)
+	size_t left = c->n - c->off; /* c->off <= c->n always */
+	if (left == 0)
 		return NACT_ETRUNC;
-	uint8_t b = c->p[c->off];
-	if (!((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd))
-		return NACT_ETYPE;
-	int rv = mhead(c, &hdr, &body, &kids);
-	if (rv != 0)
-		return rv;
-	c->off += hdr;
-	*n = (uint32_t)kids;
-	return 0;
+	const uint8_t *p = c->p + c->off;
+	uint8_t b = p[0];
+	if (b >= 0x90 && b <= 0x9f) {
+		*n = b & 0x0f;
+		c->off++;
+		return 0;
+	}
+	if (b == 0xdc) {
+		if (left < 3)
+			return NACT_ETRUNC;
+		*n = (uint32_t)p[1] << 8 | p[2];
+		c->off += 3;
+		return 0;
+	}
+	if (b == 0xdd) {
+		if (left < 5)
+			return NACT_ETRUNC;
+		*n = (uint32_t)be(p + 1, 4);
+		c->off += 5;
+		return 0;
+	}
+	return NACT_ETYPE;
 }
 
 /* A str or a bin: its bytes. */
 static int mbytes(mcur *c, const void **b, size_t *n)
 {
-	if (c->off >= c->n)
-		return NACT_ETRUNC;
-	uint8_t t = c->p[c->off];
-	if (!((t >= 0xa0 && t <= 0xbf) || (t >= 0xc4 && t <= 0xc6) || (t >= 0xd9 && t <= 0xdb)))
-		return NACT_ETYPE;
-	size_t hdr;
-	uint64_t body, kids;
-	int rv = mhead(c, &hdr, &body, &kids);
-	if (rv != 0)
-		return rv;
 	size_t left = c->n - c->off;
-	if (hdr > left || body > left - hdr)
+	if (left == 0)
 		return NACT_ETRUNC;
-	*b = c->p + c->off + hdr;
-	*n = (size_t)body;
-	c->off += hdr + (size_t)body;
+	const uint8_t *p = c->p + c->off;
+	uint8_t t = p[0];
+	size_t hdr, len;
+	if (t >= 0xa0 && t <= 0xbf) {
+		hdr = 1;
+		len = t & 0x1f;
+	} else if (t == 0xc4 || t == 0xd9) {
+		if (left < 2)
+			return NACT_ETRUNC;
+		hdr = 2;
+		len = p[1];
+	} else if (t == 0xc5 || t == 0xda) {
+		if (left < 3)
+			return NACT_ETRUNC;
+		hdr = 3;
+		len = (size_t)p[1] << 8 | p[2];
+	} else if (t == 0xc6 || t == 0xdb) {
+		if (left < 5)
+			return NACT_ETRUNC;
+		hdr = 5;
+		len = (size_t)be(p + 1, 4);
+	} else {
+		return NACT_ETYPE;
+	}
+	if (len > left - hdr)
+		return NACT_ETRUNC;
+	*b = p + hdr;
+	*n = len;
+	c->off += hdr + len;
 	return 0;
 }
 
@@ -282,11 +332,24 @@ struct htab {
 
 static uint64_t khash(const void *k, size_t n)
 {
-	/* FNV-1a, then a final mix so the low bits (the bucket) are good. */
+	/* Eight bytes per step (multiply and fold), then a final mix so the
+	 * low bits (the bucket) are good. */
 	const uint8_t *p = k;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+		p += 8;
+		n -= 8;
+	}
+	if (n > 0) {
+		uint64_t w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -452,6 +515,20 @@ static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t 
 	return e;
 }
 
+/* As lookup, at a time read once by the caller: a batch judges all its
+ * keys at one instant, so an entry found live stays live (and allocated)
+ * for the rest of the batch even if its key comes again. */
+static struct centry *lookup_at(struct cache *c, uint64_t h, const void *k, size_t kl, uint64_t now)
+{
+	struct centry *e = (struct centry *)htab_find(&c->tab, h, k, kl);
+	if (e != NULL && e->expires != 0 && expired(c, e, now)) {
+		entry_drop(c, e);
+		c->st.expirations++;
+		e = NULL;
+	}
+	return e;
+}
+
 static void enforce_bounds(struct cache *c, struct centry *keep)
 {
 	uint64_t now = 0;
@@ -555,6 +632,21 @@ static uint64_t clear_all(struct cache *c)
  * the message at once: each nng_msg_append costs about as much as the
  * rest of building a small request. */
 #define ONE_APPEND 512
+/* Values up to this size are copied into a reply through a small stack
+ * buffer (the hot path of get). */
+#define SMALL_VALUE 126
+
+/* Append b (n bytes) to the body of nm: the length is moved with
+ * nng_msg_realloc (no copy while the buffer has room, which a pooled
+ * envelope always has for small bodies) and the bytes written in place. */
+static int put_body(nng_msg *nm, const void *b, size_t n)
+{
+	size_t len = nng_msg_len(nm);
+	if (nng_msg_realloc(nm, len + n) != 0)
+		return NACT_ENOMEM;
+	memcpy((uint8_t *)nng_msg_body(nm) + len, b, n);
+	return 0;
+}
 
 /* Append n parts to nm. */
 static int append_parts(nng_msg *nm, const void *const *pp, const size_t *pl, int n)
@@ -622,14 +714,21 @@ static void reply_value(struct cache *c, nact_aid to, uint64_t corr, const void 
 		return; /* the requester times out */
 	nng_msg *nm = nact_msg_nng(m);
 	int rv;
-	if (v != NULL) {
+	if (v != NULL && vl <= SMALL_VALUE) {
+		/* The usual small value: one buffer, one append. */
+		uint8_t b[2 + SMALL_VALUE];
+		b[0] = 0x92;
+		b[1] = 0xc3;
+		memcpy(b + 2, v, vl);
+		rv = put_body(nm, b, 2 + vl);
+	} else if (v != NULL) {
 		static const uint8_t hit[2] = {0x92, 0xc3};
 		const void *pp[2] = {hit, v};
 		size_t pl[2] = {2, vl};
 		rv = append_parts(nm, pp, pl, 2);
 	} else {
 		static const uint8_t miss[3] = {0x92, 0xc2, 0xc0};
-		rv = nng_msg_append(nm, miss, 3);
+		rv = put_body(nm, miss, 3);
 	}
 	if (rv != 0) {
 		nact_msg_free(m);
@@ -645,7 +744,7 @@ static void reply_done(struct cache *c, nact_aid to, uint64_t corr, uint64_t n)
 		return;
 	if (n < 128) { /* the common case, [1] or [0]: two bytes, one append */
 		const uint8_t b[2] = {0x91, (uint8_t)n};
-		if (nng_msg_append(nact_msg_nng(m), b, 2) != 0) {
+		if (put_body(nact_msg_nng(m), b, 2) != 0) {
 			nact_msg_free(m);
 			return;
 		}
@@ -963,6 +1062,180 @@ static int wthru_start(struct cache *c, nact_ctx *ctx, const nact_msg *req, int 
 }
 
 /* ------------------------------------------------------------------ */
+/* batches (MGET, MSET)                                                 */
+
+/* Results of a batch get kept on the stack up to this many keys. */
+#define MGET_STACK 64
+
+/* msgpack array header for n elements; returns its length (1, 3 or 5). */
+static size_t enc_arr(uint8_t *b, uint32_t n)
+{
+	if (n <= 15) {
+		b[0] = (uint8_t)(0x90 | n);
+		return 1;
+	}
+	if (n <= 0xffff) {
+		b[0] = 0xdc;
+		b[1] = (uint8_t)(n >> 8);
+		b[2] = (uint8_t)n;
+		return 3;
+	}
+	b[0] = 0xdd;
+	for (int i = 0; i < 4; i++)
+		b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+	return 5;
+}
+
+static int batch_refused(struct cache *c, const nact_msg *m, int code, const char *why)
+{
+	c->st.bad++;
+	if (is_req(m))
+		nact_reply_error(c->sys, m, code, why);
+	return 0;
+}
+
+/* MGET [key...] -> MVALUE [hit, value, ...]: every key is a get (hit or
+ * miss counted, a hit moves to the LRU head, an expired entry is dropped).
+ * Found entries stay valid until the reply is built: a later lookup only
+ * drops the entry of its own key, which an earlier one already dropped. */
+static int on_mget(struct cache *c, nact_msg *m, mcur *r)
+{
+	uint32_t n;
+	if (!is_req(m))
+		return bad(c, m, "cache mget must be a request");
+	if (marray(r, &n) != 0)
+		return bad(c, m, "cache mget: body must be [key...]");
+	if (n > NACT_CACHE_BATCH_MAX)
+		return batch_refused(c, m, NACT_ELIMIT,
+		    "cache mget: more than NACT_CACHE_BATCH_MAX keys");
+	if (c->cfg.backing.v)
+		return batch_refused(c, m, NACT_ENOTSUP,
+		    "cache mget: not supported by a layered cache");
+	/* Check every key first: a bad batch is refused whole. */
+	mcur chk = *r;
+	const void *k;
+	size_t kl;
+	for (uint32_t i = 0; i < n; i++)
+		if (mbytes(&chk, &k, &kl) != 0)
+			return bad(c, m, "cache mget: body must be [key...] (bin or str keys)");
+	if (chk.off != chk.n)
+		return bad(c, m, "cache mget: body must be [key...]");
+	struct centry *stk[MGET_STACK];
+	struct centry **found = stk;
+	if (n > MGET_STACK && (found = malloc(n * sizeof(*found))) == NULL) {
+		nact_reply_error(c->sys, m, NACT_ENOMEM, NULL);
+		return 0;
+	}
+	size_t tot = 5; /* the array header, at most */
+	uint64_t now = c->nexp > 0 ? nact_now(c->sys) : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		mbytes(r, &k, &kl);
+		struct centry *e = lookup_at(c, khash(k, kl), k, kl, now);
+		found[i] = e;
+		if (e != NULL) {
+			c->st.hits++;
+			lru_unlink(c, e);
+			lru_push(c, e);
+			tot += 1 + e->vlen;
+		} else {
+			c->st.misses++;
+			tot += 2;
+		}
+	}
+	nact_msg *rep;
+	int rv = nact_msg_alloc(&rep, c->sys, NACT_T_CACHE_MVALUE);
+	nng_msg *nm = rv == 0 ? nact_msg_nng(rep) : NULL;
+	size_t len = nm ? nng_msg_len(nm) : 0;
+	if (rv == 0 && nng_msg_realloc(nm, len + tot) != 0) {
+		nact_msg_free(rep);
+		rv = NACT_ENOMEM;
+	}
+	if (rv == 0) {
+		/* One resize, then every byte written in place. */
+		uint8_t *b = (uint8_t *)nng_msg_body(nm) + len, *b0 = b;
+		b += enc_arr(b, 2 * n);
+		for (uint32_t i = 0; i < n; i++) {
+			struct centry *e = found[i];
+			if (e != NULL) {
+				*b++ = 0xc3;
+				memcpy(b, e->data + e->h.klen, e->vlen);
+				b += e->vlen;
+			} else {
+				*b++ = 0xc2;
+				*b++ = 0xc0;
+			}
+		}
+		if (nng_msg_realloc(nm, len + (size_t)(b - b0)) != 0) { /* shrinks: cannot fail */
+			nact_msg_free(rep);
+			rv = NACT_ENOMEM;
+		}
+	}
+	if (found != stk)
+		free(found);
+	if (rv != 0) {
+		nact_reply_error(c->sys, m, rv, NULL);
+		return 0;
+	}
+	send_reply(c, nact_msg_sender(m), nact_msg_corr(m), rep);
+	return 0;
+}
+
+/* MSET [ttl_ms, key, value, ...] -> DONE [n]: the whole body is checked
+ * first (nothing is stored from a bad batch), then each pair is stored in
+ * order, exactly as that many SETs in a row. */
+static int on_mset(struct cache *c, nact_msg *m, mcur *r)
+{
+	uint32_t n;
+	int64_t ttl;
+	const void *k;
+	size_t kl;
+	if (marray(r, &n) != 0 || n == 0 || n % 2 != 1)
+		return bad(c, m, "cache mset: body must be [ttl_ms, key, value, ...]");
+	n /= 2;
+	if (n > NACT_CACHE_BATCH_MAX)
+		return batch_refused(c, m, NACT_ELIMIT,
+		    "cache mset: more than NACT_CACHE_BATCH_MAX pairs");
+	if (c->cfg.backing.v)
+		return batch_refused(c, m, NACT_ENOTSUP,
+		    "cache mset: not supported by a layered cache");
+	if (mint(r, &ttl) != 0 || ttl > INT32_MAX)
+		return bad(c, m, "cache mset: ttl_ms must be an int");
+	mcur chk = *r;
+	for (uint32_t i = 0; i < n; i++) {
+		if (mbytes(&chk, &k, &kl) != 0)
+			return bad(c, m, "cache mset: keys must be bin or str");
+		size_t v0 = chk.off;
+		if (mskip(&chk) != 0)
+			return bad(c, m, "cache mset: value is not well-formed msgpack");
+		if (c->cfg.max_bytes && kl + (chk.off - v0) > c->cfg.max_bytes) {
+			c->st.bad++;
+			if (is_req(m))
+				nact_reply_error(c->sys, m, NACT_ERESOURCE,
+				    "cache mset: entry larger than max_bytes");
+			return 0;
+		}
+	}
+	if (chk.off != chk.n)
+		return bad(c, m, "cache mset: body must be [ttl_ms, key, value, ...]");
+	for (uint32_t i = 0; i < n; i++) {
+		mbytes(r, &k, &kl);
+		size_t v0 = r->off;
+		mskip(r);
+		int rv =
+		    store(c, khash(k, kl), k, kl, r->p + v0, r->off - v0, ttl < 0 ? -1 : (int)ttl);
+		if (rv != 0) {
+			if (is_req(m))
+				nact_reply_error(c->sys, m, rv,
+				    "cache mset: stored only part of the batch");
+			return 0;
+		}
+	}
+	if (is_req(m))
+		reply_done(c, nact_msg_sender(m), nact_msg_corr(m), n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* the behaviour                                                        */
 
 static void sweep(struct cache *c, nact_ctx *ctx)
@@ -1148,6 +1421,10 @@ static int cache_fn(nact_ctx *ctx, nact_msg *m)
 		    t);
 		return 0;
 	}
+	case NACT_T_CACHE_MGET:
+		return on_mget(c, m, &r);
+	case NACT_T_CACHE_MSET:
+		return on_mset(c, m, &r);
 	case NACT_T_CACHE_STATS:
 		if (!is_req(m))
 			return bad(c, m, "cache stats must be a request");
@@ -1343,6 +1620,86 @@ int nact_cache_msg_stats(nact_msg **mp, nact_system *sys)
 	return build_req(mp, sys, NACT_T_CACHE_STATS, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
+/* A bin header for n bytes; returns its length (2, 3 or 5). */
+static size_t enc_bin(uint8_t *b, size_t n)
+{
+	if (n < 256) {
+		b[0] = 0xc4;
+		b[1] = (uint8_t)n;
+		return 2;
+	}
+	if (n < 65536) {
+		b[0] = 0xc5;
+		b[1] = (uint8_t)(n >> 8);
+		b[2] = (uint8_t)n;
+		return 3;
+	}
+	b[0] = 0xc6;
+	for (int i = 0; i < 4; i++)
+		b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+	return 5;
+}
+
+/* A batch request: the array header, the ttl if set, then each key (bin)
+ * and, if set, its value. Sized first, resized once, written in place. */
+static int build_batch(nact_msg **mp, nact_system *sys, int set, const nact_cache_item *it,
+    size_t n, int ttl_ms)
+{
+	if (mp == NULL || sys == NULL || n > NACT_CACHE_BATCH_MAX || (it == NULL && n > 0))
+		return NACT_EINVAL;
+	size_t tot = 5 + 9;
+	for (size_t i = 0; i < n; i++) {
+		if ((it[i].key == NULL && it[i].klen > 0) || it[i].klen > UINT32_MAX)
+			return NACT_EINVAL;
+		tot += 5 + it[i].klen;
+		if (set) {
+			size_t sz;
+			if (it[i].val == NULL ||
+			    nact_msgpack_value_size(it[i].val, it[i].vlen, &sz) != 0 ||
+			    sz != it[i].vlen)
+				return NACT_EINVAL;
+			tot += it[i].vlen;
+		}
+	}
+	int rv = nact_msg_alloc(mp, sys, set ? NACT_T_CACHE_MSET : NACT_T_CACHE_MGET);
+	if (rv != 0)
+		return rv;
+	nng_msg *nm = nact_msg_nng(*mp);
+	size_t len = nng_msg_len(nm);
+	if (nng_msg_realloc(nm, len + tot) != 0) {
+		nact_msg_free(*mp);
+		*mp = NULL;
+		return NACT_ENOMEM;
+	}
+	uint8_t *b = (uint8_t *)nng_msg_body(nm) + len, *b0 = b;
+	b += enc_arr(b, (uint32_t)(set ? 1 + 2 * n : n));
+	if (set)
+		b += enc_int(b, ttl_ms);
+	for (size_t i = 0; i < n; i++) {
+		b += enc_bin(b, it[i].klen);
+		if (it[i].klen > 0)
+			memcpy(b, it[i].key, it[i].klen);
+		b += it[i].klen;
+		if (set) {
+			memcpy(b, it[i].val, it[i].vlen);
+			b += it[i].vlen;
+		}
+	}
+	nng_msg_realloc(nm, len + (size_t)(b - b0)); /* shrinks: no allocation */
+	return 0;
+}
+
+int nact_cache_msg_mget(nact_msg **mp, nact_system *sys, const nact_cache_item *items, size_t n)
+{
+	return build_batch(mp, sys, 0, items, n, 0);
+}
+
+int nact_cache_msg_mset(nact_msg **mp, nact_system *sys, const nact_cache_item *items, size_t n,
+    int ttl_ms)
+{
+	return build_batch(mp, sys, 1, items, n, ttl_ms);
+}
+
 /* ------------------------------------------------------------------ */
 /* reading replies                                                      */
 
@@ -1358,9 +1715,10 @@ int nact_cache_reply_value(const nact_msg *rep, int *hitp, const void **valp, si
 {
 	if (rep == NULL || hitp == NULL)
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
+	uint32_t type = nact_msg_type(rep);
+	if (type == NACT_T_ERROR)
 		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_VALUE)
+	if (type != NACT_T_CACHE_VALUE)
 		return NACT_EBADMSG;
 	mcur r;
 	uint32_t n;
@@ -1385,19 +1743,54 @@ int nact_cache_reply_done(const nact_msg *rep, uint64_t *np)
 {
 	if (rep == NULL)
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
+	uint32_t type = nact_msg_type(rep);
+	if (type == NACT_T_ERROR)
 		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_DONE)
+	if (type != NACT_T_CACHE_DONE)
 		return NACT_EBADMSG;
 	mcur r;
 	uint32_t n;
 	int64_t v;
 	mcur_msg(&r, rep);
+	if (r.n == 2 && r.p[0] == 0x91 && r.p[1] <= 0x7f) { /* [n < 128]: the usual */
+		if (np)
+			*np = r.p[1];
+		return 0;
+	}
 	if (marray(&r, &n) != 0 || n != 1 || mint(&r, &v) != 0 || v < 0 || r.off != r.n)
 		return NACT_EBADMSG;
 	if (np)
 		*np = (uint64_t)v;
 	return 0;
+}
+
+int nact_cache_reply_mvalue(const nact_msg *rep, nact_cache_item *items, size_t n)
+{
+	if (rep == NULL || (items == NULL && n > 0))
+		return NACT_EINVAL;
+	if (nact_msg_type(rep) == NACT_T_ERROR)
+		return reply_errcode(rep);
+	if (nact_msg_type(rep) != NACT_T_CACHE_MVALUE)
+		return NACT_EBADMSG;
+	mcur r;
+	uint32_t cnt;
+	mcur_msg(&r, rep);
+	if (marray(&r, &cnt) != 0 || cnt % 2 != 0 || cnt / 2 != n)
+		return NACT_EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		if (r.off >= r.n)
+			return NACT_EBADMSG;
+		uint8_t b = r.p[r.off++];
+		if (b != 0xc2 && b != 0xc3)
+			return NACT_EBADMSG;
+		size_t v0 = r.off;
+		if (mskip(&r) != 0)
+			return NACT_EBADMSG;
+		items[i].hit = b == 0xc3;
+		items[i].val = items[i].hit ? r.p + v0 : NULL;
+		items[i].vlen = items[i].hit ? r.off - v0 : 0;
+	}
+	return r.off == r.n ? 0 : NACT_EBADMSG;
 }
 
 /* The uint fields of a STATS_R map, by name. */
@@ -1639,4 +2032,34 @@ int nact_cache_stats_get(nact_system *sys, nact_aid cache, nact_cache_stats *st,
 	rv = nact_cache_reply_stats(rep, st);
 	nact_msg_free(rep);
 	return rv;
+}
+
+int nact_cache_mget(nact_system *sys, nact_aid cache, nact_cache_item *items, size_t n,
+    nact_msg **replyp, int timeout_ms)
+{
+	nact_msg *req, *rep;
+	if (replyp == NULL)
+		return NACT_EINVAL;
+	*replyp = NULL;
+	int rv = nact_cache_msg_mget(&req, sys, items, n);
+	if (rv == 0)
+		rv = call(sys, cache, req, timeout_ms, &rep);
+	if (rv != 0)
+		return rv;
+	if ((rv = nact_cache_reply_mvalue(rep, items, n)) != 0) {
+		nact_msg_free(rep);
+		return rv;
+	}
+	*replyp = rep;
+	return 0;
+}
+
+int nact_cache_mset(nact_system *sys, nact_aid cache, const nact_cache_item *items, size_t n,
+    int ttl_ms, uint64_t *np, int timeout_ms)
+{
+	nact_msg *req, *rep;
+	int rv = nact_cache_msg_mset(&req, sys, items, n, ttl_ms);
+	if (rv == 0)
+		rv = call(sys, cache, req, timeout_ms, &rep);
+	return rv ? rv : done_out(rep, np);
 }

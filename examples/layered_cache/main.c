@@ -5,7 +5,9 @@
  * cache is one shared cache; the shared cache computes missing users from a
  * slow "database" (a compute actor). The program walks through the hits
  * at each layer, a write-through, and an invalidation event, prints each
- * layer's stats, and exits nonzero if any figure is not what it should be.
+ * layer's stats, then warms the shared layer with a batch (MSET / MGET,
+ * which local layers refuse), and exits nonzero if any figure is not what
+ * it should be.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -170,6 +172,23 @@ int main(void)
 	expect(sb.hits == 0 && sb.misses == 1, "B: 0 hits, 1 miss");
 	expect(ss.hits == 2 && ss.misses == 1 && ss.computes == 1,
 	    "shared: 2 hits, 1 miss, 1 compute");
+
+	printf("6. warm the shared layer with one batch (MSET), read it back (MGET)\n");
+	const uint8_t ada[] = {0xa3, 'A', 'd', 'a'}, bob[] = {0xa3, 'B', 'o', 'b'};
+	nact_cache_item it[3] = {{.key = "user:2", .klen = 6, .val = ada, .vlen = sizeof(ada)},
+	    {.key = "user:3", .klen = 6, .val = bob, .vlen = sizeof(bob)},
+	    {.key = "user:4", .klen = 6, .val = ada, .vlen = sizeof(ada)}};
+	uint64_t stored = 0;
+	expect(nact_cache_mset(sys, shared, it, 3, -1, &stored, TMO) == 0 && stored == 3,
+	    "   one message stored 3 users");
+	it[2].key = "user:9"; /* never set: a miss in the same batch */
+	nact_msg *rep = NULL;
+	expect(nact_cache_mget(sys, shared, it, 3, &rep, TMO) == 0 && it[0].hit && it[1].hit &&
+	        !it[2].hit && it[1].vlen == sizeof(bob) && memcmp(it[1].val, bob, sizeof(bob)) == 0,
+	    "   one message read 2 hits and 1 miss");
+	nact_msg_free(rep);
+	expect(nact_cache_mget(sys, a, it, 3, &rep, TMO) == NACT_ENOTSUP,
+	    "   a local (layered) cache refuses batches: NACT_ENOTSUP");
 	nact_system_close(sys, TMO);
 	printf("%s\n", failures ? "FAILED" : "all layers behaved");
 	return failures ? 1 : 0;

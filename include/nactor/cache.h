@@ -44,8 +44,20 @@
  *                        [key, compute, ttl_ms]
  *                        [key, compute, ttl_ms, timeout_ms]  (<= 0: default)
  *   NACT_T_CACHE_STATS   []                            -> STATS
+ *   NACT_T_CACHE_MGET    [key_1, ..., key_N]           -> MVALUE
+ *   NACT_T_CACHE_MSET    [ttl_ms, key_1, value_1, ..., key_N, value_N]
+ *                                                      -> DONE [N]
+ * Batches (MGET, MSET): N <= NACT_CACHE_BATCH_MAX (more: NACT_ELIMIT),
+ * N = 0 allowed; each key behaves exactly as one GET / SET in body order
+ * (hits, misses, LRU order, TTL, bounds, stats). A batch is checked whole
+ * before anything is done: one bad key or value, or one entry larger than
+ * max_bytes, refuses it all (NACT_EBADMSG / NACT_ERESOURCE, nothing
+ * stored). A layered cache (cfg.backing set) refuses batches with
+ * NACT_ENOTSUP. An MSET without NACT_MF_REQUEST is applied (a cast).
  * Replies:
  *   NACT_T_CACHE_VALUE   [hit (bool), value (any, nil on a miss)]
+ *   NACT_T_CACHE_MVALUE  [hit_1, value_1, ..., hit_N, value_N] (in the
+ *                        order of the MGET's keys; nil on a miss)
  *   NACT_T_CACHE_DONE    [n (uint)]
  *   NACT_T_CACHE_STATS_R {"hits": uint, "misses": uint, "evictions": uint,
  *                         "expirations": uint, "sets": uint, "deletes": uint,
@@ -91,11 +103,17 @@ extern "C" {
 #define NACT_T_CACHE_CLEAR 0xFFFF0203u
 #define NACT_T_CACHE_COMPUTE_GET 0xFFFF0204u
 #define NACT_T_CACHE_STATS 0xFFFF0205u
+#define NACT_T_CACHE_MGET 0xFFFF0206u
+#define NACT_T_CACHE_MSET 0xFFFF0207u
 #define NACT_T_CACHE_COMPUTE 0xFFFF0210u /* cache -> compute actor */
 #define NACT_T_CACHE_SWEEP 0xFFFF0220u   /* the cache's own expiry timer */
 #define NACT_T_CACHE_VALUE 0xFFFF0280u
 #define NACT_T_CACHE_DONE 0xFFFF0281u
 #define NACT_T_CACHE_STATS_R 0xFFFF0282u
+#define NACT_T_CACHE_MVALUE 0xFFFF0283u
+
+/* Most keys in one MGET or MSET. */
+#define NACT_CACHE_BATCH_MAX 1024
 
 typedef struct nact_cache_config {
 	uint32_t max_entries;        /* 0 = no bound */
@@ -137,7 +155,7 @@ typedef struct nact_cache_stats {
 	uint64_t sets, deletes;  /* entries stored; entries deleted (del, events) */
 	uint64_t computes;       /* computations (or backing lookups) started */
 	uint64_t compute_errors; /* computations that failed or timed out */
-	uint64_t bad;            /* bad messages (answered or dropped) */
+	uint64_t bad;            /* bad messages (answered or dropped), refused batches */
 	uint64_t events;         /* invalidation events applied */
 	uint64_t entries, bytes; /* now */
 	double hit_rate;         /* hits / (hits + misses), 0 when none */
@@ -157,6 +175,26 @@ NACT_DECL int nact_cache_msg_compute_get(nact_msg **mp, nact_system *sys, const 
     size_t klen, nact_aid compute, int ttl_ms, int timeout_ms);
 NACT_DECL int nact_cache_msg_stats(nact_msg **mp, nact_system *sys);
 
+/* One key of a batch. MGET: key/klen in; hit and val/vlen out (filled by
+ * nact_cache_reply_mvalue, val pointing into the reply). MSET: key/klen
+ * and val/vlen (the msgpack bytes of exactly one value) in. */
+typedef struct nact_cache_item {
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int hit;
+} nact_cache_item;
+
+/* Batches of n items (0 <= n <= NACT_CACHE_BATCH_MAX; items may be NULL
+ * when n = 0): one message, one reply. Errors: NACT_ENOMEM, NACT_EINVAL
+ * (n too large, a NULL key, a val that is not one well-formed msgpack
+ * value). items are only read. */
+NACT_DECL int nact_cache_msg_mget(nact_msg **mp, nact_system *sys, const nact_cache_item *items,
+    size_t n);
+NACT_DECL int nact_cache_msg_mset(nact_msg **mp, nact_system *sys, const nact_cache_item *items,
+    size_t n, int ttl_ms);
+
 /* ---- reading replies (any thread) ----
  * Each returns 0, the code of an error reply (NACT_T_ERROR), or
  * NACT_EBADMSG if the reply is not what it should be. Pointers point into
@@ -167,6 +205,10 @@ NACT_DECL int nact_cache_reply_value(const nact_msg *reply, int *hitp, const voi
 /* DONE: *np the count. */
 NACT_DECL int nact_cache_reply_done(const nact_msg *reply, uint64_t *np);
 NACT_DECL int nact_cache_reply_stats(const nact_msg *reply, nact_cache_stats *st);
+/* MVALUE: fills hit, val and vlen of items[0..n-1] (val NULL and vlen 0
+ * on a miss). n must be the number of keys of the MGET: a reply with
+ * another count is NACT_EBADMSG (and items are then left unspecified). */
+NACT_DECL int nact_cache_reply_mvalue(const nact_msg *reply, nact_cache_item *items, size_t n);
 
 /* ---- the compute side ---- */
 
@@ -210,6 +252,14 @@ NACT_DECL int nact_cache_get_or_compute(nact_system *sys, nact_aid cache, const 
     int timeout_ms);
 NACT_DECL int nact_cache_stats_get(nact_system *sys, nact_aid cache, nact_cache_stats *st,
     int timeout_ms);
+/* Batch get: on 0, items[i].hit/val/vlen are set and val points into
+ * *replyp, the reply, which the caller owns and frees with nact_msg_free
+ * (on an error *replyp is NULL). */
+NACT_DECL int nact_cache_mget(nact_system *sys, nact_aid cache, nact_cache_item *items, size_t n,
+    nact_msg **replyp, int timeout_ms);
+/* Batch set: *np (may be NULL) the number of pairs stored. */
+NACT_DECL int nact_cache_mset(nact_system *sys, nact_aid cache, const nact_cache_item *items,
+    size_t n, int ttl_ms, uint64_t *np, int timeout_ms);
 
 /* Size of the msgpack value at the start of buf (len bytes): 0 and *sizep,
  * or NACT_EMALFORMED / NACT_ETRUNC. Used to check values; any thread. */

@@ -23,6 +23,11 @@
  * - bad input: a table of wrong types and malformed bodies; a request gets
  *   an NACT_EBADMSG error reply, a non-request is counted and dropped, and
  *   the cache keeps working.
+ * - batches (MGET / MSET): hits and misses mixed in order, repeated keys,
+ *   empty batches, exactly NACT_CACHE_BATCH_MAX and one more (NACT_EINVAL
+ *   from the builders, NACT_ELIMIT from the cache), a bad pair or an
+ *   oversized entry refuses the whole batch, TTL and LRU per key, a cast
+ *   MSET, a layered cache refusing batches with NACT_ENOTSUP.
  * - supervision: the cache restarts under a supervisor (empty).
  */
 #include <pthread.h>
@@ -668,6 +673,23 @@ static void test_bad_input(void)
 	    {0xFFFF02FEu, "\x90", 1, "unknown cache type"},
 	    {42, "\x90", 1, "user type"},
 	    {NACT_T_CACHE_GET, "\x91\x81\xa1k\xa1v", 5, "get, map key"},
+	    {NACT_T_CACHE_MGET, "", 0, "mget, empty body"},
+	    {NACT_T_CACHE_MGET, "\xa1k", 2, "mget, not an array"},
+	    {NACT_T_CACHE_MGET, "\x91\x01", 2, "mget, int key"},
+	    {NACT_T_CACHE_MGET, "\x92\xa1k\xc0", 4, "mget, nil second key"},
+	    {NACT_T_CACHE_MGET, "\x92\xa1k\xa5k", 4, "mget, truncated second key"},
+	    {NACT_T_CACHE_MGET, "\x92\xa1k", 3, "mget, fewer keys than claimed"},
+	    {NACT_T_CACHE_MGET, "\x91\xa1k\x00", 4, "mget, trailing bytes"},
+	    {NACT_T_CACHE_MSET, "\x90", 1, "mset, []"},
+	    {NACT_T_CACHE_MSET, "\x92\x00\xa1k", 4, "mset, key without value"},
+	    {NACT_T_CACHE_MSET, "\x93\xa1x\xa1k\x01", 5, "mset, str ttl"},
+	    {NACT_T_CACHE_MSET, "\x93\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xa1k\x01", 13,
+	        "mset, ttl out of range"},
+	    {NACT_T_CACHE_MSET, "\x93\x00\x01\x01", 4, "mset, int key"},
+	    {NACT_T_CACHE_MSET, "\x93\x00\xa1k\xc1", 5, "mset, 0xc1 value"},
+	    {NACT_T_CACHE_MSET, "\x95\x00\xa1k\x01\xa1j", 6, "mset, last value missing"},
+	    {NACT_T_CACHE_MSET, "\x93\x00\xa1k\x01\x00", 6, "mset, trailing bytes"},
+	    {NACT_T_CACHE_MVALUE, "\x90", 1, "a batch reply type"},
 	};
 	const size_t n = sizeof(tab) / sizeof(tab[0]);
 	nact_system *sys;
@@ -749,7 +771,7 @@ static void test_random_bodies(void)
 		if (len > 0 && (seed & 1))
 			buf[0] = (uint8_t)(0x90 | (seed >> 8 & 3)); /* often an array */
 		nact_msg *m;
-		if (nact_msg_alloc(&m, sys, 0xFFFF0200u + (uint32_t)(seed >> 20) % 7) != 0)
+		if (nact_msg_alloc(&m, sys, 0xFFFF0200u + (uint32_t)(seed >> 20) % 8) != 0)
 			continue;
 		if (nng_msg_append(nact_msg_nng(m), buf, len) != 0 || nact_send(sys, c, m) != 0)
 			nact_msg_free(m);
@@ -757,6 +779,45 @@ static void test_random_bodies(void)
 	nact_cache_stats st = stats(sys, c); /* answered after all of them */
 	CHECK(st.bad > 0);
 	CHECK(nact_alive(sys, c));
+	/* The reply readers on random bodies: an error code, never a crash or
+	 * a pointer outside the reply. */
+	int ok = 1;
+	for (long i = 0; i < iters / 4; i++) {
+		uint8_t buf[24];
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		size_t len = seed % sizeof(buf);
+		for (size_t j = 0; j < len; j++)
+			buf[j] = (uint8_t)(seed >> (j % 8 * 8)) ^ (uint8_t)(j * 29);
+		if (len > 0 && (seed & 1))
+			buf[0] = (uint8_t)(0x90 | (seed >> 8 & 7));
+		nact_msg *m;
+		uint32_t types[3] = {NACT_T_CACHE_MVALUE, NACT_T_CACHE_VALUE, NACT_T_CACHE_DONE};
+		if (nact_msg_alloc(&m, sys, types[(seed >> 24) % 3]) != 0)
+			continue;
+		if (nng_msg_append(nact_msg_nng(m), buf, len) == 0) {
+			size_t bl;
+			const uint8_t *body = nact_msg_body(m, &bl);
+			nact_cache_item it[4];
+			int hit;
+			const void *v;
+			size_t vl;
+			uint64_t n;
+			if (nact_cache_reply_mvalue(m, it, (seed >> 32) % 4) == 0)
+				for (size_t k = 0; k < (seed >> 32) % 4; k++)
+					ok &= !it[k].hit ||
+					    ((const uint8_t *)it[k].val >= body &&
+					        (const uint8_t *)it[k].val + it[k].vlen <=
+					            body + bl);
+			if (nact_cache_reply_value(m, &hit, &v, &vl) == 0 && hit)
+				ok &= (const uint8_t *)v >= body &&
+				    (const uint8_t *)v + vl <= body + bl;
+			(void)nact_cache_reply_done(m, &n);
+		}
+		nact_msg_free(m);
+	}
+	CHECK(ok);
 	nact_system_close(sys, TMO);
 }
 
@@ -822,6 +883,262 @@ static void test_value_size(void)
 	CHECK_ERR(nact_msgpack_value_size("", 0, &n), NACT_ETRUNC);
 }
 
+/* ---- batches (MGET / MSET) ---- */
+
+/* items[i] = {key k[i], value msgpack str v[i]} (vbuf holds the values). */
+static void items_of(nact_cache_item *it, uint8_t (*vbuf)[40], const char *const *k,
+    const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&it[i], 0, sizeof(it[i]));
+		it[i].key = k[i];
+		it[i].klen = strlen(k[i]);
+		if (v != NULL) {
+			it[i].vlen = mp_str(vbuf[i], v[i]);
+			it[i].val = vbuf[i];
+		}
+	}
+}
+
+/* mget keys k; want[i] = the value's str, or NULL for a miss. 1 if all
+ * match. */
+static int mget_is(nact_system *sys, nact_aid c, const char *const *k, const char *const *want,
+    size_t n)
+{
+	nact_cache_item it[16];
+	nact_msg *rep = NULL;
+	items_of(it, NULL, k, NULL, n);
+	int rv = nact_cache_mget(sys, c, it, n, &rep, TMO);
+	if (rv != 0) {
+		fprintf(stderr, "  mget: %s\n", nact_strerror(rv));
+		return 0;
+	}
+	int ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t w[40];
+		size_t wn = want[i] ? mp_str(w, want[i]) : 0;
+		if (it[i].hit != (want[i] != NULL) ||
+		    (want[i] && (it[i].vlen != wn || memcmp(it[i].val, w, wn) != 0))) {
+			fprintf(stderr, "  mget: key %s: hit %d, wanted %s\n", k[i], it[i].hit,
+			    want[i] ? want[i] : "a miss");
+			ok = 0;
+		}
+	}
+	nact_msg_free(rep);
+	return ok;
+}
+
+/* A raw request (body bytes as given); the error code of the reply, 0 for
+ * a non-error reply, -1 if no reply. */
+static int raw_call(nact_system *sys, nact_aid c, uint32_t type, const void *body, size_t len)
+{
+	nact_msg *m, *rep = NULL;
+	if (nact_msg_alloc(&m, sys, type) != 0)
+		return -1;
+	if (len > 0 && nng_msg_append(nact_msg_nng(m), body, len) != 0) {
+		nact_msg_free(m);
+		return -1;
+	}
+	int rv = nact_call(sys, c, m, TMO, &rep);
+	if (rv != 0) {
+		if (rv != NACT_ETIMEDOUT)
+			nact_msg_free(m);
+		return -1;
+	}
+	int code = 0;
+	if (nact_msg_type(rep) == NACT_T_ERROR && nact_error_read(rep, &code, NULL, 0) != 0)
+		code = -1;
+	nact_msg_free(rep);
+	return code;
+}
+
+static void test_batch(void)
+{
+	nact_system *sys;
+	nact_aid c;
+	nact_cache_config cfg;
+	nact_cache_item it[NACT_CACHE_BATCH_MAX + 1];
+	static uint8_t vb[NACT_CACHE_BATCH_MAX + 1][40];
+	uint64_t n = 0;
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	REQUIRE_RV(nact_cache_spawn(&c, sys, NULL));
+
+	/* Hits and misses mixed, in the keys' order; a repeated key. */
+	const char *k3[] = {"a", "b", "c"}, *v3[] = {"1", "2", "3"};
+	items_of(it, vb, k3, v3, 3);
+	CHECK_RV(nact_cache_mset(sys, c, it, 3, -1, &n, TMO));
+	CHECK_EQ_U64(n, 3);
+	const char *k5[] = {"a", "x", "c", "b", "a"}, *w5[] = {"1", NULL, "3", "2", "1"};
+	CHECK(mget_is(sys, c, k5, w5, 5));
+	nact_cache_stats st = stats(sys, c);
+	CHECK_EQ_U64(st.sets, 3);
+	CHECK_EQ_U64(st.hits, 4);
+	CHECK_EQ_U64(st.misses, 1);
+	CHECK_EQ_U64(st.entries, 3);
+	/* Single-key requests see what a batch stored, and the reverse. */
+	CHECK_EQ_INT(cget(sys, c, "b", "2"), 1);
+	CHECK_RV(cset(sys, c, "x", "X", -1));
+	const char *kx[] = {"x"}, *wx[] = {"X"};
+	CHECK(mget_is(sys, c, kx, wx, 1));
+
+	/* Empty batches. */
+	CHECK_RV(nact_cache_mset(sys, c, NULL, 0, -1, &n, TMO));
+	CHECK_EQ_U64(n, 0);
+	CHECK(mget_is(sys, c, NULL, NULL, 0));
+
+	/* The limit: exactly NACT_CACHE_BATCH_MAX works, one more is refused
+	 * by the builders (NACT_EINVAL) and by the cache (NACT_ELIMIT). */
+	static char keys[NACT_CACHE_BATCH_MAX + 1][16];
+	for (size_t i = 0; i <= NACT_CACHE_BATCH_MAX; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "m%zu", i);
+		memset(&it[i], 0, sizeof(it[i]));
+		it[i].key = keys[i];
+		it[i].klen = strlen(keys[i]);
+		it[i].vlen = mp_str(vb[i], keys[i]);
+		it[i].val = vb[i];
+	}
+	CHECK_RV(nact_cache_mset(sys, c, it, NACT_CACHE_BATCH_MAX, 0, &n, TMO));
+	CHECK_EQ_U64(n, NACT_CACHE_BATCH_MAX);
+	nact_msg *rep = NULL, *m;
+	CHECK_RV(nact_cache_mget(sys, c, it, NACT_CACHE_BATCH_MAX, &rep, TMO));
+	int allhit = 1;
+	for (size_t i = 0; i < NACT_CACHE_BATCH_MAX; i++)
+		allhit &= it[i].hit && it[i].vlen == 1 + strlen(keys[i]) &&
+		    memcmp((const uint8_t *)it[i].val + 1, keys[i], strlen(keys[i])) == 0;
+	CHECK(allhit);
+	nact_msg_free(rep);
+	CHECK_ERR(nact_cache_msg_mget(&m, sys, it, NACT_CACHE_BATCH_MAX + 1), NACT_EINVAL);
+	CHECK_ERR(nact_cache_msg_mset(&m, sys, it, NACT_CACHE_BATCH_MAX + 1, 0), NACT_EINVAL);
+	static uint8_t raw[3 + 1 + 3 * (NACT_CACHE_BATCH_MAX + 1)];
+	size_t o = 0;
+	uint32_t cnt = NACT_CACHE_BATCH_MAX + 1;
+	raw[o++] = 0xdc;
+	raw[o++] = (uint8_t)(cnt >> 8);
+	raw[o++] = (uint8_t)cnt;
+	for (uint32_t i = 0; i < cnt; i++) {
+		raw[o++] = 0xa1;
+		raw[o++] = 'k';
+	}
+	CHECK_EQ_INT(raw_call(sys, c, NACT_T_CACHE_MGET, raw, o), NACT_ELIMIT);
+	o = 0;
+	cnt = 1 + 2 * (NACT_CACHE_BATCH_MAX + 1);
+	raw[o++] = 0xdc;
+	raw[o++] = (uint8_t)(cnt >> 8);
+	raw[o++] = (uint8_t)cnt;
+	raw[o++] = 0x00; /* ttl */
+	for (uint32_t i = 0; i < NACT_CACHE_BATCH_MAX + 1; i++) {
+		raw[o++] = 0xa1;
+		raw[o++] = 'k';
+		raw[o++] = 0x01;
+	}
+	CHECK_EQ_INT(raw_call(sys, c, NACT_T_CACHE_MSET, raw, o), NACT_ELIMIT);
+	CHECK_EQ_INT(raw_call(sys, c, NACT_T_CACHE_MGET, "\xdd\xff\xff\xff\xff", 5), NACT_ELIMIT);
+
+	/* A bad pair refuses the whole batch: nothing stored. */
+	uint64_t before = stats(sys, c).entries;
+	CHECK_EQ_INT(raw_call(sys, c, NACT_T_CACHE_MSET, "\x95\x00\xa1p\x01\xa1q\xc1", 7),
+	    NACT_EBADMSG);
+	CHECK_EQ_U64(stats(sys, c).entries, before);
+	CHECK_EQ_INT(cget(sys, c, "p", ""), 0);
+	uint8_t bad[2] = {0xc1, 0};
+	it[0].val = bad;
+	it[0].vlen = 1;
+	CHECK_ERR(nact_cache_msg_mset(&m, sys, it, 2, 0), NACT_EINVAL);
+	/* A cast MSET is applied. */
+	const char *kc[] = {"cast"}, *vc[] = {"C"};
+	items_of(it, vb, kc, vc, 1);
+	REQUIRE_RV(nact_cache_msg_mset(&m, sys, it, 1, -1));
+	CHECK_RV(nact_send(sys, c, m));
+	CHECK(NT_WAIT(cget(sys, c, "cast", "C") == 1, NT_LONG_MS));
+	nact_system_close(sys, TMO);
+
+	/* TTL per key (manual clock), and an entry over max_bytes refuses the
+	 * batch. */
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MANUAL));
+	nact_cache_config_init(&cfg);
+	cfg.default_ttl_ms = 1000;
+	cfg.sweep_ms = 60000;
+	cfg.max_bytes = 60;
+	REQUIRE_RV(nact_cache_spawn(&c, sys, &cfg));
+	const char *kt[] = {"s1", "s2"}, *vt[] = {"1", "2"};
+	items_of(it, vb, kt, vt, 2);
+	CHECK_RV(nact_cache_mset(sys, c, it, 2, 100, NULL, TMO));
+	const char *kd[] = {"d1"}, *vd[] = {"3"};
+	items_of(it, vb, kd, vd, 1);
+	CHECK_RV(nact_cache_mset(sys, c, it, 1, -1, NULL, TMO)); /* the default 1000 */
+	const char *kn[] = {"n1"}, *vn[] = {"4"};
+	items_of(it, vb, kn, vn, 1);
+	CHECK_RV(nact_cache_mset(sys, c, it, 1, 0, NULL, TMO)); /* never */
+	const char *ka[] = {"s1", "s2", "d1", "n1"};
+	const char *wa0[] = {"1", "2", "3", "4"}, *wa1[] = {NULL, NULL, "3", "4"},
+	           *wa2[] = {NULL, NULL, NULL, "4"};
+	CHECK(mget_is(sys, c, ka, wa0, 4));
+	CHECK_RV(nact_clock_advance(sys, 100 * 1000000ull));
+	CHECK(mget_is(sys, c, ka, wa1, 4));
+	CHECK_RV(nact_clock_advance(sys, 900 * 1000000ull));
+	CHECK(mget_is(sys, c, ka, wa2, 4));
+	CHECK_EQ_U64(stats(sys, c).expirations, 3);
+	char big[80];
+	memset(big, 'b', sizeof(big));
+	big[79] = 0;
+	uint8_t bigv[90];
+	bigv[0] = 0xd9;
+	bigv[1] = 79;
+	memcpy(bigv + 2, big, 79);
+	items_of(it, vb, kd, vd, 1);
+	memset(&it[1], 0, sizeof(it[1]));
+	it[1].key = "big";
+	it[1].klen = 3;
+	it[1].val = bigv;
+	it[1].vlen = 81; /* 3 + 81 > 60 */
+	CHECK_RV(nact_cache_mset(sys, c, it, 1, 0, NULL, TMO));
+	CHECK_ERR(nact_cache_mset(sys, c, it + 1, 1, 0, NULL, TMO), NACT_ERESOURCE);
+	uint64_t sets = stats(sys, c).sets;
+	CHECK_ERR(nact_cache_mset(sys, c, it, 2, 0, NULL, TMO), NACT_ERESOURCE);
+	CHECK_EQ_U64(stats(sys, c).sets, sets); /* d1 not stored again either */
+	nact_system_close(sys, TMO);
+
+	/* LRU per key: a batch get refreshes, a batch set evicts in order. */
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	nact_cache_config_init(&cfg);
+	cfg.max_entries = 3;
+	REQUIRE_RV(nact_cache_spawn(&c, sys, &cfg));
+	items_of(it, vb, k3, v3, 3);
+	CHECK_RV(nact_cache_mset(sys, c, it, 3, -1, NULL, TMO));
+	const char *kr[] = {"a"}, *wr[] = {"1"};
+	CHECK(mget_is(sys, c, kr, wr, 1)); /* a is now the most recent */
+	const char *k2[] = {"d", "e"}, *v2[] = {"4", "5"};
+	items_of(it, vb, k2, v2, 2);
+	CHECK_RV(nact_cache_mset(sys, c, it, 2, -1, NULL, TMO)); /* evicts b, then c */
+	const char *kl[] = {"a", "b", "c", "d", "e"}, *wl[] = {"1", NULL, NULL, "4", "5"};
+	CHECK(mget_is(sys, c, kl, wl, 5));
+	/* A batch larger than the bound keeps its last keys. */
+	const char *k6[] = {"p", "q", "r", "s", "t"}, *v6[] = {"1", "2", "3", "4", "5"};
+	items_of(it, vb, k6, v6, 5);
+	CHECK_RV(nact_cache_mset(sys, c, it, 5, -1, NULL, TMO));
+	const char *w6[] = {NULL, NULL, "3", "4", "5"};
+	CHECK(mget_is(sys, c, k6, w6, 5));
+	st = stats(sys, c);
+	CHECK_EQ_U64(st.evictions, 2 + 5);
+	CHECK_EQ_U64(st.entries, 3);
+	nact_system_close(sys, TMO);
+
+	/* A layered cache refuses batches (NACT_ENOTSUP), single keys work. */
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	nact_aid shared, l1;
+	REQUIRE_RV(nact_cache_spawn(&shared, sys, NULL));
+	nact_cache_config_init(&cfg);
+	cfg.backing = shared;
+	REQUIRE_RV(nact_cache_spawn(&l1, sys, &cfg));
+	items_of(it, vb, k3, v3, 3);
+	CHECK_ERR(nact_cache_mset(sys, l1, it, 3, -1, NULL, TMO), NACT_ENOTSUP);
+	CHECK_ERR(nact_cache_mget(sys, l1, it, 3, &rep, TMO), NACT_ENOTSUP);
+	CHECK(rep == NULL);
+	CHECK_RV(nact_cache_mset(sys, shared, it, 3, -1, NULL, TMO));
+	CHECK_EQ_INT(cget(sys, l1, "b", "2"), 1);
+	nact_system_close(sys, TMO);
+}
+
 /* ---- supervision ---- */
 
 static void test_supervised(void)
@@ -860,4 +1177,5 @@ static void test_supervised(void)
 NT_MAIN(NT_CASE(test_basic), NT_CASE(test_ttl), NT_CASE(test_lru), NT_CASE(test_compute_once),
     NT_CASE(test_compute_fail), NT_CASE(test_compute_timeout), NT_CASE(test_computer_threads),
     NT_CASE(test_layered), NT_CASE(test_events), NT_CASE(test_bad_input),
-    NT_CASE(test_random_bodies), NT_CASE(test_value_size), NT_CASE(test_supervised))
+    NT_CASE(test_random_bodies), NT_CASE(test_value_size), NT_CASE(test_batch),
+    NT_CASE(test_supervised))
