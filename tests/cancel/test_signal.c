@@ -19,7 +19,12 @@
 #error "SIGNAL_NODE must name the signal_node executable"
 #endif
 
+/* The nodes' runtime directory: a fresh one, so that sockets left by
+ * the forced exits never reach the user's. */
+static char rundir[64];
+
 struct node {
+	char name[64];
 	pid_t pid;
 	int fd; /* its stdout */
 	char out[16384];
@@ -30,9 +35,15 @@ struct node {
 static int node_start(struct node *n, const char *mode, const char *grace)
 {
 	int p[2];
-	char name[64];
+	char *name = n->name;
 	memset(n, 0, sizeof(*n));
-	snprintf(name, sizeof(name), "sigtest-%ld-%s", (long)getpid(), mode);
+	snprintf(n->name, sizeof(n->name), "sigtest-%s", mode);
+	if (rundir[0] == '\0') {
+		snprintf(rundir, sizeof(rundir), "/tmp/nact-sig-XXXXXX");
+		if (mkdtemp(rundir) == NULL)
+			return -1;
+	}
+	setenv("XDG_RUNTIME_DIR", rundir, 1);
 	if (pipe(p) != 0)
 		return -1;
 	n->pid = fork();
@@ -84,6 +95,17 @@ static int node_wait(struct node *n, int ms)
 	while (!n->eof)
 		node_read(n, 100);
 	close(n->fd);
+	/* a forced exit leaves its socket files (a later serve would replace
+	 * them, as stale): remove them, then the directory if empty */
+	char p[192];
+	snprintf(p, sizeof(p), "%s/nactor/%s.ipc", rundir, n->name);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/nactor/%s.pub.ipc", rundir, n->name);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/nactor", rundir);
+	rmdir(p);
+	if (rmdir(rundir) == 0)
+		rundir[0] = '\0';
 	return st;
 }
 
