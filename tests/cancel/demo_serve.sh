@@ -1,0 +1,55 @@
+#!/bin/sh
+# tests/cancel/demo_serve.sh NACTORCTL NACTOR_DEMO — `nactor_demo --serve`
+# (the make demo program) inspected with nactorctl: ls shows the jobs,
+# tree shows the operations and the supervision tree, watch sees status
+# changes and progress events, and SIGTERM stops it cleanly (exit 0).
+set -u
+ctl=$1
+demo=$2
+tmp=$(mktemp -d /tmp/nact-demo-XXXXXX)
+export XDG_RUNTIME_DIR=$tmp
+node=demo-test
+fail() {
+	echo "FAIL: $*"
+	echo "--- demo output:"
+	cat "$tmp/out" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null
+	rm -rf "$tmp"
+	exit 1
+}
+"$demo" --serve 60 --node "$node" >"$tmp/out" 2>&1 &
+pid=$!
+i=0
+while ! grep -q "serving node" "$tmp/out" && [ $i -lt 400 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+grep -q "serving node \"$node\"" "$tmp/out" || fail "the demo did not serve"
+# the workers start their first jobs on their first tick
+i=0
+while ! "$ctl" ls --node "$node" 2>/dev/null | grep -q "report #1" && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+"$ctl" ls --node "$node" >"$tmp/ls" 2>&1 || fail "ls: $(cat "$tmp/ls")"
+for j in "import-1 #1" "import-2 #1" "report #1"; do
+	grep -q "$j" "$tmp/ls" || fail "ls lacks $j: $(cat "$tmp/ls")"
+done
+"$ctl" tree --node "$node" >"$tmp/tree" 2>&1 || fail "tree: $(cat "$tmp/tree")"
+grep -q "^supervisors:" "$tmp/tree" || fail "tree has no supervisors: $(cat "$tmp/tree")"
+grep -q "^jobs \[supervisor\] (aid [0-9]*) running" "$tmp/tree" || fail "tree: no jobs supervisor"
+grep -q "report \[worker\] (aid [0-9]*) running" "$tmp/tree" || fail "tree: no report worker"
+"$ctl" tree --node "$node" --json >"$tmp/tree.json" 2>&1 || fail "tree --json"
+grep -q '"supervisors":' "$tmp/tree.json" || fail "tree --json lacks supervisors"
+"$ctl" --timeout 10000 watch --node "$node" --count 20 >"$tmp/watch" 2>/dev/null ||
+	fail "watch exited $?"
+grep -q " progress [0-9]*%: " "$tmp/watch" || fail "watch saw no progress: $(cat "$tmp/watch")"
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -eq 0 ] || fail "the demo exited $rc after SIGTERM"
+grep -q "SIGTERM: every operation cancelled" "$tmp/out" || fail "no signal line"
+grep -q "main:    stopped" "$tmp/out" || fail "no orderly stop"
+[ ! -e "$tmp/nactor/$node.ipc" ] || fail "socket file left behind"
+rm -rf "$tmp"
+echo "ok: demo --serve inspected with ls, tree, watch; SIGTERM stopped it"
