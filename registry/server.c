@@ -599,7 +599,8 @@ static int suptree_load(struct nacti_regsrv *sv, struct suptree *st)
 			continue;
 		if (k > 0 && (sn->kids = malloc(k * sizeof(*buf))) == NULL)
 			continue;
-		memcpy(sn->kids, buf, k * sizeof(*buf));
+		if (k > 0)
+			memcpy(sn->kids, buf, k * sizeof(*buf));
 		sn->nkids = k;
 		sn->answered = 1;
 		if (k == SRV_SUP_KIDS)
@@ -656,7 +657,8 @@ static void do_tree(struct nacti_regsrv *sv, msgpack_packer *pk)
 		if (t.v[i].status == NACT_OP_PENDING || t.v[i].status == NACT_OP_RUNNING)
 			t.v[live++] = t.v[i];
 	t.n = live;
-	qsort(t.v, t.n, sizeof(*t.v), cmp_id);
+	if (t.n > 1) /* t.v is NULL when there is nothing */
+		qsort(t.v, t.n, sizeof(*t.v), cmp_id);
 	if (t.n > 0) {
 		t.child = malloc(t.n * sizeof(*t.child));
 		t.next = malloc(t.n * sizeof(*t.next));
