@@ -315,4 +315,72 @@ static void test_supervision_tree(void)
 	nact_system_close(sys, 5000);
 }
 
-NT_MAIN(NT_CASE(test_progress_events), NT_CASE(test_supervision_tree))
+/* A supervisor busy in its handler (a child start that blocks) does not
+ * answer within 200 ms: shown "unresponsive", and the reply still comes. */
+static nt_gate gate;
+
+static int blocking_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
+{
+	(void)arg;
+	(void)extra;
+	nt_gate_block(&gate);
+	return nact_spawn(idp, sys, idle_fn, NULL, NULL, NULL);
+}
+
+struct starter {
+	nact_system *sys;
+	nact_aid sup;
+	int rv;
+};
+
+static void start_child_thread(void *arg)
+{
+	struct starter *st = arg;
+	nact_aid kid;
+	st->rv = nact_sup_start_child(st->sys, st->sup, NULL, &kid, (int)nt_slow(NT_LONG_MS));
+}
+
+static void test_unresponsive_supervisor(void)
+{
+	nact_system *sys;
+	nact_aid pool;
+	nng_thread *thr;
+	msgpack_unpacked up;
+	nng_msg *m;
+	static const nact_child_spec tmpl = {.id = "conn", .start = blocking_start};
+	nact_sup_spec sp = {.name = "pool",
+	    .strategy = NACT_SIMPLE_ONE_FOR_ONE,
+	    .child_template = &tmpl};
+	REQUIRE_RV(nt_open(&sys, 2, 0));
+	REQUIRE_RV(nact_sup_start(&pool, sys, &sp));
+	struct starter st = {.sys = sys, .sup = pool, .rv = -1};
+	REQUIRE_RV(nng_thread_create(&thr, start_child_thread, &st));
+	CHECK(NT_WAIT(atomic_load(&gate.entered), NT_LONG_MS));
+	uint64_t t0 = nt_now_ms();
+	REQUIRE(tree(sys, &up, &m) == 0);
+	uint64_t took = nt_now_ms() - t0;
+	const msgpack_object *sups = mp_get(&up.data, "supervisors");
+	REQUIRE(sups != NULL && sups->type == MSGPACK_OBJECT_ARRAY && sups->via.array.size == 1);
+	CHECK(mp_is(mp_get(&sups->via.array.ptr[0], "name"), "pool"));
+	CHECK(mp_is(mp_get(&sups->via.array.ptr[0], "status"), "unresponsive"));
+	CHECK_EQ_INT(nkids(&sups->via.array.ptr[0]), 0);
+	CHECK(took >= 150); /* it did wait for the answer (lower bound only) */
+	msgpack_unpacked_destroy(&up);
+	nng_msg_free(m);
+	nt_gate_open(&gate);
+	nng_thread_destroy(thr); /* joins */
+	CHECK_RV(st.rv);
+	/* answering again: one running child */
+	REQUIRE(tree(sys, &up, &m) == 0);
+	sups = mp_get(&up.data, "supervisors");
+	REQUIRE(sups != NULL && sups->type == MSGPACK_OBJECT_ARRAY && sups->via.array.size == 1);
+	CHECK(mp_is(mp_get(&sups->via.array.ptr[0], "status"), "running"));
+	CHECK_EQ_INT(nkids(&sups->via.array.ptr[0]), 1);
+	CHECK(mp_is(mp_get(kid(&sups->via.array.ptr[0], 0), "id"), "conn"));
+	msgpack_unpacked_destroy(&up);
+	nng_msg_free(m);
+	nact_system_close(sys, 5000);
+}
+
+NT_MAIN(NT_CASE(test_progress_events), NT_CASE(test_supervision_tree),
+    NT_CASE(test_unresponsive_supervisor))
