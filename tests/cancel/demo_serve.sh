@@ -2,7 +2,7 @@
 # tests/cancel/demo_serve.sh NACTORCTL NACTOR_DEMO — `nactor_demo --serve`
 # (the make demo program) inspected with nactorctl: ls shows the jobs,
 # tree shows the operations and the supervision tree, watch sees status
-# changes and progress events, and SIGTERM stops it cleanly (exit 0).
+# changes and progress events (also --json), and SIGTERM stops it cleanly (exit 0).
 set -u
 ctl=$1
 demo=$2
@@ -44,6 +44,10 @@ grep -q '"supervisors":' "$tmp/tree.json" || fail "tree --json lacks supervisors
 "$ctl" --timeout 10000 watch --node "$node" --count 20 >"$tmp/watch" 2>/dev/null ||
 	fail "watch exited $?"
 grep -q " progress [0-9]*%: " "$tmp/watch" || fail "watch saw no progress: $(cat "$tmp/watch")"
+"$ctl" --timeout 10000 watch --node "$node" --count 20 --json >"$tmp/watch.json" 2>/dev/null ||
+	fail "watch --json exited $?"
+grep -q '^{"event":"progress","id":[0-9]*,' "$tmp/watch.json" ||
+	fail "watch --json: no progress event: $(cat "$tmp/watch.json")"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
