@@ -63,8 +63,8 @@
 #define SRV_PROGRESS_NS (100 * 1000000ull) /* progress events: one per op per 100 ms */
 #define SRV_SUP_MAX 256                    /* "tree": supervisors asked */
 #define SRV_SUP_KIDS 256                   /* "tree": children shown per supervisor */
-#define SRV_SUP_ASK_MS 200                 /* "tree": wait for one supervisor's answer */
-#define SRV_SUP_BUDGET_MS 1000             /* "tree": wait for all of them */
+#define SRV_SUP_ASK_MS 500                 /* "tree": wait for one supervisor's answer */
+#define SRV_SUP_BUDGET_MS 1500             /* "tree": all of them (under nactorctl's 2 s) */
 
 struct nacti_regsrv {
 	nact_system *s_sys;

@@ -316,7 +316,7 @@ static void test_supervision_tree(void)
 }
 
 /* A supervisor busy in its handler (a child start that blocks) does not
- * answer within 200 ms: shown "unresponsive", and the reply still comes. */
+ * answer within 500 ms: shown "unresponsive", and the reply still comes. */
 static nt_gate gate;
 
 static int blocking_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
@@ -364,7 +364,7 @@ static void test_unresponsive_supervisor(void)
 	CHECK(mp_is(mp_get(&sups->via.array.ptr[0], "name"), "pool"));
 	CHECK(mp_is(mp_get(&sups->via.array.ptr[0], "status"), "unresponsive"));
 	CHECK_EQ_INT(nkids(&sups->via.array.ptr[0]), 0);
-	CHECK(took >= 150); /* it did wait for the answer (lower bound only) */
+	CHECK(took >= 400); /* it did wait for the answer (lower bound only) */
 	msgpack_unpacked_destroy(&up);
 	nng_msg_free(m);
 	nt_gate_open(&gate);
