@@ -9,6 +9,9 @@ demo=$2
 tmp=$(mktemp -d /tmp/nact-demo-XXXXXX)
 export XDG_RUNTIME_DIR=$tmp
 node=demo-test
+step() {
+	echo "$(date +%T.%N | cut -c1-12) $*"
+}
 fail() {
 	echo "FAIL: $*"
 	echo "--- demo output:"
@@ -17,6 +20,7 @@ fail() {
 	rm -rf "$tmp"
 	exit 1
 }
+: >"$tmp/out"
 "$demo" --serve 60 --node "$node" >"$tmp/out" 2>&1 &
 pid=$!
 i=0
@@ -25,12 +29,15 @@ while ! grep -q "serving node" "$tmp/out" && [ $i -lt 400 ]; do
 	i=$((i + 1))
 done
 grep -q "serving node \"$node\"" "$tmp/out" || fail "the demo did not serve"
+step "serving"
 # the workers start their first jobs on their first tick
 i=0
-while ! "$ctl" ls --node "$node" 2>/dev/null | grep -q "report #1" && [ $i -lt 100 ]; do
+while ! "$ctl" --timeout 1000 ls --node "$node" 2>/dev/null | grep -q "report #1" &&
+	[ $i -lt 50 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
+step "jobs started"
 "$ctl" ls --node "$node" >"$tmp/ls" 2>&1 || fail "ls: $(cat "$tmp/ls")"
 for j in "import-1 #1" "import-2 #1" "report #1"; do
 	grep -q "$j" "$tmp/ls" || fail "ls lacks $j: $(cat "$tmp/ls")"
@@ -47,16 +54,19 @@ grep -q "^jobs \[supervisor\] (aid [0-9]*) running" "$tmp/tree" || fail "tree: n
 grep -q "report \[worker\] (aid [0-9]*) running" "$tmp/tree" || fail "tree: no report worker"
 "$ctl" tree --node "$node" --json >"$tmp/tree.json" 2>&1 || fail "tree --json"
 grep -q '"supervisors":' "$tmp/tree.json" || fail "tree --json lacks supervisors"
-"$ctl" --timeout 10000 watch --node "$node" --count 20 >"$tmp/watch" 2>/dev/null ||
-	fail "watch exited $?"
+step "ls, tree ok"
+"$ctl" --timeout 10000 watch --node "$node" --count 20 >"$tmp/watch" 2>"$tmp/watch.err" ||
+	fail "watch exited $?: $(cat "$tmp/watch.err")"
 grep -q " progress [0-9]*%: " "$tmp/watch" || fail "watch saw no progress: $(cat "$tmp/watch")"
-"$ctl" --timeout 10000 watch --node "$node" --count 20 --json >"$tmp/watch.json" 2>/dev/null ||
-	fail "watch --json exited $?"
+"$ctl" --timeout 10000 watch --node "$node" --count 20 --json >"$tmp/watch.json" 2>"$tmp/watch.err" ||
+	fail "watch --json exited $?: $(cat "$tmp/watch.err")"
 grep -q '^{"event":"progress","id":[0-9]*,' "$tmp/watch.json" ||
 	fail "watch --json: no progress event: $(cat "$tmp/watch.json")"
+step "watch ok"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
+step "demo exited $rc"
 [ "$rc" -eq 0 ] || fail "the demo exited $rc after SIGTERM"
 grep -q "SIGTERM: every operation cancelled" "$tmp/out" || fail "no signal line"
 grep -q "main:    stopped" "$tmp/out" || fail "no orderly stop"
