@@ -8,7 +8,8 @@
 # Other targets:
 #
 #   make deps           check for (and as root, install) cmake, gcc, pkg-config,
-#                       libnng-dev, libmsgpack-dev
+#                       libnng-dev, libmsgpack-dev, libmbedtls-dev (HMAC for
+#                       node authentication)
 #   make build          configure build/ (RelWithDebInfo) and build it
 #   make demo-supervised  run the supervision-tree example (examples/supervised)
 #   make bench          Release build in build-release/, run bench/run-bench.sh
@@ -90,9 +91,11 @@ deps:
 		gcc $$tmp/n.c -o $$tmp/n -lnng >/dev/null 2>&1 || missing="$$missing libnng-dev"; \
 		printf '#include <msgpack.h>\nint main(void){msgpack_sbuffer b;msgpack_sbuffer_init(&b);msgpack_sbuffer_destroy(&b);return msgpack_version_major()<1;}\n' > $$tmp/m.c; \
 		gcc $$tmp/m.c -o $$tmp/m -lmsgpackc >/dev/null 2>&1 || missing="$$missing libmsgpack-dev"; \
+		printf '#include <mbedtls/md.h>\nint main(void){return mbedtls_md_info_from_type(MBEDTLS_MD_SHA256)==0;}\n' > $$tmp/t.c; \
+		gcc $$tmp/t.c -o $$tmp/t -lmbedcrypto >/dev/null 2>&1 || missing="$$missing libmbedtls-dev"; \
 		rm -rf $$tmp; \
 	else \
-		missing="$$missing libc6-dev libnng-dev libmsgpack-dev"; \
+		missing="$$missing libc6-dev libnng-dev libmsgpack-dev libmbedtls-dev"; \
 	fi; \
 	if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists msgpack; then \
 		case "$$missing" in *libmsgpack-dev*) ;; *) missing="$$missing libmsgpack-dev";; esac; \

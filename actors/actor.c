@@ -77,6 +77,8 @@ static struct nacti_actor *actor_get(nact_system *sys)
 		atomic_store_explicit(&sys->aslabs[s], slab, memory_order_release);
 	}
 	a = &slab[idx & (NACTI_ASLAB_SIZE - 1)];
+	if (sys->cfg.metrics && a->met == NULL && nacti_metrics_carve(a) != 0)
+		return NULL;
 	nact_msg *stub = nacti_env_get(sys->pool);
 	if (stub == NULL)
 		return NULL;
@@ -135,8 +137,8 @@ struct nacti_actor_ext *nacti_actor_ext_any(struct nacti_actor *a)
 	return atomic_load_explicit(&a->ext, memory_order_acquire);
 }
 
-int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
-    nact_state_fini fini, const nact_spawn_opts *opts)
+static int spawn_common(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts, uint64_t opid)
 {
 	if (idp == NULL || sys == NULL || fn == NULL)
 		return NACT_EINVAL;
@@ -160,8 +162,9 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		return NACT_ENOMEM;
 
 	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
-	int want_ext = opts != NULL &&
-	    (opts->capacity > 0 || opts->name != NULL || opts->handler_deadline_ms > 0);
+	int want_ext = opid != 0 ||
+	    (opts != NULL &&
+	        (opts->capacity > 0 || opts->name != NULL || opts->handler_deadline_ms > 0));
 	if (want_ext && nacti_ext_get(a, &x) != 0)
 		goto out_free;
 	if (x != NULL) {
@@ -169,12 +172,13 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 		atomic_store_explicit(&x->overflow, opts ? opts->overflow : 0,
 		    memory_order_relaxed);
 		x->name = NULL;
-		x->pending = NULL;
+		x->pending = x->ptail = NULL; /* the rest was reset by requests_drop */
 		x->rcv_timeout_ms = 0;
 		x->rcv_stamp = 0;
 		x->rcv_timer.v = 0;
 		nacti_links_reset(x);
 		x->deadline_ms = opts ? opts->handler_deadline_ms : 0;
+		atomic_store_explicit(&x->opid, opid, memory_order_relaxed);
 	}
 	a->fn = fn;
 	a->state = state;
@@ -196,6 +200,8 @@ int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
 			return rv;
 		}
 	}
+	if (a->met != NULL)
+		nacti_metrics_spawn(a, opts != NULL ? opts->name : NULL);
 	atomic_fetch_add_explicit(&sys->spawned, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sys->live, 1, memory_order_relaxed);
 	/* release: publishes fn/state/ext settings to senders and consumers
@@ -212,6 +218,55 @@ out_free:
 	sys->afree = a;
 	nng_mtx_unlock(sys->amtx);
 	return NACT_ENOMEM;
+}
+
+int nact_spawn(nact_aid *idp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts)
+{
+	return spawn_common(idp, sys, fn, state, fini, opts, 0);
+}
+
+int nact_spawn_op(nact_aid *idp, nact_opid *opp, nact_system *sys, nact_behaviour fn, void *state,
+    nact_state_fini fini, const nact_spawn_opts *opts, const nact_op_opts *op)
+{
+	if (idp == NULL || sys == NULL || fn == NULL || op == NULL || op->timeout_ms < 0)
+		return NACT_EINVAL;
+	nact_opid id;
+	int rv = nact_op_create(&id, sys, op->name, op->parent, op->tags);
+	if (rv != 0)
+		return rv;
+	nact_op_start(sys, id);
+	if ((rv = spawn_common(idp, sys, fn, state, fini, opts, id.v)) != 0) {
+		nact_op_fail(sys, id, nact_strerror(rv));
+		return rv;
+	}
+	nacti_ops_attach(sys, id, *idp, op->grace_ms ? op->grace_ms : 1000);
+	if (op->timeout_ms > 0)
+		nact_op_cancel_after(sys, id, op->timeout_ms); /* fails only if it ended */
+	if (opp != NULL)
+		*opp = id;
+	return 0;
+}
+
+nact_opid nact_self_op(nact_ctx *ctx)
+{
+	struct nacti_actor_ext *x = ctx != NULL ? nacti_actor_ext(ctx->a) : NULL;
+	return (nact_opid){x != NULL ? atomic_load_explicit(&x->opid, memory_order_relaxed) : 0};
+}
+
+uint64_t nacti_actor_opid(nact_system *sys, nact_aid id)
+{
+	if (id.v == 0 || NACTI_ID_NODE(id.v) != 0)
+		return 0;
+	struct nacti_actor *a = nacti_actor_at(sys, NACTI_ID_IDX(id.v));
+	if (a == NULL || atomic_load_explicit(&a->id, memory_order_acquire) != id.v)
+		return 0;
+	struct nacti_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_acquire);
+	uint64_t op = x != NULL ? atomic_load_explicit(&x->opid, memory_order_relaxed) : 0;
+	/* still the same incarnation? (else op may be the next one's) */
+	if (atomic_load_explicit(&a->id, memory_order_acquire) != id.v)
+		return 0;
+	return op;
 }
 
 int nact_alive(nact_system *sys, nact_aid id)
@@ -267,6 +322,9 @@ static int push_bounded(nact_system *sys, struct nacti_actor *a, struct nacti_ac
 				break; /* a producer mid-push: tolerate one extra */
 			if (nacti_le16(nacti_hdr(old) + NACTI_OFF_FLAGS) & NACTI_MF_COUNTED)
 				atomic_fetch_sub_explicit(&x->count, 1, memory_order_relaxed);
+			if (a->met != NULL)
+				atomic_fetch_add_explicit(&a->met->dropped, 1,
+				    memory_order_relaxed);
 			atomic_store_explicit(&old->next, dropped, memory_order_relaxed);
 			dropped = old;
 		}
@@ -314,11 +372,40 @@ full:
 	return NACT_EFULL;
 }
 
+/* cfg.metrics: count a delivered message (a's main-lane pushes, and the
+ * sending actor's messages out). */
+static inline void metrics_sent(nact_system *sys, struct nacti_actor *a, int ctl)
+{
+	nact_ctx *c = nacti_cur;
+	int mine = c != NULL && c->sys == sys;
+	if (!ctl) {
+		struct nacti_metrics *tm = a->pmet;
+		uint32_t wi = mine && c->w != NULL ? c->w->idx : NACTI_ENQ_SLOTS;
+		if (wi < NACTI_ENQ_SLOTS) /* single writer: this worker */
+			atomic_store_explicit(&tm->enq_w[wi],
+			    atomic_load_explicit(&tm->enq_w[wi], memory_order_relaxed) + 1,
+			    memory_order_relaxed);
+		else
+			atomic_fetch_add_explicit(&tm->enq_x, 1, memory_order_relaxed);
+	}
+	if (mine && c->self.v != 0 && c->a != NULL && c->a->met != NULL) {
+		/* single writer: the worker running the sender */
+		_Atomic uint64_t *o = &c->a->met->out;
+		atomic_store_explicit(o, atomic_load_explicit(o, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+	}
+}
+
 int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeout_ms)
 {
 	uint8_t *h = nacti_hdr(m);
 	nacti_put64(h + NACTI_OFF_TARGET, to.v);
 	if (NACTI_ID_NODE(to.v) != 0 || to.v == 0) {
+		/* node hook: a remote id goes to the transport */
+		int (*ns)(nact_system *, nact_aid, nact_msg *, int, int) =
+		    atomic_load_explicit(&sys->node_send, memory_order_acquire);
+		if (ns != NULL && to.v != 0)
+			return ns(sys, to, m, ctl, timeout_ms);
 		nacti_deadletter(sys, m, NACT_DL_UNKNOWN);
 		return 0;
 	}
@@ -364,6 +451,8 @@ int nacti_deliver(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeo
 			sched = nacti_mq_push(MQ(a), m);
 		}
 	}
+	if (sys->cfg.metrics)
+		metrics_sent(sys, a, ctl);
 	if (sched)
 		nacti_schedule(sys, a);
 	return 0;
@@ -498,11 +587,22 @@ static int drop_oldest(struct nacti_actor_ext *x)
 	    atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
 }
 
+/* cfg.metrics: the consumer popped one main-lane message (single writer). */
+static inline void metrics_popped(struct nacti_metrics *met)
+{
+	atomic_store_explicit(&met->deq, atomic_load_explicit(&met->deq, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+}
+
 static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 {
-	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0)
-		return nacti_mq_pop(MQ(a));
 	nact_msg *m;
+	if (x == NULL || atomic_load_explicit(&x->cap, memory_order_relaxed) == 0) {
+		m = nacti_mq_pop(MQ(a));
+		if (a->met != NULL && m != NULL)
+			metrics_popped(a->met);
+		return m;
+	}
 	int drop =
 	    atomic_load_explicit(&x->overflow, memory_order_relaxed) == NACT_OVERFLOW_DROP_OLDEST;
 	if (drop)
@@ -518,6 +618,8 @@ static nact_msg *cons_pop(struct nacti_actor *a, struct nacti_actor_ext *x)
 	}
 	if (drop)
 		nng_mtx_unlock(x->mtx);
+	if (a->met != NULL && m != NULL)
+		metrics_popped(a->met);
 	return m;
 }
 
@@ -575,6 +677,9 @@ static void die(nact_ctx *ctx)
 			nact_timer_cancel(sys, x->rcv_timer);
 		x->rcv_timer.v = 0;
 		x->rcv_timeout_ms = 0;
+		uint64_t op = atomic_exchange_explicit(&x->opid, 0, memory_order_relaxed);
+		if (op != 0)
+			nacti_ops_actor_ended(sys, op, ctx->reason, ctx->text);
 	}
 	if (a->fini != NULL)
 		a->fini(a->state);
@@ -614,18 +719,49 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* cfg.metrics: run the behaviour on m, counted, published in the worker's
+ * watchdog slot (actors/internal.h), timed one call in NACTI_TIME_EVERY. */
+static inline __attribute__((always_inline)) int metrics_call(nact_ctx *ctx,
+    struct nacti_metrics *met, nact_msg *m, const uint8_t *h)
+{
+	struct nacti_worker *w = ctx->w;
+	nact_behaviour fn = ctx->a->fn;
+	uint32_t type = nacti_le32(h + NACTI_OFF_TYPE);
+	uint64_t calls = atomic_load_explicit(&met->handled, memory_order_relaxed);
+	atomic_store_explicit(&met->handled, calls + 1, memory_order_relaxed);
+	uint64_t seq = 0;
+	int prof = 0;
+	if (w != NULL) {
+		seq = atomic_load_explicit(&w->wd_seq, memory_order_relaxed);
+		atomic_store_explicit(&w->wd_aid, ctx->self.v, memory_order_relaxed);
+		atomic_store_explicit(&w->wd_fn, (uintptr_t)fn, memory_order_relaxed);
+		atomic_store_explicit(&w->wd_type, type, memory_order_relaxed);
+		/* release: a reader that sees the odd seq sees the fields */
+		atomic_store_explicit(&w->wd_seq, seq + 1, memory_order_release);
+		prof = atomic_load_explicit(&ctx->sys->profiling, memory_order_relaxed);
+	}
+	int sample = calls % NACTI_TIME_EVERY == 0;
+	int rv =
+	    sample || prof ? nacti_metrics_timed(ctx, met, fn, m, type, sample, prof) : fn(ctx, m);
+	if (w != NULL)
+		atomic_store_explicit(&w->wd_seq, seq + 2, memory_order_release);
+	return rv;
+}
+
 /* Run the behaviour on m. A nonzero return ends the actor with that reason;
  * a handler that ran past the actor's deadline ends it with
  * NACT_EXIT_DEADLINE (it cannot be interrupted in-process, so this is
  * reported when it returns). */
-static void call_fn(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
+static inline __attribute__((always_inline)) void call_fn(nact_ctx *ctx, nact_msg *m,
+    const uint8_t *h, struct nacti_actor_ext *x)
 {
 	struct nacti_actor *a = ctx->a;
 	uint32_t dl = x != NULL ? x->deadline_ms : 0;
 	uint64_t t0 = dl ? mono_ms() : 0;
 	ctx->cur = m;
 	ctx->consumed = 0;
-	int rv = a->fn(ctx, m);
+	struct nacti_metrics *met = a->met;
+	int rv = met == NULL ? a->fn(ctx, m) : metrics_call(ctx, met, m, h);
 	if (rv != 0 && !ctx->exiting) {
 		ctx->exiting = 1;
 		ctx->reason = rv;
@@ -677,7 +813,7 @@ static void run_ctl(nact_ctx *ctx)
 			case NACTI_T_EXITSIG:
 				nact_msg_set_type(m, NACT_T_EXIT);
 				if (trap) {
-					call_fn(ctx, m, x);
+					call_fn(ctx, m, h, x);
 					keep = ctx->consumed;
 				} else if (nact_exit_info_read(m, &ei) == 0 &&
 				    ei.reason != NACT_EXIT_NORMAL) {
@@ -685,8 +821,9 @@ static void run_ctl(nact_ctx *ctx)
 				}
 				break;
 			case NACT_T_DOWN:
+			case NACT_T_CANCEL:
 			case NACT_T_EXIT: /* a trapped stop, re-queued above */
-				call_fn(ctx, m, x);
+				call_fn(ctx, m, h, x);
 				keep = ctx->consumed;
 				break;
 			case NACT_T_REQ_TIMEOUT:
@@ -733,7 +870,7 @@ static void handle(nact_ctx *ctx, nact_msg *m, struct nacti_actor_ext *x)
 	    nacti_le64(h + NACTI_OFF_CORR) != x->rcv_stamp) {
 		/* a receive timeout overtaken by a message: stale */
 	} else {
-		call_fn(ctx, m, x);
+		call_fn(ctx, m, h, x);
 	}
 	if (!ctx->consumed)
 		nacti_env_put(m);
@@ -825,6 +962,10 @@ void nacti_actors_fini(nact_system *sys)
 			free(x);
 		}
 	}
+	/* metrics blocks last: a monitor's threads (watchdog, Prometheus)
+	 * read every actor's until its destructor above stopped them */
+	for (uint32_t i = 0; i < n; i++)
+		nacti_metrics_free(nacti_actor_at(sys, i));
 	for (uint32_t s = 0; s < NACTI_ASLAB_MAX; s++) {
 		struct nacti_actor *slab =
 		    atomic_load_explicit(&sys->aslabs[s], memory_order_relaxed);

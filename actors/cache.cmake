@@ -1,2 +1,2 @@
 # actors/cache.cmake — sources of the cache area, appended to the library.
-# list(APPEND NACT_SOURCES actors/cache.c)
+list(APPEND NACT_SOURCES actors/cache.c)

@@ -42,6 +42,50 @@
 
 struct nacti_pending; /* request awaiting a reply (actors/request.c) */
 
+/* Per-actor metrics (cfg.metrics = 1; actors/monitor_rt.c). One block per
+ * actor struct, allocated when the struct is carved and kept for the
+ * system's lifetime (type-stable like the struct). Every field has a single
+ * writer, noted per field; readers use relaxed loads and accept a value a
+ * message old. hist[i] counts handler runs of [2^i, 2^(i+1)) ns. */
+#define NACTI_HBUCKETS 40
+#define NACTI_ENQ_SLOTS 7 /* workers 0..6 count pushes without an atomic add */
+#define NACTI_MNAME 48
+struct nacti_metrics {
+	/* consumer (the worker running the actor) */
+	_Atomic uint64_t deq;                  /* main-lane messages popped, all incarnations */
+	_Atomic uint64_t out;                  /* messages sent from its handlers */
+	_Atomic uint64_t handled;              /* behaviour calls */
+	_Atomic uint64_t timed;                /* calls timed (1 in NACTI_TIME_EVERY) */
+	_Atomic uint64_t busy_ns;              /* time inside the timed calls */
+	_Atomic uint64_t max_ns;               /* longest timed call */
+	_Atomic uint32_t hist[NACTI_HBUCKETS]; /* timed calls only: 2^32 x 64 calls */
+	/* producers of a drop-oldest mailbox (atomic add, slow path) */
+	_Atomic uint64_t dropped;
+	/* the spawner, before the id is published */
+	_Atomic uint64_t deq_base; /* deq at spawn */
+	_Atomic uint64_t drop_base;
+	_Atomic uint64_t spawn_ns;
+	_Atomic uint64_t name[NACTI_MNAME / 8]; /* registered name, NUL-padded */
+	/* the supervisor that restarted it (nacti_metrics_restarted) */
+	_Atomic uint32_t restarts;
+	/* main-lane pushes, all incarnations, on a line of their own that
+	 * only producers write: enq_w[i] by worker i of this system alone (a
+	 * plain increment), enq_x by any other thread (atomic add) */
+	_Alignas(64) _Atomic uint64_t enq_w[NACTI_ENQ_SLOTS];
+	_Atomic uint64_t enq_x;
+};
+
+/* The profiler: per worker, an open-addressed table of (behaviour, type)
+ * -> calls, ns. Written by its worker only; keys are published with
+ * release, counters read relaxed (actors/monitor_rt.c). */
+#define NACTI_PROF_SLOTS 512
+struct nacti_prof_slot {
+	_Atomic uintptr_t fn; /* 0 = empty; set once */
+	_Atomic uint32_t type;
+	_Atomic uint64_t calls;
+	_Atomic uint64_t ns;
+};
+
 /* One monitor: its reference and the other end (watcher or target). */
 struct nacti_mon {
 	uint64_t ref;
@@ -70,13 +114,24 @@ struct nacti_actor_ext {
 	/* consumer-owned */
 	struct nacti_mon *mons_out; /* monitors this actor holds: {ref, target} */
 	uint32_t nmons_out, capmons_out;
-	int trap;                      /* trap exits */
-	uint32_t deadline_ms;          /* handler deadline, 0 = none */
-	char *name;                    /* registered local name, or NULL */
-	struct nacti_pending *pending; /* outstanding requests */
-	int rcv_timeout_ms;            /* receive timeout, 0 = none */
-	uint64_t rcv_stamp;            /* messages handled (timeout check) */
-	nact_timer rcv_timer;          /* armed receive-timeout timer */
+	int trap;             /* trap exits */
+	uint32_t deadline_ms; /* handler deadline, 0 = none */
+	char *name;           /* registered local name, or NULL */
+	/* outstanding requests (actors/request.c): a list sorted by
+	 * deadline, earliest first, with one timer for the whole list */
+	struct nacti_pending *pending, *ptail;
+	struct nacti_pending *pfree; /* spare entries (at most 32) */
+	uint32_t npfree;
+	nact_timer rq_timer;  /* armed for rq_due, or 0 */
+	uint64_t rq_due;      /* deadline the timer is armed for, 0 = none */
+	uint64_t rq_seq;      /* arming count: the timer message's corr */
+	int rcv_timeout_ms;   /* receive timeout, 0 = none */
+	uint64_t rcv_stamp;   /* messages handled (timeout check) */
+	nact_timer rcv_timer; /* armed receive-timeout timer */
+	/* the operation this actor runs (nact_spawn_op), 0 = none; set at
+	 * spawn before the id is published, read by other threads
+	 * (nacti_actor_opid) */
+	_Atomic uint64_t opid;
 };
 
 /*
@@ -101,6 +156,9 @@ struct nacti_actor {
 	nact_state_fini fini;        /* state destructor (read at the end only) */
 	uint32_t gen;                /* generation of the current/next id */
 	uint32_t idx;                /* index in the actor table */
+	/* cfg.metrics: the metrics block as producers see it (the same
+	 * pointer as met, on the line they already touch); set at carve */
+	struct nacti_metrics *pmet;
 	/* line 1: the consumer's; written on every message (mq tail). */
 	_Alignas(64) nact_msg *mq_tail; /* main lane tail (current stub) */
 	/* control lane: Treiber stack. Pushed rarely, but polled by the
@@ -111,6 +169,7 @@ struct nacti_actor {
 	nact_behaviour fn;                      /* set at spawn, before id */
 	void *state;                            /* owned state */
 	uint32_t flags;                         /* NACTI_AF_* (consumer) */
+	struct nacti_metrics *met;              /* NULL unless cfg.metrics; set at carve */
 };
 
 /* A worker's local run queue: bounded ring. The owner pushes at tail;
@@ -140,6 +199,19 @@ struct nacti_worker {
 	int wake;                        /* under mtx */
 	nng_mtx *mtx;
 	nng_cv *cv;
+	/* watchdog slot (cfg.metrics): written by the worker around each
+	 * behaviour call, read by the watchdog. wd_seq is odd while a call
+	 * runs (incremented with release before and after it); readers check
+	 * it before and after reading aid/type/fn. No clock is read: a reader
+	 * knows how long a call has run from when a reader first saw its seq
+	 * (wd_seen_seq/wd_seen_ns, written by readers, relaxed). */
+	_Alignas(64) _Atomic uint64_t wd_seq;
+	_Atomic uint64_t wd_aid;
+	_Atomic uintptr_t wd_fn;
+	_Atomic uint32_t wd_type;
+	_Atomic uint64_t wd_seen_seq;
+	_Atomic uint64_t wd_seen_ns;
+	struct nacti_prof_slot *prof; /* NACTI_PROF_SLOTS, NULL unless metrics */
 };
 
 struct nacti_timers; /* actors/timer.c */
@@ -178,6 +250,17 @@ struct nact_system {
 	 * reach their hook from the closing branch, off the hot path. */
 	struct nacti_iso *iso;
 	struct nacti_child *child;
+	/* Node hooks (transport/node.c): set by nact_node_start, NULL when no
+	 * node ever ran. node_send takes a message to a remote id (node bits
+	 * set); node_monitor watches a remote target for a local watcher;
+	 * node_demonitor removes such a monitor (NACT_ENOENT if unknown).
+	 * Reached only from branches that already test the node bits, so the
+	 * local path pays nothing. node: the running node, NULL after stop. */
+	_Atomic(int (*)(nact_system *, nact_aid, nact_msg *, int, int)) node_send;
+	_Atomic(int (*)(nact_system *, nact_aid, nact_aid, uint64_t)) node_monitor;
+	_Atomic(int (*)(nact_system *, nact_aid, uint64_t)) node_demonitor;
+	_Atomic(void *) node;
+	_Atomic uint32_t node_users; /* hook calls in progress (stop waits) */
 	/* actors: written by spawn and exit */
 	_Alignas(64) struct nacti_actor *afree; /* free actor structs (via rq_next) */
 	_Atomic uint32_t acarved;               /* actor structs carved (release) */
@@ -197,6 +280,9 @@ struct nact_system {
 	nact_aid *dlsubs;
 	uint32_t ndlsubs;
 	_Atomic uint32_t ndlsubs_pub; /* lock-free "any subscriber?" */
+	/* metrics (actors/monitor_rt.c): profiler on/off, written by anyone */
+	_Atomic int profiling;
+	uint64_t open_ns; /* monotonic time at open */
 };
 
 /* The context a behaviour runs with (on the worker's stack). */
@@ -243,6 +329,12 @@ void nacti_links_notify(nact_system *sys, struct nacti_actor_ext *x, nact_aid se
 /* Deliver an exit-info control message (DOWN, EXIT or EXITSIG) to `to`. */
 int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
     nact_aid id, int reason, const char *text);
+/* Add a monitor {ref, watcher} on local actor target (the watcher may be
+ * remote: the DOWN is then routed by the node). 0, or NACT_ENOENT if target
+ * is not alive (nothing added), NACT_ENOMEM. Any thread. */
+int nacti_monitor_add(nact_system *sys, nact_aid target, uint64_t ref, nact_aid watcher);
+/* Remove monitor ref from local actor target, if both still exist. */
+void nacti_monitor_del(nact_system *sys, nact_aid target, uint64_t ref);
 /* Reset the link/monitor state of a reused ext (spawn). */
 void nacti_links_reset(struct nacti_actor_ext *x);
 void nacti_links_free(struct nacti_actor_ext *x);
@@ -281,6 +373,35 @@ void nacti_requests_drop(nact_system *sys, struct nacti_actor_ext *x);
 /* Count m as a dead letter for reason, report it to subscribers, free it. */
 void nacti_deadletter(nact_system *sys, nact_msg *m, int reason);
 void nacti_deadletters_fini(nact_system *sys);
+
+/* ---- actors/monitor_rt.c (cfg.metrics) ---- */
+/* Monotonic ns, the clock of handler timing and the watchdog. */
+uint64_t nacti_mono_ns(void);
+/* Carve time: a->met allocated (0 or NACT_ENOMEM). Close: freed. */
+int nacti_metrics_carve(struct nacti_actor *a);
+void nacti_metrics_free(struct nacti_actor *a);
+/* Spawn: reset the block for a new incarnation named name (may be NULL). */
+void nacti_metrics_spawn(struct nacti_actor *a, const char *name);
+/* cfg.metrics: one behaviour call in NACTI_TIME_EVERY is timed (every
+ * call while profiling): run fn on m between two clock reads and add the
+ * time to met (sample) and to the worker's profile (prof). Returns fn's.
+ * The untimed path is metrics_call in actors/actor.c. */
+#define NACTI_TIME_EVERY 64
+int nacti_metrics_timed(nact_ctx *ctx, struct nacti_metrics *met, nact_behaviour fn, nact_msg *m,
+    uint32_t type, int sample, int prof);
+/* A supervisor restarted a child as id, for the restarts-th time. */
+void nacti_metrics_restarted(nact_system *sys, nact_aid id, uint32_t restarts);
+/* Worker start/stop: the profiler table (0 or NACT_ENOMEM). */
+int nacti_metrics_worker(struct nacti_worker *w);
+void nacti_metrics_worker_fini(struct nacti_worker *w);
+
+/* ---- actors/monitor_srv.c: the registry server's "actors" verb ---- */
+struct msgpack_packer;
+/* Pack the whole reply map of "actors" (sort: counted string or NULL) into
+ * pk, or pack nothing and return the error text for the caller's error
+ * reply. */
+const char *nacti_mon_pack_actors(nact_system *sys, const char *sort, size_t sortn, int has_limit,
+    uint64_t limit, uint64_t proto_v, struct msgpack_packer *pk);
 
 /* ---- actors/log.c ---- */
 int nacti_log_init(nact_system *sys);
@@ -334,5 +455,19 @@ void nacti_ops_fini(nact_system *sys);
  * cancel, each op of a cancelled tree); it must not block nor call the
  * registry. Once this returns after clearing, no call is in progress. */
 void nacti_ops_set_hook(nact_system *sys, void (*fn)(void *arg, const nact_op_info *in), void *arg);
+/* Cancelable actors: the op is run by actor (after a cancel it gets
+ * NACT_T_CANCEL and grace_ms to end before it is killed). Any thread. */
+int nacti_ops_attach(nact_system *sys, nact_opid id, nact_aid actor, uint32_t grace_ms);
+/* The actor running op opid ended with reason: completes (normal),
+ * cancels (shutdown) or fails the op unless it is already final. */
+void nacti_ops_actor_ended(nact_system *sys, uint64_t opid, int reason, const char *text);
+/* Requests: a child op "request" of parent (see ops.c), and wait-for
+ * edges between the requester's op and the target actor's op
+ * (NACT_ECYCLE when the edge would close a cycle; logged). */
+int nacti_ops_request_begin(nact_system *sys, uint64_t parent, nact_aid to, uint64_t *ropp);
+int nacti_ops_wait_add(nact_system *sys, uint64_t waiter, uint64_t on, uint64_t corr);
+void nacti_ops_wait_del(nact_system *sys, uint64_t waiter, uint64_t corr);
+/* The op of a live local actor (nact_spawn_op), or 0. Any thread. */
+uint64_t nacti_actor_opid(nact_system *sys, nact_aid id);
 
 #endif

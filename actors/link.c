@@ -254,6 +254,16 @@ int nact_monitor(nact_ctx *ctx, nact_aid target, uint64_t *refp)
 		return rv;
 	nact_system *sys = ctx->sys;
 	uint64_t ref = atomic_fetch_add_explicit(&sys->corr_next, 1, memory_order_relaxed);
+	if (NACTI_ID_NODE(target.v) != 0) { /* node hook: a remote target */
+		int (*nm)(nact_system *, nact_aid, nact_aid, uint64_t) =
+		    atomic_load_explicit(&sys->node_monitor, memory_order_acquire);
+		if (nm == NULL)
+			return nacti_send_exitinfo(sys, ctx->self, NACT_T_DOWN, ref, target, target,
+			    NACT_EXIT_NOPROC, NULL);
+		if ((rv = nm(sys, ctx->self, target, ref)) == 0 && refp != NULL)
+			*refp = ref;
+		return rv;
+	}
 	int added = 0;
 	struct nacti_actor *t = live_ext(sys, target, &tx);
 	if (t != NULL) {
@@ -288,6 +298,20 @@ int nact_monitor(nact_ctx *ctx, nact_aid target, uint64_t *refp)
 	return 0;
 }
 
+int nacti_monitor_add(nact_system *sys, nact_aid target, uint64_t ref, nact_aid watcher)
+{
+	struct nacti_actor_ext *tx;
+	int rv = NACT_ENOENT;
+	struct nacti_actor *t = live_ext(sys, target, &tx);
+	if (t == NULL)
+		return NACT_ENOENT;
+	nng_mtx_lock(tx->mtx);
+	if (atomic_load_explicit(&t->id, memory_order_seq_cst) == target.v)
+		rv = mon_add(&tx->mons_in, &tx->nmons_in, &tx->capmons_in, ref, watcher);
+	nng_mtx_unlock(tx->mtx);
+	return rv;
+}
+
 /* The ext of id, locked, if id still names a live actor that has one;
  * else NULL (nothing locked). For removals: no ext means nothing to remove. */
 static struct nacti_actor_ext *lock_if_live(nact_system *sys, nact_aid id)
@@ -319,10 +343,20 @@ int nact_demonitor(nact_ctx *ctx, uint64_t ref)
 {
 	struct nacti_actor_ext *me = ctx ? nacti_actor_ext(ctx->a) : NULL;
 	nact_aid target;
-	if (me == NULL || !mon_del(me->mons_out, &me->nmons_out, ref, &target))
-		return NACT_ENOENT;
+	if (me == NULL || !mon_del(me->mons_out, &me->nmons_out, ref, &target)) {
+		/* node hook: a monitor of a remote actor */
+		int (*nd)(nact_system *, nact_aid, uint64_t) = ctx == NULL ?
+		    NULL :
+		    atomic_load_explicit(&ctx->sys->node_demonitor, memory_order_acquire);
+		return nd != NULL ? nd(ctx->sys, ctx->self, ref) : NACT_ENOENT;
+	}
 	unmonitor_at(ctx->sys, target, ref);
 	return 0;
+}
+
+void nacti_monitor_del(nact_system *sys, nact_aid target, uint64_t ref)
+{
+	unmonitor_at(sys, target, ref);
 }
 
 /* ---- links ---- */

@@ -4,12 +4,19 @@
  * DESIGN
  * A request is an ordinary message with NACT_MF_REQUEST, a correlation id
  * and an absolute deadline in its header. From an actor (nact_request) the
- * pending entry lives in the requester's ext, and a timer armed in advance
- * puts NACT_T_REQ_TIMEOUT on the requester's control lane. Whichever of
- * reply and timeout reaches the requester first removes the pending entry
- * and calls the callback; the other finds no entry (a late reply becomes a
- * dead letter "late", a late timeout is ignored). So the callback runs
- * exactly once, always on the requester's own turn.
+ * pending entry lives in the requester's ext, in a list sorted by deadline
+ * (earliest first; appended at the tail in the common case of one
+ * timeout). One timer per actor, armed for the earliest deadline, puts
+ * NACT_T_REQ_TIMEOUT (corr = the arming count) on the control lane; it
+ * times out every entry that is due and re-arms for the next. A reply
+ * removes its entry and leaves the timer alone, so a steady stream of
+ * requests costs no timer operation per request: the timer fires about
+ * once per deadline window (measured: the cache benchmark's request path
+ * went from ~3,650 to ~2,770 instructions per request/reply). Whichever
+ * of reply and timeout reaches the requester first removes the entry and
+ * calls the callback; the other finds no entry (a late reply becomes a
+ * dead letter "late"). So the callback runs exactly once, always on the
+ * requester's own turn. Entries come from a small per-actor free list.
  *
  * The deadline travels with the request: if it passes before the callee
  * gets to it, the callee drops it unhandled ("expired"), so a caller that
@@ -25,28 +32,122 @@
 #include "actors/internal.h"
 
 struct nacti_pending {
-	struct nacti_pending *next;
+	struct nacti_pending *next, *prev; /* x->pending, by deadline */
 	uint64_t corr;
+	uint64_t due;
 	nact_reply_fn cb;
 	void *arg;
-	nact_timer timer;
+	uint64_t rop;  /* the request's own operation (child of the caller's), or 0 */
+	uint64_t wait; /* the requester's op, with a wait-for edge on corr, or 0 */
 };
+
+#define PFREE_MAX 32
+
+/* The request is over (reply, timeout, requester gone): end its op with
+ * status (complete) or reason (cancel) and drop the wait-for edge. */
+static void pending_end(nact_system *sys, struct nacti_pending *p, int reason, const char *msg)
+{
+	if (p->wait != 0)
+		nacti_ops_wait_del(sys, p->wait, p->corr);
+	if (p->rop == 0)
+		return;
+	if (reason == NACT_CANCEL_NONE)
+		nact_op_complete(sys, (nact_opid){p->rop}); /* ESTATE if cancelled first */
+	else
+		nact_op_cancel(sys, (nact_opid){p->rop}, reason, msg);
+}
 
 static uint64_t corr_new(nact_system *sys)
 {
 	return atomic_fetch_add_explicit(&sys->corr_next, 1, memory_order_relaxed);
 }
 
+static struct nacti_pending *pending_new(struct nacti_actor_ext *x)
+{
+	struct nacti_pending *p = x->pfree;
+	if (p != NULL) {
+		x->pfree = p->next;
+		x->npfree--;
+		return p;
+	}
+	return malloc(sizeof(*p));
+}
+
+static void pending_free(struct nacti_actor_ext *x, struct nacti_pending *p)
+{
+	if (x->npfree >= PFREE_MAX) {
+		free(p);
+		return;
+	}
+	p->next = x->pfree;
+	x->pfree = p;
+	x->npfree++;
+}
+
+/* Insert p in deadline order: from the tail, since requests made with
+ * one timeout arrive in deadline order (O(1) then). */
+static void pending_insert(struct nacti_actor_ext *x, struct nacti_pending *p)
+{
+	struct nacti_pending *q = x->ptail;
+	while (q != NULL && q->due > p->due)
+		q = q->prev;
+	p->prev = q;
+	p->next = q != NULL ? q->next : x->pending;
+	if (p->next != NULL)
+		p->next->prev = p;
+	else
+		x->ptail = p;
+	if (q != NULL)
+		q->next = p;
+	else
+		x->pending = p;
+}
+
+static void pending_unlink(struct nacti_actor_ext *x, struct nacti_pending *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		x->pending = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		x->ptail = p->prev;
+}
+
+/* Replies mostly come in request order: look from the oldest. */
 static struct nacti_pending *pending_take(struct nacti_actor_ext *x, uint64_t corr)
 {
-	for (struct nacti_pending **pp = &x->pending; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->corr == corr) {
-			struct nacti_pending *p = *pp;
-			*pp = p->next;
+	for (struct nacti_pending *p = x->pending; p != NULL; p = p->next) {
+		if (p->corr == corr) {
+			pending_unlink(x, p);
 			return p;
 		}
 	}
 	return NULL;
+}
+
+/* Make the actor's one request timer fire at `due` (earlier than what it
+ * is armed for, or nothing is armed). The timer message carries the arming
+ * count in corr; a message of an older arming is ignored when it comes. */
+static int timer_arm(nact_system *sys, nact_aid self, struct nacti_actor_ext *x, uint64_t due)
+{
+	nact_msg *tm;
+	nact_timer t;
+	int rv = nact_msg_alloc(&tm, sys, NACT_T_REQ_TIMEOUT);
+	if (rv != 0)
+		return rv;
+	nacti_put64(nacti_hdr(tm) + NACTI_OFF_CORR, x->rq_seq + 1);
+	if ((rv = nacti_timer_add(sys, self, tm, 1, due, &t)) != 0) {
+		nact_msg_free(tm);
+		return rv;
+	}
+	x->rq_seq++;
+	if (x->rq_timer.v != 0)
+		nact_timer_cancel(sys, x->rq_timer);
+	x->rq_timer = t;
+	x->rq_due = due;
+	return 0;
 }
 
 int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact_reply_fn cb,
@@ -61,39 +162,56 @@ int nact_request(nact_ctx *ctx, nact_aid to, nact_msg *req, int timeout_ms, nact
 	int rv = nacti_ext_get(ctx->a, &x);
 	if (rv != 0)
 		return rv;
-	struct nacti_pending *p = malloc(sizeof(*p));
+	struct nacti_pending *p = pending_new(x);
 	if (p == NULL)
 		return NACT_ENOMEM;
-	nact_msg *tm;
-	rv = nact_msg_alloc(&tm, sys, NACT_T_REQ_TIMEOUT);
-	if (rv != 0) {
-		free(p);
-		return rv;
-	}
 	uint64_t corr = corr_new(sys);
 	uint64_t due = nact_now(sys) + (uint64_t)timeout_ms * 1000000u;
-	nacti_put64(nacti_hdr(tm) + NACTI_OFF_CORR, corr);
+	/* The operation and deadline this request works for: those of the
+	 * message being handled (propagation), else the actor's own op. */
+	uint64_t parent = 0, own = atomic_load_explicit(&x->opid, memory_order_relaxed);
+	/* (not when the handler already forwarded or took the message: its
+	 * header is someone else's now) */
+	if (ctx->cur != NULL && !ctx->consumed && ctx->cur->nm != NULL) {
+		const uint8_t *ch = nacti_hdr(ctx->cur);
+		uint64_t cdl = nacti_le64(ch + NACTI_OFF_DEADLINE);
+		parent = nacti_le64(ch + NACTI_OFF_OPID);
+		if (cdl != 0 && cdl < due)
+			due = cdl;
+	}
+	if (parent == 0)
+		parent = own;
 	p->corr = corr;
+	p->due = due;
 	p->cb = cb;
 	p->arg = arg;
-	p->timer.v = 0;
-	if ((rv = nacti_timer_add(sys, ctx->self, tm, 1, due, &p->timer)) != 0) {
-		nact_msg_free(tm);
-		free(p);
+	p->rop = 0;
+	p->wait = 0;
+	if (parent != 0 && (rv = nacti_ops_request_begin(sys, parent, to, &p->rop)) != 0) {
+		pending_free(x, p);
 		return rv;
 	}
+	if (own != 0) {
+		uint64_t on = nacti_actor_opid(sys, to);
+		if (on != 0 && (rv = nacti_ops_wait_add(sys, own, on, corr)) != 0)
+			goto fail;
+		p->wait = on != 0 ? own : 0;
+	}
+	if ((x->rq_due == 0 || due < x->rq_due) && (rv = timer_arm(sys, ctx->self, x, due)) != 0)
+		goto fail;
 	uint8_t *h = nacti_hdr(req);
 	nacti_put16(h + NACTI_OFF_FLAGS, nacti_le16(h + NACTI_OFF_FLAGS) | NACT_MF_REQUEST);
 	nacti_put64(h + NACTI_OFF_CORR, corr);
 	nacti_put64(h + NACTI_OFF_DEADLINE, due);
-	p->next = x->pending;
-	x->pending = p;
-	rv = nact_send(sys, to, req);
-	if (rv != 0) {
-		pending_take(x, corr);
-		nact_timer_cancel(sys, p->timer);
-		free(p);
-	}
+	if (p->rop != 0 || parent != 0)
+		nacti_put64(h + NACTI_OFF_OPID, p->rop != 0 ? p->rop : parent);
+	pending_insert(x, p);
+	if ((rv = nact_send(sys, to, req)) == 0)
+		return 0;
+	pending_unlink(x, p); /* the timer stays: it finds nothing due */
+fail:
+	pending_end(sys, p, NACT_CANCEL_MANUAL, nact_strerror(rv));
+	pending_free(x, p);
 	return rv;
 }
 
@@ -107,33 +225,62 @@ void nacti_request_reply(nact_ctx *ctx, nact_msg *m)
 		nacti_deadletter(ctx->sys, m, NACT_DL_LATE);
 		return;
 	}
-	nact_timer_cancel(ctx->sys, p->timer);
+	/* The timer is left armed: it fires at most once per deadline
+	 * window whatever the request rate, finds what is due then, and
+	 * re-arms for the next deadline. */
+	pending_end(ctx->sys, p, NACT_CANCEL_NONE, NULL);
 	p->cb(ctx, m, 0, p->arg);
-	free(p);
+	pending_free(x, p);
 }
 
-void nacti_request_timeout(nact_ctx *ctx, uint64_t corr)
+void nacti_request_timeout(nact_ctx *ctx, uint64_t seq)
 {
+	nact_system *sys = ctx->sys;
 	struct nacti_actor_ext *x = nacti_actor_ext(ctx->a);
-	struct nacti_pending *p = x ? pending_take(x, corr) : NULL;
-	if (p == NULL)
-		return;
+	if (x == NULL || seq != x->rq_seq || x->rq_due == 0)
+		return;    /* an older arming: the current timer is still armed */
+	x->rq_timer.v = 0; /* this one fired */
+	x->rq_due = 0;
+	uint64_t now = nact_now(sys);
 	nact_msg *prev = ctx->cur;
 	ctx->cur = NULL;
-	p->cb(ctx, NULL, NACT_ETIMEDOUT, p->arg);
+	struct nacti_pending *p;
+	/* Callbacks may make requests (arming the timer again) or end the
+	 * actor: take the head afresh each time. */
+	while ((p = x->pending) != NULL && p->due <= now && !ctx->exiting) {
+		pending_unlink(x, p);
+		pending_end(sys, p, NACT_CANCEL_TIMEOUT, "request timed out");
+		p->cb(ctx, NULL, NACT_ETIMEDOUT, p->arg);
+		pending_free(x, p);
+	}
 	ctx->cur = prev;
-	free(p);
+	if ((p = x->pending) != NULL && (x->rq_due == 0 || p->due < x->rq_due) &&
+	    timer_arm(sys, ctx->self, x, p->due) != 0)
+		nact_log(sys, NACT_LOG_ERROR, "actor %#llx: cannot arm its request timer",
+		    (unsigned long long)ctx->self.v);
 }
 
-/* The actor ended: its callbacks are never called; timers cancelled. */
+/* The actor ended: its callbacks are never called; the timer cancelled,
+ * spare entries freed. */
 void nacti_requests_drop(nact_system *sys, struct nacti_actor_ext *x)
 {
 	while (x->pending != NULL) {
 		struct nacti_pending *p = x->pending;
 		x->pending = p->next;
-		nact_timer_cancel(sys, p->timer);
+		pending_end(sys, p, NACT_CANCEL_PARENT, "requester ended");
 		free(p);
 	}
+	x->ptail = NULL;
+	while (x->pfree != NULL) {
+		struct nacti_pending *p = x->pfree;
+		x->pfree = p->next;
+		free(p);
+	}
+	x->npfree = 0;
+	if (x->rq_timer.v != 0)
+		nact_timer_cancel(sys, x->rq_timer);
+	x->rq_timer.v = 0;
+	x->rq_due = 0;
 }
 
 int nact_reply_to(nact_system *sys, nact_aid to, uint64_t corr, nact_msg *reply)
@@ -265,7 +412,7 @@ int nact_call(nact_system *sys, nact_aid to, nact_msg *req, int timeout_ms, nact
 	NACTI_CHILD_REFUSE(sys); /* isolation hook */
 	if (nacti_cur != NULL)
 		return NACT_EDEADLK;
-	if (!nact_alive(sys, to))
+	if (NACTI_ID_NODE(to.v) == 0 && !nact_alive(sys, to)) /* remote: node hook */
 		return NACT_ENOENT;
 	struct waiter *w = calloc(1, sizeof(*w));
 	if (w == NULL)

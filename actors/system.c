@@ -31,7 +31,7 @@ int nact_system_open(nact_system **sysp, const nact_config *cfg)
 		nact_config_init(&c);
 	if (c.clock != NACT_CLOCK_MONOTONIC && c.clock != NACT_CLOCK_MANUAL)
 		return NACT_EINVAL;
-	if (c.workers > 256)
+	if (c.workers > 256 || (c.metrics != 0 && c.metrics != 1))
 		return NACT_EINVAL;
 	if (c.workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -51,6 +51,7 @@ int nact_system_open(nact_system **sysp, const nact_config *cfg)
 		return NACT_ENOMEM;
 	sys->cfg = c;
 	sys->nworkers = c.workers;
+	sys->open_ns = nacti_mono_ns();
 	atomic_store(&sys->corr_next, 1);
 	if ((rv = nacti_log_init(sys)) != 0)
 		goto out_free;

@@ -13,10 +13,17 @@
  *
  *   peer=nactor bench=op_register n=N seconds=S rate=R ns_per_op=X
  *   peer=nactor bench=op_cancel_tree n=T seconds=S rate=R
+ *   peer=nactor bench=op_cancel_actors n=T seconds=S rate=R
  *
- * and checks its own results: every call succeeds, the callbacks ran
- * exactly T times, and nothing is left live.
+ * op_cancel_actors: T cancelable actors (nact_spawn_op) whose operations
+ * form the same tree, each ending itself when it gets NACT_T_CANCEL; timed
+ * from the cancel of the root until every actor has ended (its state
+ * destructor ran), on the default number of workers.
+ *
+ * Every figure checks its own results: every call succeeds, the callbacks
+ * ran exactly T times, every actor ended, and nothing is left live.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -36,6 +43,66 @@ static void count_cb(void *arg, nact_opid id, int reason)
 	(*n)++;
 	(void)id;
 	(void)reason;
+}
+
+static int leaver_fn(nact_ctx *ctx, nact_msg *m)
+{
+	if (nact_msg_type(m) == NACT_T_CANCEL)
+		nact_exit(ctx, 0);
+	return 0;
+}
+
+static void leaver_fini(void *state)
+{
+	atomic_fetch_add_explicit((atomic_long *)state, 1, memory_order_relaxed);
+}
+
+/* T op-running actors in a tree; cancel the root op; wait for all ends. */
+static int cancel_actors(long tn)
+{
+	nact_system *sys;
+	int rv;
+	static atomic_long ended;
+	if ((rv = nact_system_open(&sys, NULL)) != 0) {
+		fprintf(stderr, "open: %s\n", nact_strerror(rv));
+		return 1;
+	}
+	nact_opid *ids = malloc((size_t)tn * sizeof(*ids));
+	if (ids == NULL)
+		return 1;
+	atomic_store(&ended, 0);
+	for (long i = 0; i < tn; i++) {
+		nact_op_opts oo = {.name = "actor",
+		    .parent = i == 0 ? NACT_OPID_NONE : ids[(i - 1) / 10]};
+		nact_aid a;
+		if ((rv = nact_spawn_op(&a, &ids[i], sys, leaver_fn, &ended, leaver_fini, NULL,
+		         &oo)) != 0) {
+			fprintf(stderr, "actor %ld: %s\n", i, nact_strerror(rv));
+			return 1;
+		}
+	}
+	double t0 = now_s();
+	if ((rv = nact_op_cancel(sys, ids[0], NACT_CANCEL_MANUAL, "bench")) != 0) {
+		fprintf(stderr, "cancel: %s\n", nact_strerror(rv));
+		return 1;
+	}
+	/* Poll for the ends (1 ms naps): the figure includes every actor's
+	 * turn to handle its cancel and end. Give up after 60 s. */
+	struct timespec nap = {0, 1000000};
+	while (atomic_load(&ended) < tn && now_s() - t0 < 60)
+		nanosleep(&nap, NULL);
+	double s = now_s() - t0;
+	long got = atomic_load(&ended);
+	printf("peer=nactor bench=op_cancel_actors n=%ld seconds=%.3f rate=%.0f\n", tn, s, tn / s);
+	size_t live = 1;
+	int bad = got != tn;
+	bad |= nact_op_list(sys, NACT_OP_RUNNING, NULL, 0, &live) != 0 || live != 0;
+	if (bad)
+		fprintf(stderr, "check failed: %ld of %ld actors ended, %zu ops live\n", got, tn,
+		    live);
+	free(ids);
+	nact_system_close(sys, 5000);
+	return bad;
 }
 
 static long arg_or(int argc, char **argv, int i, long dflt)
@@ -112,5 +179,7 @@ int main(int argc, char **argv)
 		    live);
 	free(ids);
 	nact_system_close(sys, 1000);
-	return bad;
+	if (bad)
+		return 1;
+	return cancel_actors(tn);
 }

@@ -70,8 +70,27 @@ struct cbrec {
 	struct cbrec *next;
 	void (*cb)(void *arg, nact_opid id, int reason);
 	void *arg;
+	int own_arg; /* arg is ours (malloc'd): freed with the record */
 	nact_opid id;
 	int reason;
+};
+
+/* A cancelled operation owned by an actor: after the unlock the actor gets
+ * NACT_T_CANCEL and, grace_ms later, is killed if still alive. */
+struct ownrec {
+	struct ownrec *next;
+	nact_aid actor;
+	uint32_t grace_ms;
+	nact_opid id;
+	int reason;
+	char msg[256];
+};
+
+/* A wait-for edge: the op waits on a request (corr) served by op `on`. */
+struct wedge {
+	struct wedge *next;
+	uint64_t corr;
+	uint64_t on;
 };
 
 struct op {
@@ -85,7 +104,19 @@ struct op {
 	uint64_t tseq;               /* which arming the timer belongs to */
 	uint64_t pub_ns;             /* 1 + time of the last progress event, 0: none */
 	int pub_held;                /* a progress report not published yet */
-	nact_op_info info;           /* the public view */
+	nact_aid owner;              /* cancelable actor running it, or 0 */
+	uint32_t grace_ms;           /* the owner's grace after a cancel */
+	/* condition source (cancel_when): checked every cint ms */
+	int (*cond)(void *arg, nact_opid id);
+	void *cond_arg;
+	int cint;
+	nact_timer ctimer;   /* the next check, or 0 */
+	uint64_t cseq;       /* which arming of the condition ctimer belongs to */
+	int quiet;           /* a request's op: kept in the history only if it
+	                        did not complete */
+	struct wedge *waits; /* wait-for edges out of this op */
+	uint64_t mark;       /* cycle search epoch */
+	nact_op_info info;   /* the public view */
 };
 
 struct nacti_ops {
@@ -116,6 +147,10 @@ struct nacti_ops {
 	/* live supervisors (the "tree" verb), under mtx; nsup used */
 	struct nacti_supent *sups;
 	uint32_t nsup, capsup;
+	/* wait-for graph: search epoch, cycles refused, the last one */
+	uint64_t epoch;
+	uint64_t ncycles;
+	char last_cycle[256];
 };
 
 /* Tell the hook, if any, about o's new status (under t->mtx). */
@@ -200,8 +235,19 @@ static void free_cbs(struct cbrec *c)
 {
 	while (c != NULL) {
 		struct cbrec *n = c->next;
+		if (c->own_arg)
+			free(c->arg);
 		free(c);
 		c = n;
+	}
+}
+
+static void free_wedges(struct wedge *e)
+{
+	while (e != NULL) {
+		struct wedge *n = e->next;
+		free(e);
+		e = n;
 	}
 }
 
@@ -213,6 +259,7 @@ void nacti_ops_fini(nact_system *sys)
 	for (struct op *o = t->ahead; o != NULL;) {
 		struct op *n = o->anext;
 		free_cbs(o->cbs);
+		free_wedges(o->waits);
 		free(o);
 		o = n;
 	}
@@ -300,7 +347,7 @@ static void history_push(struct nacti_ops *t, const nact_op_info *in)
  * live children, copy it to the history and free it. Its callbacks are
  * appended to *run (cancel) or freed (complete, fail). */
 static void finalize(nact_system *sys, struct nacti_ops *t, struct op *o, int status, int reason,
-    const char *msg, struct cbrec ***runtail)
+    const char *msg, struct cbrec ***runtail, struct ownrec **own)
 {
 	OPS_PFLUSH(t, o);
 	o->info.status = status;
@@ -312,6 +359,22 @@ static void finalize(nact_system *sys, struct nacti_ops *t, struct op *o, int st
 		o->info.progress = 1.0;
 	if (o->timer.v != 0) /* its deadline is moot: free the timer now */
 		nact_timer_cancel(sys, o->timer);
+	if (o->ctimer.v != 0)
+		nact_timer_cancel(sys, o->ctimer);
+	free_wedges(o->waits);
+	o->waits = NULL;
+	if (own != NULL && o->owner.v != 0) {
+		struct ownrec *r = malloc(sizeof(*r));
+		if (r != NULL) { /* else the actor is not told: it ends with the system */
+			r->actor = o->owner;
+			r->grace_ms = o->grace_ms;
+			r->id = o->info.id;
+			r->reason = reason;
+			snprintf(r->msg, sizeof(r->msg), "%s", o->info.message);
+			r->next = *own;
+			*own = r;
+		}
+	}
 
 	/* hash */
 	struct op **pp = &t->b[o->info.id.v & (t->nb - 1)];
@@ -356,7 +419,8 @@ static void finalize(nact_system *sys, struct nacti_ops *t, struct op *o, int st
 		free_cbs(o->cbs);
 	}
 	OPS_HOOK(t, o);
-	history_push(t, &o->info);
+	if (!(o->quiet && status == NACT_OP_COMPLETED))
+		history_push(t, &o->info);
 	if (t->ncache < OPS_CACHE) {
 		o->hnext = t->cache;
 		t->cache = o;
@@ -372,10 +436,14 @@ static void run_cbs(struct cbrec *c)
 	while (c != NULL) {
 		struct cbrec *n = c->next;
 		c->cb(c->arg, c->id, c->reason);
+		if (c->own_arg)
+			free(c->arg);
 		free(c);
 		c = n;
 	}
 }
+
+static void tell_owners(nact_system *sys, struct ownrec *r);
 
 /* ---- the API ---- */
 
@@ -417,6 +485,16 @@ int nact_op_create(nact_opid *idp, nact_system *sys, const char *name, nact_opid
 	o->tseq = 0;
 	o->pub_ns = 0;
 	o->pub_held = 0;
+	o->owner.v = 0;
+	o->grace_ms = 0;
+	o->cond = NULL;
+	o->cond_arg = NULL;
+	o->cint = 0;
+	o->ctimer.v = 0;
+	o->cseq = 0;
+	o->quiet = 0;
+	o->waits = NULL;
+	o->mark = 0;
 	o->cbs = NULL;
 	o->cbtail = &o->cbs;
 	o->info.id.v = t->next++;
@@ -532,7 +610,7 @@ static int end_op(nact_system *sys, nact_opid id, int status, const char *msg)
 	else if (o->info.status != NACT_OP_RUNNING)
 		rv = NACT_ESTATE;
 	else
-		finalize(sys, t, o, status, NACT_CANCEL_NONE, msg, NULL);
+		finalize(sys, t, o, status, NACT_CANCEL_NONE, msg, NULL, NULL);
 	nng_mtx_unlock(t->mtx);
 	return rv;
 }
@@ -554,6 +632,7 @@ static int cancel_op(nact_system *sys, nact_opid id, int reason, const char *msg
 {
 	struct nacti_ops *t = sys->ops;
 	struct cbrec *run = NULL, **runtail = &run;
+	struct ownrec *own = NULL;
 	nng_mtx_lock(t->mtx);
 	struct op *root = find(t, id.v);
 	if (root == NULL || (seq != 0 && root->tseq != seq)) {
@@ -572,13 +651,14 @@ static int cancel_op(nact_system *sys, nact_opid id, int reason, const char *msg
 		if (o == root) {
 			finalize(sys, t, o,
 			    reason == NACT_CANCEL_TIMEOUT ? NACT_OP_TIMEDOUT : NACT_OP_CANCELLED,
-			    reason, msg, &runtail);
+			    reason, msg, &runtail, &own);
 			break;
 		}
-		finalize(sys, t, o, NACT_OP_CANCELLED, NACT_CANCEL_PARENT, msg, &runtail);
+		finalize(sys, t, o, NACT_OP_CANCELLED, NACT_CANCEL_PARENT, msg, &runtail, &own);
 		o = p;
 	}
 	nng_mtx_unlock(t->mtx);
+	tell_owners(sys, own);
 	run_cbs(run);
 	return 0;
 }
@@ -592,13 +672,26 @@ int nact_op_cancel(nact_system *sys, nact_opid id, int reason, const char *msg)
 
 /* ---- deadlines ---- */
 
-#define OPS_T_DEADLINE 1u /* the deadline actor's only message: [id, seq, ms] */
+#define OPS_T_DEADLINE 1u /* [id, seq, ms]: a deadline passed */
+#define OPS_T_GRACE 2u    /* [actor, id, ms]: a cancelled owner's grace ended */
+#define OPS_T_COND 3u     /* [id]: time to check the op's condition */
+
+static void grace_end(nact_ctx *ctx, nact_msg *m);
+static void cond_check(nact_ctx *ctx, nact_msg *m);
 
 static int deadline_fn(nact_ctx *ctx, nact_msg *m)
 {
 	nact_reader r;
 	uint32_t n;
 	uint64_t id, seq, ms;
+	if (nact_msg_type(m) == OPS_T_GRACE) {
+		grace_end(ctx, m);
+		return 0;
+	}
+	if (nact_msg_type(m) == OPS_T_COND) {
+		cond_check(ctx, m);
+		return 0;
+	}
 	if (nact_msg_type(m) != OPS_T_DEADLINE || nact_reader_init(&r, m, NULL) != 0)
 		return 0; /* not ours: ignore */
 	int bad = nact_read_array(&r, &n) != 0 || n != 3 || nact_read_uint(&r, &id) != 0 ||
@@ -727,6 +820,7 @@ int nact_op_on_cancel(nact_system *sys, nact_opid id,
 	c->next = NULL;
 	c->cb = cb;
 	c->arg = arg;
+	c->own_arg = 0;
 	int rv = 0, now_reason = NACT_CANCEL_NONE;
 	nng_mtx_lock(t->mtx);
 	struct op *o = find(t, id.v);
@@ -868,4 +962,459 @@ size_t nacti_sups_list(nact_system *sys, struct nacti_supent *out, size_t max)
 		out[i] = t->sups[i];
 	nng_mtx_unlock(t->mtx);
 	return n;
+}
+/* ---- cancelable actors ---- */
+
+/* Send one (actor, op) pair the cancel message and arm its grace timer.
+ * Any thread, no lock held. */
+static void tell_owner(nact_system *sys, const struct ownrec *r)
+{
+	nact_msg *m;
+	nact_pack pk;
+	if (nact_msg_alloc(&m, sys, NACT_T_CANCEL) != 0)
+		return;
+	nact_pack_init(&pk, m);
+	nact_pack_array(&pk, 3);
+	nact_pack_uint(&pk, r->id.v);
+	nact_pack_str(&pk, nact_op_reason_str(r->reason));
+	nact_pack_str(&pk, r->msg);
+	nact_msg_set_opid(m, r->id.v);
+	if (nact_pack_error(&pk) != 0 || nacti_deliver(sys, r->actor, m, 1, 0) != 0)
+		nact_msg_free(m);
+	/* The grace timer: the actor is killed when it ends if still alive
+	 * (ids are never reused, so a kill of an ended actor is a no-op). */
+	nact_aid a;
+	if (deadline_actor(sys, &a) != 0 || nact_msg_alloc(&m, sys, OPS_T_GRACE) != 0) {
+		nact_kill(sys, r->actor); /* closing, or no memory: no grace */
+		return;
+	}
+	nact_pack_init(&pk, m);
+	nact_pack_array(&pk, 3);
+	nact_pack_uint(&pk, r->actor.v);
+	nact_pack_uint(&pk, r->id.v);
+	nact_pack_uint(&pk, r->grace_ms);
+	if (nact_pack_error(&pk) != 0 || nact_send_after(sys, a, m, (int)r->grace_ms, NULL) != 0) {
+		nact_msg_free(m);
+		nact_kill(sys, r->actor);
+	}
+}
+
+/* Tell the owners of a cancelled tree, children first (the list was built
+ * parents first), and free the records. */
+static void tell_owners(nact_system *sys, struct ownrec *r)
+{
+	struct ownrec *rev = NULL;
+	while (r != NULL) {
+		struct ownrec *n = r->next;
+		r->next = rev;
+		rev = r;
+		r = n;
+	}
+	while (rev != NULL) {
+		struct ownrec *n = rev->next;
+		tell_owner(sys, rev);
+		free(rev);
+		rev = n;
+	}
+}
+
+static void grace_end(nact_ctx *ctx, nact_msg *m)
+{
+	nact_reader r;
+	uint32_t n;
+	uint64_t aid, id, ms;
+	if (nact_reader_init(&r, m, NULL) != 0)
+		return;
+	int bad = nact_read_array(&r, &n) != 0 || n != 3 || nact_read_uint(&r, &aid) != 0 ||
+	    nact_read_uint(&r, &id) != 0 || nact_read_uint(&r, &ms) != 0;
+	nact_reader_fini(&r);
+	if (bad)
+		return;
+	nact_system *sys = nact_sys(ctx);
+	if (nact_kill(sys, (nact_aid){aid}) == 0)
+		nact_log(sys, NACT_LOG_WARN,
+		    "operation %llu: actor %#llx still running %llu ms after its cancel: killed",
+		    (unsigned long long)id, (unsigned long long)aid, (unsigned long long)ms);
+}
+
+int nacti_ops_attach(nact_system *sys, nact_opid id, nact_aid actor, uint32_t grace_ms)
+{
+	struct nacti_ops *t = sys->ops;
+	nact_op_info in;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, id.v);
+	if (o != NULL) {
+		o->owner = actor;
+		o->grace_ms = grace_ms;
+		o->info.actor = actor;
+	}
+	nng_mtx_unlock(t->mtx);
+	if (o != NULL)
+		return 0;
+	/* Cancelled before the actor was attached: tell it now. */
+	if (nact_op_get(sys, id, &in) == 0 &&
+	    (in.status == NACT_OP_CANCELLED || in.status == NACT_OP_TIMEDOUT)) {
+		struct ownrec r;
+		r.actor = actor;
+		r.grace_ms = grace_ms;
+		r.id = id;
+		r.reason = in.reason;
+		snprintf(r.msg, sizeof(r.msg), "%s", in.message);
+		tell_owner(sys, &r);
+	}
+	return 0;
+}
+
+void nacti_ops_actor_ended(nact_system *sys, uint64_t opid, int reason, const char *text)
+{
+	struct nacti_ops *t = sys->ops;
+	if (t == NULL || opid == 0)
+		return;
+	int status;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, opid);
+	if (o != NULL)
+		o->owner.v = 0; /* ended: no cancel message, no grace */
+	status = o != NULL ? o->info.status : -1;
+	nng_mtx_unlock(t->mtx);
+	if (status < 0)
+		return; /* already final: the op ended first (or was cancelled) */
+	nact_opid id = {opid};
+	if (status == NACT_OP_PENDING)
+		nact_op_start(sys, id);
+	if (reason == NACT_EXIT_NORMAL) {
+		nact_op_complete(sys, id);
+	} else if (reason == NACT_EXIT_SHUTDOWN) {
+		cancel_op(sys, id, NACT_CANCEL_MANUAL, "actor stopped", 0);
+	} else {
+		char msg[256];
+		char rs[64];
+		nact_exit_format(reason, rs, sizeof(rs));
+		if (text != NULL && text[0] != '\0')
+			snprintf(msg, sizeof(msg), "actor exited: %s: %s", rs, text);
+		else
+			snprintf(msg, sizeof(msg), "actor exited: %s", rs);
+		nact_op_fail(sys, id, msg);
+	}
+}
+
+/* ---- more cancel sources ---- */
+
+static int cond_arm(nact_system *sys, uint64_t id, uint64_t seq, int ms, nact_timer *tp)
+{
+	nact_aid a;
+	nact_msg *m;
+	nact_pack pk;
+	int rv;
+	if ((rv = deadline_actor(sys, &a)) != 0 || (rv = nact_msg_alloc(&m, sys, OPS_T_COND)) != 0)
+		return rv;
+	nact_pack_init(&pk, m);
+	nact_pack_array(&pk, 2);
+	nact_pack_uint(&pk, id);
+	nact_pack_uint(&pk, seq);
+	if ((rv = nact_pack_error(&pk)) != 0 || (rv = nact_send_after(sys, a, m, ms, tp)) != 0)
+		nact_msg_free(m);
+	return rv;
+}
+
+/* Publish tm as the op's next check if arming seq is still current;
+ * else (ended, or re-armed since) cancel it. */
+static void cond_publish(nact_system *sys, uint64_t id, uint64_t seq, nact_timer tm)
+{
+	struct nacti_ops *t = sys->ops;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, id);
+	int stale = o == NULL || o->cseq != seq;
+	if (!stale)
+		o->ctimer = tm;
+	nng_mtx_unlock(t->mtx);
+	if (stale)
+		nact_timer_cancel(sys, tm);
+}
+
+static void cond_check(nact_ctx *ctx, nact_msg *m)
+{
+	nact_system *sys = nact_sys(ctx);
+	struct nacti_ops *t = sys->ops;
+	nact_reader r;
+	uint32_t n;
+	uint64_t id, seq;
+	if (nact_reader_init(&r, m, NULL) != 0)
+		return;
+	int bad = nact_read_array(&r, &n) != 0 || n != 2 || nact_read_uint(&r, &id) != 0 ||
+	    nact_read_uint(&r, &seq) != 0;
+	nact_reader_fini(&r);
+	if (bad)
+		return;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, id);
+	int current = o != NULL && o->cseq == seq && o->cond != NULL;
+	int (*cond)(void *, nact_opid) = current ? o->cond : NULL;
+	void *arg = current ? o->cond_arg : NULL;
+	int ms = current ? o->cint : 0;
+	if (current)
+		o->ctimer.v = 0; /* this one fired */
+	nng_mtx_unlock(t->mtx);
+	if (!current)
+		return; /* ended or re-armed meanwhile */
+	if (cond(arg, (nact_opid){id})) {
+		cancel_op(sys, (nact_opid){id}, NACT_CANCEL_CONDITION, "condition met", 0);
+		return;
+	}
+	nact_timer tm;
+	if (cond_arm(sys, id, seq, ms, &tm) == 0)
+		cond_publish(sys, id, seq, tm);
+}
+
+int nact_op_cancel_when(nact_system *sys, nact_opid id, int (*cond)(void *arg, nact_opid id),
+    void *arg, int interval_ms)
+{
+	if (sys == NULL || cond == NULL || interval_ms <= 0)
+		return NACT_EINVAL;
+	struct nacti_ops *t = sys->ops;
+	nact_timer old = {0}, tm;
+	uint64_t seq = 0;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, id.v);
+	int rv = o == NULL ? not_live(t, id.v) : 0;
+	if (o != NULL) {
+		old = o->ctimer;
+		o->ctimer.v = 0;
+		o->cond = cond;
+		o->cond_arg = arg;
+		o->cint = interval_ms;
+		o->cseq = seq = ++t->tseq;
+	}
+	nng_mtx_unlock(t->mtx);
+	if (rv != 0)
+		return rv;
+	if (old.v != 0)
+		nact_timer_cancel(sys, old);
+	if ((rv = cond_arm(sys, id.v, seq, interval_ms, &tm)) != 0) {
+		nng_mtx_lock(t->mtx);
+		if ((o = find(t, id.v)) != NULL && o->cseq == seq)
+			o->cond = NULL;
+		nng_mtx_unlock(t->mtx);
+		return rv;
+	}
+	cond_publish(sys, id.v, seq, tm);
+	return 0;
+}
+
+struct linkarg {
+	nact_system *sys;
+	nact_opid target;
+};
+
+static void link_cb(void *arg, nact_opid src, int reason)
+{
+	struct linkarg *l = arg;
+	char msg[64];
+	snprintf(msg, sizeof(msg), "source operation %llu was cancelled",
+	    (unsigned long long)src.v);
+	/* reason PARENT on the source says why it went; pass the cause on as
+	 * the source's own reason when it has one */
+	cancel_op(l->sys, l->target, reason, msg, 0);
+}
+
+int nact_op_cancel_on(nact_system *sys, nact_opid id, nact_opid source)
+{
+	if (sys == NULL || id.v == source.v)
+		return NACT_EINVAL;
+	struct linkarg *l = malloc(sizeof(*l));
+	struct cbrec *c = malloc(sizeof(*c));
+	if (l == NULL || c == NULL) {
+		free(l);
+		free(c);
+		return NACT_ENOMEM;
+	}
+	l->sys = sys;
+	l->target = id;
+	c->next = NULL;
+	c->cb = link_cb;
+	c->arg = l;
+	c->own_arg = 1;
+	struct nacti_ops *t = sys->ops;
+	int rv, now_reason = NACT_CANCEL_NONE;
+	nng_mtx_lock(t->mtx);
+	struct op *o = find(t, source.v);
+	if (find(t, id.v) == NULL) {
+		rv = not_live(t, id.v);
+	} else if (o != NULL) {
+		*o->cbtail = c;
+		o->cbtail = &c->next;
+		c = NULL;
+		rv = 0;
+	} else if ((rv = not_live(t, source.v)) == NACT_ESTATE) {
+		const nact_op_info *in = history_find(t, source.v);
+		if (in != NULL &&
+		    (in->status == NACT_OP_CANCELLED || in->status == NACT_OP_TIMEDOUT)) {
+			rv = 0; /* already cancelled: cancel id at once */
+			now_reason = in->reason;
+		}
+	}
+	nng_mtx_unlock(t->mtx);
+	if (c != NULL) {
+		if (rv == 0)
+			link_cb(l, source, now_reason);
+		free(l);
+		free(c);
+	}
+	return rv;
+}
+
+/* ---- the wait-for graph ---- */
+
+struct frame {
+	struct op *o;
+	struct wedge *e;
+};
+
+int nacti_ops_wait_add(nact_system *sys, uint64_t waiter, uint64_t on, uint64_t corr)
+{
+	struct nacti_ops *t = sys->ops;
+	if (waiter == 0 || on == 0 || waiter == on)
+		return 0;
+	struct wedge *e = malloc(sizeof(*e));
+	if (e == NULL)
+		return NACT_ENOMEM;
+	e->corr = corr;
+	e->on = on;
+	struct frame *fr = NULL;
+	size_t n = 0, cap = 0;
+	int rv = 0;
+	nng_mtx_lock(t->mtx);
+	struct op *w = find(t, waiter), *x = find(t, on);
+	if (w == NULL || x == NULL) {
+		nng_mtx_unlock(t->mtx);
+		free(e);
+		return 0; /* not both live: nothing can wait in a cycle */
+	}
+	/* Depth-first from `on` along existing edges: reaching `waiter`
+	 * means the new edge closes a cycle; the stack is the path. */
+	uint64_t epoch = ++t->epoch;
+	x->mark = epoch;
+	for (;;) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct frame *f = realloc(fr, nc * sizeof(*f));
+			if (f == NULL) {
+				rv = NACT_ENOMEM;
+				break;
+			}
+			fr = f;
+			cap = nc;
+		}
+		fr[n].o = x;
+		fr[n].e = x->waits;
+		n++;
+		if (x == w) {
+			rv = NACT_ECYCLE;
+			break;
+		}
+		x = NULL;
+		while (n > 0 && x == NULL) {
+			struct frame *f = &fr[n - 1];
+			if (f->e == NULL) {
+				n--;
+				continue;
+			}
+			struct wedge *ne = f->e;
+			f->e = ne->next;
+			struct op *y = find(t, ne->on);
+			if (y != NULL && y->mark != epoch) {
+				y->mark = epoch;
+				x = y;
+			}
+		}
+		if (x == NULL)
+			break; /* searched everything: no cycle */
+	}
+	if (rv == 0) {
+		e->next = w->waits;
+		w->waits = e;
+		e = NULL;
+	} else if (rv == NACT_ECYCLE) {
+		/* waiter -> on -> ... -> waiter: fr[0] is `on`, fr[n-1] waiter */
+		char *b = t->last_cycle;
+		size_t len = sizeof(t->last_cycle), k;
+		k = (size_t)snprintf(b, len, "%llu", (unsigned long long)waiter);
+		for (size_t i = 0; i < n && k < len; i++)
+			k += (size_t)snprintf(b + k, len - k, " -> %llu",
+			    (unsigned long long)fr[i].o->info.id.v);
+		t->ncycles++;
+	}
+	char text[256];
+	if (rv == NACT_ECYCLE)
+		memcpy(text, t->last_cycle, sizeof(text));
+	nng_mtx_unlock(t->mtx);
+	free(fr);
+	free(e);
+	if (rv == NACT_ECYCLE)
+		nact_log(sys, NACT_LOG_WARN, "request refused: wait-for cycle of operations %s",
+		    text);
+	return rv;
+}
+
+void nacti_ops_wait_del(nact_system *sys, uint64_t waiter, uint64_t corr)
+{
+	struct nacti_ops *t = sys->ops;
+	if (waiter == 0)
+		return;
+	struct wedge *e = NULL;
+	nng_mtx_lock(t->mtx);
+	struct op *w = find(t, waiter);
+	if (w != NULL) {
+		for (struct wedge **pp = &w->waits; *pp != NULL; pp = &(*pp)->next) {
+			if ((*pp)->corr == corr) {
+				e = *pp;
+				*pp = e->next;
+				break;
+			}
+		}
+	}
+	nng_mtx_unlock(t->mtx);
+	free(e);
+}
+
+uint64_t nact_op_cycles(nact_system *sys, char *last, size_t len)
+{
+	if (sys == NULL)
+		return 0;
+	struct nacti_ops *t = sys->ops;
+	nng_mtx_lock(t->mtx);
+	uint64_t n = t->ncycles;
+	if (last != NULL && len > 0)
+		snprintf(last, len, "%s", t->last_cycle);
+	nng_mtx_unlock(t->mtx);
+	return n;
+}
+
+/* A request made on behalf of op `parent`: a child op "request" that the
+ * callee's work runs under. *ropp = 0 when parent is not a live op here
+ * (unknown: its id is passed on as is). NACT_ECANCELED when parent was
+ * cancelled: no new work for it. */
+int nacti_ops_request_begin(nact_system *sys, uint64_t parent, nact_aid to, uint64_t *ropp)
+{
+	char tags[40];
+	nact_opid rop;
+	*ropp = 0;
+	snprintf(tags, sizeof(tags), "to=%#llx", (unsigned long long)to.v);
+	int rv = nact_op_create(&rop, sys, "request", (nact_opid){parent}, tags);
+	if (rv == 0) {
+		nng_mtx_lock(sys->ops->mtx);
+		struct op *o = find(sys->ops, rop.v);
+		if (o != NULL)
+			o->quiet = 1;
+		nng_mtx_unlock(sys->ops->mtx);
+	}
+	if (rv == NACT_ESTATE)
+		return nact_op_is_cancelled(sys, (nact_opid){parent}) ? NACT_ECANCELED : 0;
+	if (rv == NACT_ENOENT)
+		return 0;
+	if (rv != 0)
+		return rv;
+	nact_op_start(sys, rop);
+	*ropp = rop.v;
+	return 0;
 }

@@ -154,6 +154,8 @@ struct req {
 	uint64_t v, id, limit;
 	const char *verb, *status, *name, *message;
 	size_t verbn, statusn, namen, messagen;
+	const char *sort; /* "actors" */
+	size_t sortn;
 };
 
 static int keyis(const char *k, size_t kn, const char *want)
@@ -214,6 +216,8 @@ static const char *req_decode(nact_reader *r, const void *buf, size_t len, struc
 			err = arg_str(r, &q->name, &q->namen, "\"name\" must be a string");
 		else if (keyis(k, kn, "message"))
 			err = arg_str(r, &q->message, &q->messagen, "\"message\" must be a string");
+		else if (keyis(k, kn, "sort"))
+			err = arg_str(r, &q->sort, &q->sortn, "\"sort\" must be a string");
 		else if (keyis(k, kn, "id"))
 			err = arg_uint(r, &q->id, &q->has_id, "\"id\" must be an unsigned integer");
 		else if (keyis(k, kn, "limit"))
@@ -358,7 +362,9 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	nact_op_list(sv->s_sys, NACT_OP_PENDING, NULL, 0, &pend);
 	nact_op_list(sv->s_sys, NACT_OP_RUNNING, NULL, 0, &run);
 	size_t live = pend + run;
-	pk_head(pk, 8, 1);
+	char cyc[256];
+	uint64_t ncyc = nact_op_cycles(sv->s_sys, cyc, sizeof(cyc));
+	pk_head(pk, 10, 1);
 	pk_str(pk, "node");
 	pk_str(pk, sv->s_node);
 	pk_str(pk, "pid");
@@ -375,6 +381,10 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, all > live ? all - live : 0);
 	pk_str(pk, "pub_dropped");
 	msgpack_pack_uint64(pk, atomic_load(&sv->s_pub_dropped));
+	pk_str(pk, "cycles");
+	msgpack_pack_uint64(pk, ncyc);
+	pk_str(pk, "last_cycle");
+	pk_str(pk, cyc);
 }
 
 /* Publish one event without blocking (under the registry lock; see
@@ -735,7 +745,12 @@ static void answer(struct nacti_regsrv *sv, const void *buf, size_t len, nng_msg
 		do_stats(sv, &pk);
 	else if (keyis(q.verb, q.verbn, "tree"))
 		do_tree(sv, &pk);
-	else
+	else if (keyis(q.verb, q.verbn, "actors")) { /* actors/monitor_srv.c */
+		const char *aerr = nacti_mon_pack_actors(sv->s_sys, q.sort, q.sortn, q.has_limit,
+		    q.limit, SRV_PROTO_V, &pk);
+		if (aerr != NULL)
+			pk_error(&pk, aerr);
+	} else
 		pk_error(&pk, "unknown verb");
 	nact_reader_fini(&r);
 }

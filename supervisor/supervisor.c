@@ -42,6 +42,10 @@
  *    at the DOWN (s->exits) and drops the EXIT that follows; any other EXIT
  *    is a stop request (a trapped nact_stop), the parent's end, or a linked
  *    actor's failure, and shuts the supervisor down.
+ *  - a child that ends while the system closes is not a failure: the
+ *    supervisor shuts down instead. nact_system_close stops every actor in
+ *    slot order, so children may end (and their DOWNs arrive) before the
+ *    supervisor handles its own stop.
  *
  * Requests from outside (nact_sup_start_child, _stop_child, _children) are
  * nact_call requests with msgpack bodies (supervisor_internal.h).
@@ -56,6 +60,7 @@
 #include <nactor/registry.h>
 #include <nactor/supervisor.h>
 
+#include "actors/internal.h" /* nacti_metrics_restarted */
 #include "registry/server_internal.h"
 #include "supervisor/supervisor_internal.h"
 
@@ -513,8 +518,10 @@ static int child_start(nact_ctx *ctx, struct sup *s, struct child *c)
 	c->last = id;
 	c->state = C_UP;
 	c->backoff_ms = 0;
-	if (c->started)
+	if (c->started) {
 		c->restarts++;
+		nacti_metrics_restarted(s->sys, id, c->restarts); /* monitor.h */
+	}
 	c->started = 1;
 	return 0;
 }
@@ -885,6 +892,16 @@ static void child_ended(nact_ctx *ctx, struct sup *s, struct child *c, int reaso
 	}
 	if (s->phase == P_SHUTDOWN || s->phase == P_DONE) {
 		iso_release(s, c);
+		return;
+	}
+	if (atomic_load_explicit(&s->sys->closing, memory_order_relaxed)) {
+		/* nact_system_close stopped it: not a failure, and nothing can
+		 * start again. Its stop reaches every actor in slot order, so
+		 * our children's DOWNs may come before our own stop. (Relaxed
+		 * is enough: the flag is set before any of those stops is sent,
+		 * and the DOWN reaches us through the control lanes' release
+		 * and acquire.) */
+		shutdown_begin(s, NACT_EXIT_SHUTDOWN, "system closing");
 		return;
 	}
 	nact_log(s->sys, NACT_LOG_INFO, "supervisor \"%s\": child \"%s\" %#llx exited: %s", s->name,

@@ -74,6 +74,10 @@ typedef struct nact_config {
 	                     share the launcher) */
 	/* finished operations kept (registry.h); 0 = 1000 */
 	uint32_t op_history;
+	/* 1: per-actor metrics (mailbox depth, messages in/out, handler time
+	 * histogram), the slow-handler watchdog slots and the profiler
+	 * (monitor.h); 0 (default): off, nothing is counted. Fixed at open. */
+	int metrics;
 } nact_config;
 
 /* Defaults for every field; then change what you need. */

@@ -7,6 +7,13 @@
 #include <nactor/registry.h>
 #include <nactor/transport.h>
 #include <nactor/supervisor.h>
+#include <nactor/pipeline.h>
+#include <nactor/cache.h>
+#include <nactor/logger.h>
+#include <nactor/bus.h>
+#include <nactor/limit.h>
+#include <nactor/monitor.h>
+#include <nactor/node.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0

@@ -191,6 +191,96 @@ NACT_DECL int nact_op_list(nact_system *sys, int status, nact_op_info *out, size
 /* Forget every finished operation (live ones stay). NULL-safe. */
 NACT_DECL void nact_op_history_clear(nact_system *sys);
 
+/* ---- more cancel sources ----
+ *
+ * Sources combine: a deadline (nact_op_cancel_after), a condition, other
+ * operations (nact_op_cancel_on), signals and a manual cancel may all be
+ * armed on one operation; the first to fire cancels it, with its own
+ * reason, and the others are disarmed when it ends. */
+
+/* Check cond(arg, id) every interval_ms on the system clock, on a worker
+ * thread (in the registry's internal actor, like deadlines); when it
+ * returns nonzero the operation is cancelled with reason
+ * NACT_CANCEL_CONDITION and message "condition met". Calling again
+ * replaces the condition. The checks stop when the operation ends; arg
+ * must stay valid until then. Errors: NACT_EINVAL (NULL cb, interval_ms
+ * <= 0), NACT_ENOENT, NACT_ESTATE (final), NACT_ENOMEM, NACT_ECLOSED. */
+NACT_DECL int nact_op_cancel_when(nact_system *sys, nact_opid id,
+    int (*cond)(void *arg, nact_opid id), void *arg, int interval_ms);
+
+/* Cancel id when source is cancelled, with the reason source was
+ * cancelled with (a combined token: several nact_op_cancel_on calls make
+ * id cancel when any of its sources does). At once if source is already
+ * cancelled; never if source completes or fails. Errors: NACT_EINVAL
+ * (id == source), NACT_ENOENT / NACT_ESTATE (id or source not live; source
+ * finished without a cancel), NACT_ENOMEM. */
+NACT_DECL int nact_op_cancel_on(nact_system *sys, nact_opid id, nact_opid source);
+
+/* ---- cancelable actors ----
+ *
+ * nact_spawn_op spawns an actor that runs an operation: the operation is
+ * created (under parent) and started, and records the actor. It ends with
+ * the actor: completed when the actor exits normally, cancelled (reason
+ * manual, "actor stopped") when it is stopped, failed ("actor exited:
+ * REASON") otherwise, unless the behaviour ended it first itself
+ * (nact_op_complete / nact_op_fail with nact_self_op).
+ *
+ * When the operation is cancelled (by hand, a deadline, a condition, a
+ * signal, its parent or nactorctl), it is final at once (CANCELLED or
+ * TIMEDOUT, exactly one final state) and the actor gets a NACT_T_CANCEL
+ * message on its control lane (never bounded or dropped) whose body is the
+ * msgpack array [op id (uint), reason (str, nact_op_reason_str), message
+ * (str)]; it may clean up and end within grace_ms; then it is killed
+ * (NACT_EXIT_KILLED, logged at warn). Long handlers can also poll
+ * nact_op_is_cancelled(sys, nact_self_op(ctx)).
+ *
+ * Requests carry operations: a request sent by nact_request from a
+ * handler that is handling a message with an operation id (header opid),
+ * or from an actor spawned with nact_spawn_op, creates a child operation
+ * "request" (tags "to=0xID") under that operation and sends it in the
+ * request's header (nact_msg_opid(req) in the callee). It completes when
+ * the reply arrives (a completed request operation is not kept in the
+ * history, so requests do not crowd it out); it is cancelled (TIMEDOUT) when the request times
+ * out, and with its parent when the caller's operation is cancelled. So
+ * the callee polls nact_op_is_cancelled(sys, (nact_opid){nact_msg_opid(req)})
+ * or registers nact_op_on_cancel on it, and its own requests made while
+ * handling that request are children of it: the whole chain is cancelled.
+ * A request made on behalf of an operation that is already cancelled is
+ * refused with NACT_ECANCELED. The deadline travels too: a request made
+ * while handling a message with a deadline gets the earlier of its own
+ * and that one.
+ *
+ * Wait-for graph: while a request from a cancelable actor to another is
+ * pending, the registry records "the requester's operation waits on the
+ * target's operation". A request that would close a cycle (A waits on B
+ * waits on C waits on A) is refused at once: nact_request returns
+ * NACT_ECYCLE, the cycle's ids are logged at warn and kept for
+ * nact_op_cycles. (A request to oneself is not an edge.) */
+
+#define NACT_T_CANCEL 0xFFFF0600u /* your operation was cancelled (see above) */
+
+typedef struct nact_op_opts {
+	const char *name;  /* operation name, 1..63 bytes (required) */
+	const char *tags;  /* NULL or up to 127 bytes */
+	nact_opid parent;  /* NACT_OPID_NONE for a top-level operation */
+	uint32_t grace_ms; /* time to end after a cancel; 0 = 1000 */
+	int timeout_ms;    /* > 0: nact_op_cancel_after(timeout_ms) */
+} nact_op_opts;
+
+/* Spawn as nact_spawn, running a new operation (see above). *opp (may be
+ * NULL) gets the operation id. On failure nothing is left: the caller
+ * still owns state, and an operation created on the way is failed.
+ * Errors: as nact_spawn and nact_op_create. Any thread. */
+NACT_DECL int nact_spawn_op(nact_aid *idp, nact_opid *opp, nact_system *sys, nact_behaviour fn,
+    void *state, nact_state_fini fini, const nact_spawn_opts *opts, const nact_op_opts *op);
+
+/* Handler only: the operation this actor runs, or NACT_OPID_NONE. */
+NACT_DECL nact_opid nact_self_op(nact_ctx *ctx);
+
+/* Cycles refused so far; last (may be NULL) gets the last one as
+ * "A -> B -> ... -> A" (operation ids), "" if none. */
+NACT_DECL uint64_t nact_op_cycles(nact_system *sys, char *last, size_t len);
+
 /* ---- the registry server (docs/registry-protocol.md) ----
  *
  * Serve this system's registry to local tools: a REP socket at

@@ -17,6 +17,10 @@
  *   NACT_ETIMEDOUT when no reply comes (request consumed), NACT_ENOENT for a
  *   target that is not alive (caller keeps the request); from inside a
  *   handler it is refused with NACT_EDEADLK.
+ * - Many requests with mixed timeouts (one timer serves them all): each
+ *   times out exactly once, in deadline order, not before its deadline
+ *   (manual clock); one answered in time never times out; a request made
+ *   from a timeout callback is timed out in its turn.
  */
 #include "testutil.h"
 
@@ -338,6 +342,155 @@ static void test_call_main(void)
 	nact_system_close(p.sys, 5000);
 }
 
-NT_MAIN(NT_CASE(test_request_reply), NT_CASE(test_request_timeout), NT_CASE(test_late_reply),
-    NT_CASE(test_reply_from_main), NT_CASE(test_request_bad), NT_CASE(test_call_in_handler),
-    NT_CASE(test_call_main))
+/* ---- many deadlines, one timer ---- */
+
+#define T_MANY 40u /* requester: make the requests */
+#define T_ANS 41u  /* holder: answer the request with corr in the body */
+#define T_HOLD 42u /* the requests */
+
+struct many {
+	nact_aid holder;
+	atomic_int order[16]; /* timeout index by arrival */
+	atomic_int ntimeouts;
+	atomic_int replies;
+	atomic_int again; /* requests made from a timeout callback */
+	uint64_t corr[16];
+};
+
+static const int many_ms[] = {50, 10, 30, 10, 70, 20};
+#define NMANY 6
+
+static int many_requester(nact_ctx *ctx, nact_msg *m);
+
+static void many_cb(nact_ctx *ctx, nact_msg *reply, int err, void *arg)
+{
+	struct many *s = nact_state(ctx);
+	int i = (int)(intptr_t)arg;
+	if (err == 0) {
+		atomic_fetch_add(&s->replies, 1);
+		return;
+	}
+	int k = atomic_fetch_add(&s->ntimeouts, 1);
+	if (k < 16)
+		atomic_store(&s->order[k], i);
+	if (i == 1 && atomic_load(&s->again) == 0) { /* a new request from here */
+		nact_msg *q;
+		if (nact_msg_alloc(&q, nact_sys(ctx), T_HOLD) == 0) {
+			atomic_store(&s->again, 1);
+			if (nact_request(ctx, s->holder, q, 100, many_cb, (void *)(intptr_t)9) != 0)
+				nact_msg_free(q);
+		}
+	}
+	(void)reply;
+}
+
+static int many_requester(nact_ctx *ctx, nact_msg *m)
+{
+	struct many *s = nact_state(ctx);
+	if (nact_msg_type(m) != T_MANY)
+		return 0;
+	for (int i = 0; i < NMANY; i++) {
+		nact_msg *q;
+		if (nact_msg_alloc(&q, nact_sys(ctx), T_HOLD) != 0)
+			return NACT_ENOMEM;
+		if (nact_request(ctx, s->holder, q, many_ms[i], many_cb, (void *)(intptr_t)i) != 0)
+			return NACT_EINVAL;
+	}
+	return 0;
+}
+
+struct holder {
+	atomic_int n;
+	nact_msg *keep[16]; /* copies of the requests (for replying) */
+};
+
+static void holder_fini(void *p)
+{
+	struct holder *h = p;
+	for (int i = 0; i < 16; i++)
+		nact_msg_free(h->keep[i]);
+}
+
+static int holder_fn(nact_ctx *ctx, nact_msg *m)
+{
+	struct holder *h = nact_state(ctx);
+	nact_system *sys = nact_sys(ctx);
+	if (nact_msg_type(m) == T_HOLD) {
+		int i = atomic_load(&h->n);
+		if (i < 16 && nact_msg_alloc(&h->keep[i], sys, T_HOLD) == 0) {
+			nng_msg *d = nact_msg_nng(h->keep[i]), *src = nact_msg_nng(m);
+			nng_msg_clear(d);
+			nng_msg_append(d, nng_msg_body(src), nng_msg_len(src));
+		}
+		atomic_fetch_add(&h->n, 1);
+	} else if (nact_msg_type(m) == T_ANS) {
+		/* answer the request that arrived 5th (the 70 ms one) */
+		nact_msg *r;
+		if (h->keep[4] != NULL && nact_msg_alloc(&r, sys, 1) == 0 &&
+		    nact_reply(sys, h->keep[4], r) != 0)
+			nact_msg_free(r);
+	}
+	return 0;
+}
+
+static void test_many_deadlines(void)
+{
+	nact_config cfg;
+	nact_system *sys;
+	nact_config_init(&cfg);
+	cfg.clock = NACT_CLOCK_MANUAL;
+	cfg.workers = 2;
+	REQUIRE_RV(nact_system_open(&sys, &cfg));
+	static struct many s;
+	static struct holder h;
+	memset(&s, 0, sizeof(s));
+	memset(&h, 0, sizeof(h));
+	nact_aid req;
+	REQUIRE_RV(nact_spawn(&s.holder, sys, holder_fn, &h, holder_fini, NULL));
+	REQUIRE_RV(nact_spawn(&req, sys, many_requester, &s, NULL, NULL));
+	nact_msg *m;
+	REQUIRE_RV(nact_msg_alloc(&m, sys, T_MANY));
+	REQUIRE_RV(nact_send(sys, req, m));
+	CHECK(NT_WAIT(atomic_load(&h.n) == NMANY, NT_LONG_MS));
+	/* step the clock 1 ms at a time: timeouts come in deadline order,
+	 * never early */
+	const int want[] = {1, 3, 5, 2, 0}; /* 10, 10, 20, 30, 50 ms */
+	int seen = 0;
+	for (int ms = 1; ms <= 60; ms++) {
+		CHECK_RV(nact_clock_advance(sys, 1000000));
+		int expect = 0;
+		for (int i = 0; i < NMANY; i++)
+			expect += i != 4 && many_ms[i] <= ms;
+		CHECK(NT_WAIT(atomic_load(&s.ntimeouts) >= expect, NT_LONG_MS));
+		/* and no more than that (settle: the actor is idle once it
+		 * handled what the clock delivered) */
+		NT_WAIT(0, 2);
+		CHECK(atomic_load(&s.ntimeouts) <= expect + (atomic_load(&s.again) && ms >= 110));
+		seen = expect;
+	}
+	CHECK_EQ_INT(seen, 5);
+	for (int k = 0; k < 5; k++)
+		CHECK_EQ_INT(atomic_load(&s.order[k]), want[k]);
+	/* the 70 ms one is answered in time: no timeout for it */
+	REQUIRE_RV(nact_msg_alloc(&m, sys, T_ANS));
+	REQUIRE_RV(nact_send(sys, s.holder, m));
+	CHECK(NT_WAIT(atomic_load(&s.replies) == 1, NT_LONG_MS));
+	/* the request made from the 10 ms timeout callback (at 10 ms, 100 ms
+	 * timeout) times out at 110 ms */
+	CHECK_EQ_INT(atomic_load(&s.again), 1);
+	CHECK_RV(nact_clock_advance(sys, 40 * 1000000)); /* 100 ms */
+	NT_WAIT(0, 20);
+	CHECK_EQ_INT(atomic_load(&s.ntimeouts), 5);
+	CHECK_RV(nact_clock_advance(sys, 10 * 1000000)); /* 110 ms */
+	CHECK(NT_WAIT(atomic_load(&s.ntimeouts) == 6, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&s.order[5]), 9);
+	CHECK_RV(nact_clock_advance(sys, 1000 * 1000000ull));
+	NT_WAIT(0, 20);
+	CHECK_EQ_INT(atomic_load(&s.ntimeouts), 6);
+	CHECK_EQ_INT(atomic_load(&s.replies), 1);
+	nact_system_close(sys, 2000);
+}
+
+NT_MAIN(NT_CASE(test_many_deadlines), NT_CASE(test_request_reply), NT_CASE(test_request_timeout),
+    NT_CASE(test_late_reply), NT_CASE(test_reply_from_main), NT_CASE(test_request_bad),
+    NT_CASE(test_call_in_handler), NT_CASE(test_call_main))

@@ -368,7 +368,12 @@ static void test_kill9(void)
 	REQUIRE(pid > 0);
 	CHECK_EQ_INT(kill((pid_t)pid, SIGKILL), 0);
 	fx_down(&f, 1, NACT_EXIT_SIGNAL(SIGKILL));
-	CHECK_EQ_INT(nact_deadletters(f.sys, NACT_DL_CRASHED), 0); /* it was idle */
+	/* Idle as far as the work goes: message 1's report came back. But the
+	 * child sends that report from inside its handler, and the proxy
+	 * clears its in-flight message only when the handler's "done"
+	 * arrives; a kill in that window counts message 1 as crashed (in
+	 * flight by the protocol's definition). More than that is a bug. */
+	CHECK(nact_deadletters(f.sys, NACT_DL_CRASHED) <= 1);
 
 	fx_work(&f, 2, 3); /* while down: kept */
 	fx_watch(&f);

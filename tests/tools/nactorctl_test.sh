@@ -13,7 +13,12 @@
 # watch's idle timeout;
 # show of a known id and of an unknown one (exit 4); cancel, then show says
 # cancelled with the message; stats; exit 2 for usage errors, 3 with no
-# node.
+# node. top and doctor: on the plain node (metrics off) top says so and
+# doctor finds nothing (exit 0); on a node started with --busy, top lists
+# grower, feeder and crashy with their columns (--json parses, --count 2
+# prints two screens) and doctor (exit 5) names grower for a growing
+# mailbox and a slow handler, crashy for a restart storm, a dead-letter
+# rate, and request cycles (the registry's wait-for graph).
 set -u
 
 ctl=${1:?usage: nactorctl_test.sh NACTORCTL NODE_MAIN}
@@ -73,8 +78,12 @@ grep -q "bad operation id" "$tmp/err" || fail "non-numeric id message"
 run 2 show
 run 2 ls --status sleeping
 run 2 ls --timeout x
-run 2 top
-grep -q "not implemented yet" "$tmp/err" || fail "top message"
+run 2 top --sort bogus
+grep -q "bad --sort" "$tmp/err" || fail "top --sort message"
+run 2 top --interval 0
+run 2 top --once=1
+run 2 doctor --samples 1
+run 2 doctor --slow x
 run 2 watch --count 0
 run 2 tree 1
 grep -q "unexpected argument" "$tmp/err" || fail "tree with an argument"
@@ -208,6 +217,13 @@ grep -q "no event within 200 ms" "$tmp/err" || fail "watch idle timeout message"
 run 0 watch --timeout 200
 ok "stats; watch idle timeout"
 
+run 0 top --once
+has "^node ctltest "
+has "metrics are off"
+run 0 doctor --samples 2 --interval 100
+has "^no findings$"
+ok "top, doctor on a node with metrics off"
+
 # ---- a stale socket: the node dies without cleaning up ----
 kill -9 "$node_pid"
 wait "$node_pid" 2>/dev/null
@@ -217,5 +233,59 @@ has "^ctltest  *-  *-  *-  *dead (stale socket)$"
 run 3 ls
 run 3 show 1 --node ctltest
 ok "stale socket flagged, exit 3"
+
+# ---- top and doctor against a busy node ----
+rm -f "$tmp/url"
+"$node_bin" busynode 60 --busy >"$tmp/url" 2>"$tmp/nodeerr" &
+node_pid=$!
+i=0
+while [ ! -s "$tmp/url" ] && [ $i -lt 100 ]; do
+	kill -0 "$node_pid" 2>/dev/null || fail "busy node exited: $(cat "$tmp/nodeerr")"
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -s "$tmp/url" ] || fail "no url from the busy node"
+run 0 top --once --node busynode
+has "^ID  *NAME  *DEPTH  *MSG/S  *IN  *OUT  *RESTARTS  *STATUS$"
+has "^0x[0-9a-f]*  *grower  *[0-9]"
+has "^0x[0-9a-f]*  *feeder  *[0-9]"
+has "^0x[0-9a-f]*  *crashy  *[0-9]"
+run 0 top --count 2 --interval 100 --sort in --limit 3 --node busynode
+[ "$(grep -c '^node busynode ' "$tmp/out")" -eq 2 ] || fail "top --count 2: two screens"
+[ "$(grep -c '^0x' "$tmp/out")" -eq 6 ] || fail "top --limit 3: three actors per screen"
+if [ -n "$py" ]; then
+	run 0 top --once --json --node busynode
+	"$py" -c 'import json, sys
+d = json.load(sys.stdin)
+names = [a["name"] for a in d["actors"]]
+assert d["metrics"] is True and "grower" in names and "feeder" in names, d
+assert all(k in d["node"] for k in ("rss", "threads", "fds", "cpu_ns")), d' \
+		<"$tmp/out" || fail "top --json"
+fi
+# doctor's slow-handler check needs grower's first (timed) 1 s call done
+i=0
+while [ $i -lt 100 ]; do
+	"$ctl" top --once --node busynode >"$tmp/out" 2>/dev/null
+	awk '$2 == "grower" && $5 >= 1 { f = 1 } END { exit !f }' "$tmp/out" && break
+	sleep 0.1
+	i=$((i + 1))
+done
+run 5 doctor --node busynode --interval 300
+has "^mailbox-growing  *0x[0-9a-f]* (grower)  *depth [0-9]* -> "
+has "^slow-handler  *0x[0-9a-f]* (grower)  *longest timed call [0-9.]*s"
+has "^restart-storm  *0x[0-9a-f]* (crashy)  *restarted "
+has "^deadletter-rate  *-  *[0-9.]* dead letters/s"
+has "^request-cycle  *ops [0-9]* -> [0-9]* -> [0-9]* -> [0-9]*  *1 request refused"
+if [ -n "$py" ]; then
+	run 5 doctor --node busynode --interval 200 --samples 3 --json
+	"$py" -c 'import json, sys
+d = json.load(sys.stdin)
+checks = {f["check"]: f["actors"] for f in d["findings"]}
+assert "(grower)" in checks["mailbox-growing"] and "(crashy)" in checks["restart-storm"], d
+assert d["samples"] == 3 and d["not_tracked"] == [], d
+assert checks["request-cycle"].startswith("ops "), d' \
+		<"$tmp/out" || fail "doctor --json"
+fi
+ok "top and doctor against a busy node"
 
 echo "PASS"

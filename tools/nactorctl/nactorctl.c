@@ -35,6 +35,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 #include <nactor/nactor.h>
 
@@ -81,14 +82,15 @@ static const char *const usage_main =
     "  stats                 show a node's counters\n"
     "  tree                  show the live operations as a tree\n"
     "  watch                 print status changes and progress as they happen\n"
-    "  top, doctor           not implemented yet\n"
+    "  top                   the busiest actors, refreshed\n"
+    "  doctor                run the concurrency checklist against a node\n"
     "\n"
     "options:\n"
     "  --timeout MS          wait at most MS ms for each send/receive (2000)\n"
     "  -h, --help            this help; COMMAND --help for a command's\n"
     "\n"
     "exit status: 0 ok, 1 request failed, 2 usage, 3 no node or cannot\n"
-    "connect, 4 no such operation\n";
+    "connect, 4 no such operation, 5 doctor found something\n";
 
 struct cmd_help {
 	const char *name;
@@ -151,8 +153,41 @@ static const struct cmd_help helps[] = {
         "                 1 when fewer than N events came (default: wait forever)\n"
         "  --json         print each event's op map as JSON, one line each, with\n"
         "                 \"event\": \"op\" or \"progress\" as its first key\n"},
-    {"top", "usage: nactorctl top\n\nNot implemented yet.\n"},
-    {"doctor", "usage: nactorctl doctor\n\nNot implemented yet.\n"},
+    {"top",
+        "usage: nactorctl top [--node N] [--sort KEY] [--limit N] [--interval MS]\n"
+        "                     [--once | --count N] [--json] [--timeout MS]\n"
+        "\n"
+        "Show the node's figures (CPU, RSS, threads, fds, actors, dead letters)\n"
+        "and its busiest actors: ID, NAME, DEPTH (mailbox), MSG/S (taken per\n"
+        "second since the last screen), IN, OUT, RESTARTS and STATUS (idle,\n"
+        "queued, or running on a worker and for how long). Refreshes every\n"
+        "interval until interrupted; on a terminal the screen is cleared first.\n"
+        "The node needs nact_config.metrics = 1 for the actor table.\n"
+        "  --sort KEY     depth (default), in, out, restarts, p99, busy, handled, id\n"
+        "  --limit N      at most N actors (20)\n"
+        "  --interval MS  between screens (1000)\n"
+        "  --once         one screen (same as --count 1)\n"
+        "  --count N      N screens, then exit 0\n"
+        "  --json         each screen as the node's \"actors\" reply, one JSON value\n"},
+    {"doctor",
+        "usage: nactorctl doctor [--node N] [--samples N] [--interval MS] [--slow MS]\n"
+        "                        [--json] [--timeout MS]\n"
+        "\n"
+        "Sample the node N times (4) every interval (500 ms) and run the\n"
+        "concurrency checklist; each finding names the actor ids:\n"
+        "  mailbox-growing  an actor's mailbox depth rose at every sample\n"
+        "  slow-handler     a handler running now, or a timed call, over --slow (100 ms)\n"
+        "  worker-blocked   a worker inside one call for longer than --slow\n"
+        "  restart-storm    a child restarted 3+ times, and again during the window\n"
+        "  deadletter-rate  dead letters at 1/s or more during the window\n"
+        "  memory-growing   RSS rose at every sample, by 1 MiB or more\n"
+        "  request-cycle    requests refused because they would close a wait-for\n"
+        "                   cycle of operations (the registry's count since start;\n"
+        "                   ACTOR is the last cycle's operation ids)\n"
+        "Exit 0 when nothing was found, 5 when something was.\n"
+        "  --json         {\"node\", \"samples\", \"seconds\", \"metrics\",\n"
+        "                  \"findings\": [{\"check\", \"actors\", \"detail\"}],\n"
+        "                  \"not_tracked\": []}\n"},
 };
 
 /* ---- printing text from the node ---- */
@@ -599,6 +634,7 @@ struct req {
 	uint64_t limit;      /* list, 0 = the node's default */
 	uint64_t id;         /* get, cancel; 0 = absent */
 	const char *message; /* cancel */
+	const char *sort;    /* actors */
 };
 
 static void pack_cstr(msgpack_packer *pk, const char *s)
@@ -618,7 +654,7 @@ static int request(const char *node, const struct req *q, struct reply *rp)
 	nng_msg *m = NULL;
 	int rv, ret;
 	uint32_t n = 2 + (q->status != NULL) + (q->name != NULL) + (q->limit != 0) + (q->id != 0) +
-	    (q->message != NULL);
+	    (q->message != NULL) + (q->sort != NULL);
 
 	memset(rp, 0, sizeof(*rp));
 	msgpack_sbuffer_init(&sb);
@@ -647,6 +683,10 @@ static int request(const char *node, const struct req *q, struct reply *rp)
 	if (q->message != NULL) {
 		pack_cstr(&pk, "message");
 		pack_cstr(&pk, q->message);
+	}
+	if (q->sort != NULL) {
+		pack_cstr(&pk, "sort");
+		pack_cstr(&pk, q->sort);
 	}
 	if (sb.data == NULL) {
 		say("out of memory");
@@ -821,6 +861,11 @@ enum {
 	OPT_MESSAGE = 1 << 5,
 	OPT_ID = 1 << 6, /* one positional ID, required */
 	OPT_COUNT = 1 << 7,
+	OPT_ONCE = 1 << 8,     /* top */
+	OPT_INTERVAL = 1 << 9, /* top, doctor */
+	OPT_SORT = 1 << 10,    /* top */
+	OPT_SAMPLES = 1 << 11, /* doctor */
+	OPT_SLOW = 1 << 12,    /* doctor */
 };
 
 struct opts {
@@ -832,6 +877,11 @@ struct opts {
 	const char *message;
 	uint64_t id;
 	uint64_t count;
+	int once;
+	uint64_t interval; /* ms */
+	const char *sort;
+	uint64_t samples;
+	uint64_t slow; /* ms */
 };
 
 /* A decimal number in 1..max with nothing else around it. */
@@ -919,18 +969,26 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, str
 		    strcmp(name, "--limit") == 0           ? OPT_LIMIT :
 		    strcmp(name, "--message") == 0         ? OPT_MESSAGE :
 		    strcmp(name, "--count") == 0           ? OPT_COUNT :
+		    strcmp(name, "--once") == 0            ? OPT_ONCE :
+		    strcmp(name, "--interval") == 0        ? OPT_INTERVAL :
+		    strcmp(name, "--sort") == 0            ? OPT_SORT :
+		    strcmp(name, "--samples") == 0         ? OPT_SAMPLES :
+		    strcmp(name, "--slow") == 0            ? OPT_SLOW :
 		    strcmp(name, "--timeout") == 0         ? 1u << 30 :
 		                                             0;
 		if (bit == 0 || (bit != 1u << 30 && !(mask & bit))) {
 			say("%s: unknown option '%s' (see nactorctl %s --help)", cmd, a, cmd);
 			return EXIT_USAGE;
 		}
-		if (bit == OPT_JSON) {
+		if (bit == OPT_JSON || bit == OPT_ONCE) {
 			if (val != NULL) {
-				say("%s: --json takes no value", cmd);
+				say("%s: %s takes no value", cmd, name);
 				return EXIT_USAGE;
 			}
-			o->json = 1;
+			if (bit == OPT_JSON)
+				o->json = 1;
+			else
+				o->once = 1;
 			continue;
 		}
 		if (val == NULL) {
@@ -978,6 +1036,29 @@ static int parse_opts(const char *cmd, int argc, char **argv, unsigned mask, str
 		case OPT_COUNT:
 			if (count_opt(cmd, "--count", val, &o->count) != 0)
 				return EXIT_USAGE;
+			break;
+		case OPT_INTERVAL:
+			if (parse_num(val, 3600000, &o->interval) != 0) {
+				say("%s: bad --interval '%s': expected milliseconds, 1..3600000",
+				    cmd, val);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_SORT:
+			o->sort = val;
+			break;
+		case OPT_SAMPLES:
+			if (parse_num(val, 100, &o->samples) != 0 || o->samples < 2) {
+				say("%s: bad --samples '%s': expected 2..100", cmd, val);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_SLOW:
+			if (parse_num(val, 3600000, &o->slow) != 0) {
+				say("%s: bad --slow '%s': expected milliseconds, 1..3600000", cmd,
+				    val);
+				return EXIT_USAGE;
+			}
 			break;
 		case OPT_MESSAGE:
 			if (strlen(val) > 255) {
@@ -1289,7 +1370,7 @@ static int cmd_cancel(int argc, char **argv)
 static int cmd_stats(int argc, char **argv)
 {
 	static const char *const keys[] = {"pid", "live_actors", "spawned", "dead_letters",
-	    "ops_live", "ops_history", "pub_dropped"};
+	    "ops_live", "ops_history", "pub_dropped", "cycles"};
 	struct opts o;
 	struct reply rp;
 	char node[CTL_NODE_MAX + 1];
@@ -1601,15 +1682,514 @@ static int cmd_watch(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int cmd_unimplemented(const char *cmd, int argc, char **argv)
+/* ---- top and doctor: the "actors" verb ---- */
+
+#define EXIT_FINDINGS 5 /* doctor found something */
+
+/* One actor of a sample. */
+struct act {
+	uint64_t id, depth, in, out, restarts, handled, max_ns, p99_ns;
+	char *name; /* sanitised, owned */
+	int ok;     /* all fields were there */
+};
+
+/* What a worker runs in a sample. */
+struct wrk {
+	uint64_t worker, actor, type, running_ns;
+	char *name, *fn;
+};
+
+/* One "actors" reply, decoded. */
+struct snap {
+	int metrics;
+	uint64_t total, now_ns, uptime_ns, cpu_ns, rss, threads, fds, workers, live, deadletters;
+	struct act *a;
+	size_t n;
+	struct wrk *w;
+	size_t nw;
+	struct reply rp; /* kept for --json */
+};
+
+static void snap_fini(struct snap *s)
 {
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			print_help(cmd);
-			return EXIT_OK;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->a[i].name);
+	for (size_t i = 0; i < s->nw; i++) {
+		free(s->w[i].name);
+		free(s->w[i].fn);
+	}
+	free(s->a);
+	free(s->w);
+	reply_fini(&s->rp);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Ask node for its actors (sorted by sort, at most limit) into *s. 0 or an
+ * exit status after saying why. */
+static int snap_get(const char *node, const char *sort, uint64_t limit, struct snap *s)
+{
+	int rv, ok = 1;
+	memset(s, 0, sizeof(*s));
+	struct req q = {.verb = "actors", .sort = sort, .limit = limit};
+	if ((rv = request(node, &q, &s->rp)) != 0)
+		return rv;
+	const msgpack_object *top = &s->rp.top;
+	const msgpack_object *m = mp_get(top, "metrics");
+	s->metrics = m != NULL && m->type == MSGPACK_OBJECT_BOOLEAN && m->via.boolean;
+	s->total = mp_uint(top, "total", &ok);
+	const msgpack_object *nd = mp_get(top, "node");
+	s->now_ns = mp_uint(nd, "now_ns", &ok);
+	s->uptime_ns = mp_uint(nd, "uptime_ns", &ok);
+	s->cpu_ns = mp_uint(nd, "cpu_ns", &ok);
+	s->rss = mp_uint(nd, "rss", &ok);
+	s->threads = mp_uint(nd, "threads", &ok);
+	s->fds = mp_uint(nd, "fds", &ok);
+	s->workers = mp_uint(nd, "workers", &ok);
+	s->live = mp_uint(nd, "live", &ok);
+	s->deadletters = mp_uint(nd, "deadletters", &ok);
+	const msgpack_object *arr = mp_get(top, "actors");
+	const msgpack_object *warr = mp_get(top, "workers");
+	if (!ok || arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY || warr == NULL ||
+	    warr->type != MSGPACK_OBJECT_ARRAY) {
+		say("bad reply from node %s: \"actors\" lacks fields", node);
+		snap_fini(s);
+		return EXIT_FAIL;
+	}
+	s->a = calloc(arr->via.array.size + 1, sizeof(*s->a));
+	s->w = calloc(warr->via.array.size + 1, sizeof(*s->w));
+	if (s->a == NULL || s->w == NULL) {
+		say("out of memory");
+		snap_fini(s);
+		return EXIT_FAIL;
+	}
+	for (uint32_t i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *o = &arr->via.array.ptr[i];
+		struct act *a = &s->a[s->n++];
+		a->ok = 1;
+		a->id = mp_uint(o, "id", &a->ok);
+		a->name = mp_str(o, "name", &a->ok);
+		a->depth = mp_uint(o, "depth", &a->ok);
+		a->in = mp_uint(o, "in", &a->ok);
+		a->out = mp_uint(o, "out", &a->ok);
+		a->restarts = mp_uint(o, "restarts", &a->ok);
+		a->handled = mp_uint(o, "handled", &a->ok);
+		a->max_ns = mp_uint(o, "max_ns", &a->ok);
+		a->p99_ns = mp_uint(o, "p99_ns", &a->ok);
+		if (!a->ok || a->name == NULL) {
+			say("bad reply from node %s: an actor lacks fields", node);
+			snap_fini(s);
+			return EXIT_FAIL;
 		}
-	say("%s: not implemented yet", cmd);
-	return EXIT_USAGE;
+	}
+	for (uint32_t i = 0; i < warr->via.array.size; i++) {
+		const msgpack_object *o = &warr->via.array.ptr[i];
+		struct wrk *w = &s->w[s->nw++];
+		int wok = 1;
+		w->worker = mp_uint(o, "worker", &wok);
+		w->actor = mp_uint(o, "actor", &wok);
+		w->type = mp_uint(o, "type", &wok);
+		w->running_ns = mp_uint(o, "running_ns", &wok);
+		w->name = mp_str(o, "name", &wok);
+		w->fn = mp_str(o, "fn", &wok);
+		if (!wok || w->name == NULL || w->fn == NULL) {
+			say("bad reply from node %s: a worker lacks fields", node);
+			snap_fini(s);
+			return EXIT_FAIL;
+		}
+	}
+	return 0;
+}
+
+static const struct act *snap_find(const struct snap *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->a[i].id == id)
+			return &s->a[i];
+	return NULL;
+}
+
+static void fmt_bytes(char *buf, size_t cap, uint64_t b)
+{
+	if (b >= (1u << 30))
+		snprintf(buf, cap, "%.1f GiB", (double)b / (double)(1u << 30));
+	else if (b >= (1u << 20))
+		snprintf(buf, cap, "%.1f MiB", (double)b / (double)(1u << 20));
+	else
+		snprintf(buf, cap, "%.1f KiB", (double)b / 1024.0);
+}
+
+static void fmt_ns(char *buf, size_t cap, uint64_t ns)
+{
+	if (ns == 0)
+		snprintf(buf, cap, "-");
+	else if (ns >= 1000000000u)
+		snprintf(buf, cap, "%.1fs", (double)ns / 1e9);
+	else if (ns >= 1000000u)
+		snprintf(buf, cap, "%.1fms", (double)ns / 1e6);
+	else if (ns >= 1000u)
+		snprintf(buf, cap, "%.1fus", (double)ns / 1e3);
+	else
+		snprintf(buf, cap, "%lluns", (unsigned long long)ns);
+}
+
+static const char *const top_sorts[] = {"depth", "in", "out", "restarts", "p99", "busy", "handled",
+    "id"};
+
+/* One top screen from s (prev: the sample before, or NULL). */
+static void top_print(const char *node, const struct snap *s, const struct snap *prev)
+{
+	char rss[32], line[64];
+	double dt =
+	    prev != NULL && s->now_ns > prev->now_ns ? (double)(s->now_ns - prev->now_ns) / 1e9 : 0;
+	fmt_bytes(rss, sizeof(rss), s->rss);
+	printf("node %s  up %.0fs  cpu ", node, (double)s->uptime_ns / 1e9);
+	if (dt > 0 && s->cpu_ns >= prev->cpu_ns)
+		printf("%.0f%%", 100.0 * (double)(s->cpu_ns - prev->cpu_ns) / 1e9 / dt);
+	else
+		printf("-");
+	printf("  rss %s  threads %" PRIu64 "  fds %" PRIu64 "  actors %" PRIu64
+	       "  dead letters %" PRIu64,
+	    rss, s->threads, s->fds, s->live, s->deadletters);
+	if (dt > 0 && s->deadletters >= prev->deadletters)
+		printf(" (%.1f/s)", (double)(s->deadletters - prev->deadletters) / dt);
+	printf("\n\n");
+	if (!s->metrics) {
+		printf("(metrics are off on this node: open it with nact_config.metrics = 1)\n");
+		return;
+	}
+	struct table t = {.ncols = 8,
+	    .head = {"ID", "NAME", "DEPTH", "MSG/S", "IN", "OUT", "RESTARTS", "STATUS"},
+	    .right = {0, 0, 1, 1, 1, 1, 1, 0}};
+	for (size_t i = 0; i < s->n; i++) {
+		const struct act *a = &s->a[i];
+		char id[24], depth[24], rate[24], in[24], out[24], rs[24], st[128];
+		snprintf(id, sizeof(id), "%#" PRIx64, a->id);
+		snprintf(depth, sizeof(depth), "%" PRIu64, a->depth);
+		const struct act *p = prev != NULL ? snap_find(prev, a->id) : NULL;
+		if (p != NULL && dt > 0 && a->in >= p->in)
+			snprintf(rate, sizeof(rate), "%.0f", (double)(a->in - p->in) / dt);
+		else
+			snprintf(rate, sizeof(rate), "-");
+		snprintf(in, sizeof(in), "%" PRIu64, a->in);
+		snprintf(out, sizeof(out), "%" PRIu64, a->out);
+		snprintf(rs, sizeof(rs), "%" PRIu64, a->restarts);
+		snprintf(st, sizeof(st), "%s", a->depth > 0 ? "queued" : "idle");
+		for (size_t k = 0; k < s->nw; k++)
+			if (s->w[k].actor == a->id && s->w[k].running_ns > 0) {
+				fmt_ns(line, sizeof(line), s->w[k].running_ns);
+				snprintf(st, sizeof(st), "running %s (worker %" PRIu64 ")", line,
+				    s->w[k].worker);
+			} else if (s->w[k].actor == a->id) {
+				snprintf(st, sizeof(st), "running (worker %" PRIu64 ")",
+				    s->w[k].worker);
+			}
+		const char *cells[8] = {id, a->name[0] ? a->name : "-", depth, rate, in, out, rs,
+		    st};
+		table_row(&t, cells);
+	}
+	if (t.oom)
+		say("out of memory");
+	table_print(&t);
+	if (s->total > s->n)
+		printf("(%" PRIu64 " more actors)\n", s->total - s->n);
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	struct opts o;
+	char node[CTL_NODE_MAX + 1];
+	int rv;
+	if ((rv = parse_opts("top", argc, argv,
+	         OPT_NODE | OPT_JSON | OPT_COUNT | OPT_LIMIT | OPT_ONCE | OPT_INTERVAL | OPT_SORT,
+	         &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if (o.sort != NULL) {
+		size_t k;
+		for (k = 0; k < sizeof(top_sorts) / sizeof(top_sorts[0]); k++)
+			if (strcmp(o.sort, top_sorts[k]) == 0)
+				break;
+		if (k == sizeof(top_sorts) / sizeof(top_sorts[0])) {
+			say("top: bad --sort '%s': depth, in, out, restarts, p99, busy, handled or id",
+			    o.sort);
+			return EXIT_USAGE;
+		}
+	}
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	uint64_t frames = o.once ? 1 : o.count; /* 0 = until interrupted */
+	uint64_t interval = o.interval ? o.interval : 1000;
+	int clear = frames == 0 && !o.json && isatty(STDOUT_FILENO);
+	struct snap prev, cur;
+	int have_prev = 0;
+	for (uint64_t f = 0; frames == 0 || f < frames; f++) {
+		if (f > 0)
+			nng_msleep((nng_duration)interval);
+		if ((rv = snap_get(node, o.sort ? o.sort : "depth", o.limit ? o.limit : 20,
+		         &cur)) != 0)
+			break;
+		if (o.json) {
+			print_data_json(&cur.rp);
+		} else {
+			if (clear)
+				fputs("\033[H\033[2J", stdout);
+			top_print(node, &cur, have_prev ? &prev : NULL);
+			if (frames == 0 || f + 1 < frames)
+				putchar('\n');
+		}
+		fflush(stdout);
+		if (!cur.metrics && f == 0)
+			say("top: node %s has metrics off; only node figures are shown", node);
+		if (have_prev)
+			snap_fini(&prev);
+		prev = cur;
+		have_prev = 1;
+	}
+	if (have_prev)
+		snap_fini(&prev);
+	return rv;
+}
+
+/* ---- doctor ---- */
+
+struct finding {
+	char check[24];
+	char actors[256]; /* ids, space separated */
+	char detail[256];
+};
+
+struct findings {
+	struct finding *v;
+	size_t n, cap;
+};
+
+static void add_finding(struct findings *fs, const char *check, const char *actors, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void add_finding(struct findings *fs, const char *check, const char *actors, const char *fmt,
+    ...)
+{
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 8;
+		struct finding *v = realloc(fs->v, cap * sizeof(*v));
+		if (v == NULL)
+			return;
+		fs->v = v;
+		fs->cap = cap;
+	}
+	struct finding *f = &fs->v[fs->n++];
+	va_list ap;
+	snprintf(f->check, sizeof(f->check), "%s", check);
+	snprintf(f->actors, sizeof(f->actors), "%s", actors);
+	va_start(ap, fmt);
+	vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void actor_label(char *buf, size_t cap, uint64_t id, const char *name)
+{
+	if (name != NULL && name[0] != '\0')
+		snprintf(buf, cap, "%#" PRIx64 " (%s)", id, name);
+	else
+		snprintf(buf, cap, "%#" PRIx64, id);
+}
+
+static int cmd_doctor(int argc, char **argv)
+{
+	struct opts o;
+	char node[CTL_NODE_MAX + 1];
+	int rv;
+	if ((rv = parse_opts("doctor", argc, argv,
+	         OPT_NODE | OPT_JSON | OPT_SAMPLES | OPT_INTERVAL | OPT_SLOW, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	uint64_t ns = o.samples ? o.samples : 4;
+	uint64_t interval = o.interval ? o.interval : 500;
+	uint64_t slow_ns = (o.slow ? o.slow : 100) * 1000000u;
+	if (ns < 2 || ns > 100) {
+		say("doctor: --samples must be 2..100");
+		return EXIT_USAGE;
+	}
+	struct snap *s = calloc(ns, sizeof(*s));
+	if (s == NULL) {
+		say("out of memory");
+		return EXIT_FAIL;
+	}
+	uint64_t got = 0;
+	for (; got < ns; got++) {
+		if (got > 0)
+			nng_msleep((nng_duration)interval);
+		if ((rv = snap_get(node, "id", 10000, &s[got])) != 0)
+			break;
+	}
+	struct findings fs = {0};
+	char lbl[128];
+	if (rv != 0)
+		goto out;
+	if (!s[0].metrics) {
+		say("doctor: node %s has metrics off (nact_config.metrics = 0): only node checks run",
+		    node);
+	}
+	const struct snap *first = &s[0], *last = &s[ns - 1];
+	double secs = (double)(last->now_ns - first->now_ns) / 1e9;
+	/* 1. mailboxes that keep growing: depth up at every sample */
+	for (size_t i = 0; i < last->n; i++) {
+		const struct act *a = &last->a[i];
+		uint64_t d = a->depth;
+		int grow = a->depth > 0;
+		char hist[160] = "";
+		size_t hl = 0;
+		for (uint64_t k = 0; k < ns && grow; k++) {
+			const struct act *b = snap_find(&s[k], a->id);
+			if (b == NULL || (k > 0 && b->depth <= d)) {
+				grow = 0;
+				break;
+			}
+			d = b->depth;
+			if (hl < sizeof(hist) - 24)
+				hl += (size_t)snprintf(hist + hl, sizeof(hist) - hl, "%s%" PRIu64,
+				    k ? " -> " : "", b->depth);
+		}
+		if (grow) {
+			actor_label(lbl, sizeof(lbl), a->id, a->name);
+			add_finding(&fs, "mailbox-growing", lbl, "depth %s over %.1fs", hist, secs);
+		}
+	}
+	/* 2. handlers over the slow threshold: now running, or timed */
+	for (size_t i = 0; i < last->n; i++) {
+		const struct act *a = &last->a[i];
+		uint64_t run = 0;
+		for (size_t k = 0; k < last->nw; k++)
+			if (last->w[k].actor == a->id && last->w[k].running_ns > run)
+				run = last->w[k].running_ns;
+		if (run >= slow_ns || a->max_ns >= slow_ns) {
+			char r[32], m[32], d[96];
+			fmt_ns(r, sizeof(r), run);
+			fmt_ns(m, sizeof(m), a->max_ns);
+			actor_label(lbl, sizeof(lbl), a->id, a->name);
+			if (run > 0)
+				snprintf(d, sizeof(d), "; one running now for at least %s", r);
+			else
+				d[0] = '\0';
+			add_finding(&fs, "slow-handler", lbl,
+			    "longest timed call %s%s (threshold %" PRIu64 " ms)", m, d,
+			    slow_ns / 1000000u);
+		}
+	}
+	/* 3. workers blocked: one call across samples, over the threshold */
+	for (size_t k = 0; k < last->nw; k++) {
+		const struct wrk *w = &last->w[k];
+		if (w->actor == 0 || w->running_ns < slow_ns)
+			continue;
+		actor_label(lbl, sizeof(lbl), w->actor, w->name);
+		add_finding(&fs, "worker-blocked", lbl,
+		    "worker %" PRIu64 " in one call (type %#" PRIx64 ", %s) for at least %.0f ms",
+		    w->worker, w->type, w->fn, (double)w->running_ns / 1e6);
+	}
+	/* 4. restart storms: a child still being restarted during the window,
+	 * restarted at least 3 times in all (grouped by name, else by id) */
+	for (size_t i = 0; i < last->n; i++) {
+		const struct act *a = &last->a[i];
+		if (a->restarts < 3)
+			continue;
+		uint64_t before = 0;
+		for (size_t j = 0; j < first->n; j++) {
+			const struct act *b = &first->a[j];
+			if ((a->name[0] && strcmp(a->name, b->name) == 0) || b->id == a->id)
+				before = b->restarts > before ? b->restarts : before;
+		}
+		if (a->restarts > before) {
+			actor_label(lbl, sizeof(lbl), a->id, a->name);
+			add_finding(&fs, "restart-storm", lbl,
+			    "restarted %" PRIu64 " times, %" PRIu64 " during the last %.1fs",
+			    a->restarts, a->restarts - before, secs);
+		}
+	}
+	/* 5. dead-letter rate */
+	if (secs > 0 && last->deadletters > first->deadletters) {
+		double rate = (double)(last->deadletters - first->deadletters) / secs;
+		if (rate >= 1.0)
+			add_finding(&fs, "deadletter-rate", "-",
+			    "%.1f dead letters/s (%" PRIu64 " in %.1fs; threshold 1/s)", rate,
+			    last->deadletters - first->deadletters, secs);
+	}
+	/* 6. memory that only grows: RSS up at every sample, by >= 1 MiB */
+	int up = 1;
+	for (uint64_t k = 1; k < ns; k++)
+		if (s[k].rss <= s[k - 1].rss)
+			up = 0;
+	if (up && last->rss >= first->rss + (1u << 20)) {
+		char a[32], b[32];
+		fmt_bytes(a, sizeof(a), first->rss);
+		fmt_bytes(b, sizeof(b), last->rss);
+		add_finding(&fs, "memory-growing", "-",
+		    "rss %s -> %s, up at every sample over %.1fs", a, b, secs);
+	}
+	/* 7. request cycles: the registry refuses the request that would
+	 * close a wait-for cycle and counts it (stats: cycles, last_cycle) */
+	{
+		struct req q = {.verb = "stats"};
+		struct reply rp;
+		int ok = 1;
+		if ((rv = request(node, &q, &rp)) != 0)
+			goto out;
+		uint64_t nc = mp_uint(&rp.top, "cycles", &ok);
+		char *lc = mp_str(&rp.top, "last_cycle", &ok);
+		if (ok && nc > 0) {
+			char ops[160];
+			snprintf(ops, sizeof(ops), "ops %s", lc != NULL ? lc : "?");
+			add_finding(&fs, "request-cycle", ops,
+			    "%" PRIu64
+			    " request%s refused as wait-for cycles since start (last shown)",
+			    nc, nc == 1 ? "" : "s");
+		}
+		free(lc);
+		reply_fini(&rp);
+	}
+out:
+	if (rv == 0) {
+		if (o.json) {
+			printf("{\n  \"node\": ");
+			json_str(stdout, node, strlen(node));
+			printf(",\n  \"samples\": %" PRIu64
+			       ",\n  \"seconds\": %.3f,\n  \"metrics\": %s,\n"
+			       "  \"findings\": [",
+			    ns, (double)(last->now_ns - first->now_ns) / 1e9,
+			    first->metrics ? "true" : "false");
+			for (size_t i = 0; i < fs.n; i++) {
+				printf("%s\n    {\"check\": ", i ? "," : "");
+				json_str(stdout, fs.v[i].check, strlen(fs.v[i].check));
+				printf(", \"actors\": ");
+				json_str(stdout, fs.v[i].actors, strlen(fs.v[i].actors));
+				printf(", \"detail\": ");
+				json_str(stdout, fs.v[i].detail, strlen(fs.v[i].detail));
+				printf("}");
+			}
+			printf("%s],\n  \"not_tracked\": []\n}\n", fs.n ? "\n  " : "");
+		} else {
+			printf("doctor: node %s, %" PRIu64 " samples over %.1fs\n", node, ns,
+			    (double)(last->now_ns - first->now_ns) / 1e9);
+			if (fs.n > 0) {
+				struct table t = {.ncols = 3,
+				    .head = {"CHECK", "ACTOR", "FINDING"},
+				    .right = {0, 0, 0}};
+				for (size_t i = 0; i < fs.n; i++) {
+					const char *cells[3] = {fs.v[i].check, fs.v[i].actors,
+					    fs.v[i].detail};
+					table_row(&t, cells);
+				}
+				table_print(&t);
+			} else {
+				printf("no findings\n");
+			}
+		}
+		rv = fs.n > 0 ? EXIT_FINDINGS : EXIT_OK;
+	}
+	for (uint64_t k = 0; k < got && k < ns; k++)
+		snap_fini(&s[k]);
+	free(s);
+	free(fs.v);
+	return rv;
 }
 
 int main(int argc, char **argv)
@@ -1661,8 +2241,10 @@ int main(int argc, char **argv)
 		return cmd_tree(sub_argc, sub_argv);
 	if (strcmp(cmd, "watch") == 0)
 		return cmd_watch(sub_argc, sub_argv);
-	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "doctor") == 0)
-		return cmd_unimplemented(cmd, sub_argc, sub_argv);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(sub_argc, sub_argv);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(sub_argc, sub_argv);
 	say("unknown command '%s' (see nactorctl --help)", cmd);
 	return EXIT_USAGE;
 }

@@ -1,0 +1,1 @@
+# bench/dcache.cmake — benchmarks of the dcache area.

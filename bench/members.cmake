@@ -1,0 +1,1 @@
+# bench/members.cmake — benchmarks of the members area.

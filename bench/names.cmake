@@ -1,0 +1,1 @@
+# bench/names.cmake — benchmarks of the names area.

@@ -1,0 +1,1 @@
+# bench/netsec.cmake — benchmarks of the netsec area.

@@ -1,0 +1,1 @@
+# examples/dcache.cmake — examples of the dcache area.

@@ -1,0 +1,1 @@
+# examples/members.cmake — examples of the members area.

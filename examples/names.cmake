@@ -1,0 +1,1 @@
+# examples/names.cmake — examples of the names area.

@@ -1,0 +1,1 @@
+# examples/netsec.cmake — examples of the netsec area.

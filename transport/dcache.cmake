@@ -1,0 +1,1 @@
+# transport/dcache.cmake — sources of the dcache area, appended to the library.

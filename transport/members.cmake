@@ -1,0 +1,1 @@
+# transport/members.cmake — sources of the members area, appended to the library.

@@ -1,0 +1,1 @@
+# transport/names.cmake — sources of the names area, appended to the library.

@@ -1,0 +1,1 @@
+# transport/netsec.cmake — sources of the netsec area, appended to the library.
