@@ -98,8 +98,9 @@ int main(int argc, char **argv)
 		return fail("cancel_all", rv);
 	nact_op_list(sys, NACT_OP_PENDING, NULL, 0, &live);
 	if (c.calls != tn || c.signal != tn || (long)k != tn || live != 0) {
-		fprintf(stderr, "cancel bench: %ld callbacks (%ld signal), %zu cancelled, %zu live\n",
-		    c.calls, c.signal, k, live);
+		fprintf(stderr,
+		    "cancel bench: %ld callbacks (%ld signal), %zu cancelled, %zu live\n", c.calls,
+		    c.signal, k, live);
 		return 1;
 	}
 	printf("peer=nactor bench=op_cancel_all n=%ld seconds=%.6f rate=%.0f\n", tn, dt, tn / dt);
@@ -121,8 +122,8 @@ int main(int argc, char **argv)
 		if ((rv = nact_op_progress(sys, a, (double)i / n, NULL)) != 0)
 			return fail("progress", rv);
 	dt = now_s() - t0;
-	printf("peer=nactor bench=op_progress_held n=%ld seconds=%.6f rate=%.0f ns_per_op=%.1f\n", n,
-	    dt, n / dt, dt * 1e9 / n);
+	printf("peer=nactor bench=op_progress_held n=%ld seconds=%.6f rate=%.0f ns_per_op=%.1f\n",
+	    n, dt, n / dt, dt * 1e9 / n);
 	if ((rv = nact_op_complete(sys, a)) != 0)
 		return fail("complete", rv);
 
@@ -139,8 +140,8 @@ int main(int argc, char **argv)
 		if ((rv = nact_op_cancel(sys, a, NACT_CANCEL_MANUAL, NULL)) != 0)
 			return fail("cancel", rv);
 	}
-	printf("peer=nactor bench=op_progress_pub n=%ld seconds=%.6f rate=%.0f ns_per_op=%.1f\n", pn,
-	    spent, pn / spent, spent * 1e9 / pn);
+	printf("peer=nactor bench=op_progress_pub n=%ld seconds=%.6f rate=%.0f ns_per_op=%.1f\n",
+	    pn, spent, pn / spent, spent * 1e9 / pn);
 	nact_system_close(sys, 2000);
 	char p[128];
 	snprintf(p, sizeof(p), "%s/nactor", dir);
