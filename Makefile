@@ -119,6 +119,7 @@ build: deps
 
 demo: build
 	./$(BUILD_DIR)/examples/nactor_demo
+	./$(BUILD_DIR)/examples/nactor_two_nodes
 
 # The supervision example: a pipeline whose parser crashes on bad input and
 # is restarted while the rest keeps flowing.

@@ -798,13 +798,22 @@ static void run_ctl(nact_ctx *ctx)
 					break;
 				}
 				/* trapped: the behaviour gets an EXIT with reason
-				 * shutdown from whoever stopped it */
+				 * shutdown from whoever stopped it, here, in the
+				 * stop's place among the control messages */
 				{
 					nact_aid by = {nacti_le64(h + NACTI_OFF_SENDER)};
+					nact_msg *e;
 					nacti_env_put(m);
 					m = NULL;
-					nacti_send_exitinfo(ctx->sys, ctx->self, NACT_T_EXIT, 0, by,
-					    by, NACT_EXIT_SHUTDOWN, NULL);
+					if (nacti_exitinfo_msg(&e, ctx->sys, NACT_T_EXIT, 0, by, by,
+					        NACT_EXIT_SHUTDOWN, NULL) != 0) {
+						nact_exit(ctx, NACT_EXIT_SHUTDOWN); /* no memory */
+						break;
+					}
+					nacti_put64(nacti_hdr(e) + NACTI_OFF_TARGET, aid);
+					call_fn(ctx, e, nacti_hdr(e), x);
+					if (!ctx->consumed)
+						nacti_env_put(e);
 				}
 				break;
 			case NACTI_T_KILL:

@@ -327,6 +327,9 @@ void nacti_links_exit(nact_ctx *ctx, struct nacti_actor_ext *x, uint64_t id);
 void nacti_links_notify(nact_system *sys, struct nacti_actor_ext *x, nact_aid self, int reason,
     const char *text);
 /* Deliver an exit-info control message (DOWN, EXIT or EXITSIG) to `to`. */
+/* Build (not send) a DOWN / EXIT message: the caller owns *mp. */
+int nacti_exitinfo_msg(nact_msg **mp, nact_system *sys, uint32_t type, uint64_t ref, nact_aid from,
+    nact_aid id, int reason, const char *text);
 int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
     nact_aid id, int reason, const char *text);
 /* Add a monitor {ref, watcher} on local actor target (the watcher may be

@@ -76,7 +76,7 @@ void nact_exit_msg(nact_ctx *ctx, int reason, const char *text)
 
 /* ---- exit info messages ---- */
 
-int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
+int nacti_exitinfo_msg(nact_msg **mp, nact_system *sys, uint32_t type, uint64_t ref, nact_aid from,
     nact_aid id, int reason, const char *text)
 {
 	nact_msg *m;
@@ -102,7 +102,18 @@ int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t r
 	uint8_t *h = nacti_hdr(m);
 	nacti_put64(h + NACTI_OFF_CORR, ref);
 	nacti_put64(h + NACTI_OFF_SENDER, from.v);
-	return nacti_deliver(sys, to, m, 1, 0);
+	*mp = m;
+	return 0;
+}
+
+int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t ref, nact_aid from,
+    nact_aid id, int reason, const char *text)
+{
+	nact_msg *m;
+	int rv = nacti_exitinfo_msg(&m, sys, type, ref, from, id, reason, text);
+	if (rv == 0 && (rv = nacti_deliver(sys, to, m, 1, 0)) != 0)
+		nact_msg_free(m);
+	return rv;
 }
 
 int nact_exit_info_read(const nact_msg *m, nact_exit_info *out)

@@ -25,7 +25,8 @@ enum {
 	T_TRAP,        /* trap exits */
 	T_EXIT,        /* body: reason -> nact_exit_msg(reason, "bye") */
 	T_SLEEP,       /* body: ms -> sleep in the handler */
-	T_PING         /* count it */
+	T_PING,        /* count it */
+	T_GATE         /* block on the probe's gate */
 };
 
 #define MAXEV 64
@@ -38,7 +39,19 @@ typedef struct probe {
 	atomic_int fini;             /* state destructor ran */
 	atomic_int pings;
 	_Atomic uint64_t ref; /* last monitor ref */
+	nt_gate gate;
+	char order[MAXEV + 1]; /* 'D' per DOWN, 'E' per EXIT, in handling order */
+	atomic_int norder;
 } probe;
+
+static void note(probe *p, char c)
+{
+	int k = atomic_load(&p->norder);
+	if (k < MAXEV) {
+		p->order[k] = c;
+		atomic_store(&p->norder, k + 1);
+	}
+}
 
 static void probe_fini(void *arg)
 {
@@ -54,12 +67,14 @@ static int probe_fn(nact_ctx *ctx, nact_msg *m)
 	switch (nact_msg_type(m)) {
 	case NACT_T_DOWN: {
 		int k = atomic_load(&p->ndown);
+		note(p, 'D');
 		if (k < MAXEV && nact_exit_info_read(m, &p->down[k]) == 0)
 			atomic_store(&p->ndown, k + 1);
 		return 0;
 	}
 	case NACT_T_EXIT: {
 		int k = atomic_load(&p->nexit);
+		note(p, 'E');
 		if (k < MAXEV && nact_exit_info_read(m, &p->exits[k]) == 0)
 			atomic_store(&p->nexit, k + 1);
 		return 0;
@@ -85,6 +100,9 @@ static int probe_fn(nact_ctx *ctx, nact_msg *m)
 		return 0;
 	case T_PING:
 		atomic_fetch_add(&p->pings, 1);
+		return 0;
+	case T_GATE:
+		nt_gate_block(&p->gate);
 		return 0;
 	default:
 		return 0;
@@ -293,6 +311,37 @@ static void test_bad_args(void)
 	nact_system_close(sys, 5000);
 }
 
-NT_MAIN(NT_CASE(test_monitor_down), NT_CASE(test_demonitor), NT_CASE(test_link_propagates),
-    NT_CASE(test_link_normal_and_unlink), NT_CASE(test_trap_exit), NT_CASE(test_link_to_gone),
-    NT_CASE(test_handler_deadline), NT_CASE(test_bad_args))
+/* A trapping actor handles a stop (as EXIT "shutdown") in its place among
+ * its control messages: a DOWN queued after the stop comes after it. */
+static void test_trapped_stop_in_order(void)
+{
+	nact_system *sys;
+	REQUIRE_RV(nt_open(&sys, 2, NACT_CLOCK_MONOTONIC));
+	static probe pa, pb, pc;
+	memset(&pa, 0, sizeof(pa));
+	memset(&pb, 0, sizeof(pb));
+	memset(&pc, 0, sizeof(pc));
+	nact_aid a = spawn_probe(sys, &pa, 0), b = spawn_probe(sys, &pb, 0),
+	         c = spawn_probe(sys, &pc, 0);
+	CHECK_RV(nt_send_int(sys, a, T_TRAP, 0));
+	monitor(sys, a, &pa, b); /* a first: its DOWN is sent before c's */
+	monitor(sys, c, &pc, b);
+	CHECK_RV(nt_send_int(sys, a, T_GATE, 0));
+	CHECK(NT_WAIT(atomic_load(&pa.gate.entered), NT_LONG_MS));
+	CHECK_RV(nact_stop(sys, a)); /* queued first on a's control lane */
+	CHECK_RV(nact_stop(sys, b)); /* then b's DOWN */
+	CHECK(NT_WAIT(atomic_load(&pc.ndown) == 1, NT_LONG_MS));
+	nt_gate_open(&pa.gate);
+	CHECK(NT_WAIT(atomic_load(&pa.norder) == 2, NT_LONG_MS));
+	pa.order[2] = '\0';
+	CHECK_STR(pa.order, "ED");
+	CHECK_EQ_INT(pa.exits[0].reason, NACT_EXIT_SHUTDOWN);
+	CHECK(nact_alive(sys, a)); /* trapping: it decides */
+	CHECK_RV(nact_kill(sys, a));
+	CHECK_RV(nact_stop(sys, c));
+	nact_system_close(sys, 2000);
+}
+
+NT_MAIN(NT_CASE(test_trapped_stop_in_order), NT_CASE(test_monitor_down), NT_CASE(test_demonitor),
+    NT_CASE(test_link_propagates), NT_CASE(test_link_normal_and_unlink), NT_CASE(test_trap_exit),
+    NT_CASE(test_link_to_gone), NT_CASE(test_handler_deadline), NT_CASE(test_bad_args))
