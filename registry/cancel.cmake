@@ -1,2 +1,2 @@
 # registry/cancel.cmake — sources of the cancel area, appended to the library.
-# list(APPEND NACT_SOURCES registry/cancel.c)
+list(APPEND NACT_SOURCES registry/signal.c)

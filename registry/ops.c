@@ -42,6 +42,11 @@
  *   finalize) with the op's new public view, so the server can publish
  *   it in order; it must not block nor call in here. When nobody serves
  *   it is NULL and costs one test.
+ * - Progress hook (t->phook, same rules): called from nact_op_progress at
+ *   most once per t->pwindow_ns per op (o->pub_ns); a report inside the
+ *   window is held (o->pub_held) and published by the next report after
+ *   the window or, at the latest, just before the op's next status change
+ *   (OPS_PFLUSH), so the last progress before a change is never lost.
  *
  * Lock order: t->smtx (spawn of the deadline actor) -> the actor table's
  * locks; t->mtx -> the timer mutex (nact_timer_cancel in finalize) -> the
@@ -53,6 +58,7 @@
 #include <string.h>
 
 #include "actors/internal.h"
+#include "registry/server_internal.h"
 
 #define OPS_HISTORY_DEFAULT 1000
 #define OPS_CACHE 1024 /* freed structs kept for reuse */
@@ -96,6 +102,8 @@ struct op {
 	struct cbrec *cbs, **cbtail; /* on_cancel callbacks, in order */
 	nact_timer timer;            /* armed deadline (cancel_after), or 0 */
 	uint64_t tseq;               /* which arming the timer belongs to */
+	uint64_t pub_ns;             /* 1 + time of the last progress event, 0: none */
+	int pub_held;                /* a progress report not published yet */
 	nact_aid owner;              /* cancelable actor running it, or 0 */
 	uint32_t grace_ms;           /* the owner's grace after a cancel */
 	/* condition source (cancel_when): checked every cint ms */
@@ -132,6 +140,13 @@ struct nacti_ops {
 	/* status hook (the registry server's PUB socket), under mtx */
 	void (*hook)(void *arg, const nact_op_info *in);
 	void *hook_arg;
+	/* progress hook (same server), under mtx; rate-limited per op */
+	void (*phook)(void *arg, const nact_op_info *in);
+	void *phook_arg;
+	uint64_t pwindow_ns;
+	/* live supervisors (the "tree" verb), under mtx; nsup used */
+	struct nacti_supent *sups;
+	uint32_t nsup, capsup;
 	/* wait-for graph: search epoch, cycles refused, the last one */
 	uint64_t epoch;
 	uint64_t ncycles;
@@ -144,6 +159,26 @@ struct nacti_ops {
 		if ((t)->hook != NULL)                        \
 			(t)->hook((t)->hook_arg, &(o)->info); \
 	} while (0)
+
+/* Publish o's held progress report, if any, before a status change
+ * (under t->mtx). */
+#define OPS_PFLUSH(t, o)                                        \
+	do {                                                    \
+		if ((o)->pub_held && (t)->phook != NULL)        \
+			(t)->phook((t)->phook_arg, &(o)->info); \
+		(o)->pub_held = 0;                              \
+	} while (0)
+
+void nacti_ops_set_progress_hook(nact_system *sys, void (*fn)(void *arg, const nact_op_info *in),
+    void *arg, uint64_t window_ns)
+{
+	struct nacti_ops *t = sys->ops;
+	nng_mtx_lock(t->mtx);
+	t->phook = fn;
+	t->phook_arg = arg;
+	t->pwindow_ns = window_ns;
+	nng_mtx_unlock(t->mtx);
+}
 
 void nacti_ops_set_hook(nact_system *sys, void (*fn)(void *arg, const nact_op_info *in), void *arg)
 {
@@ -233,6 +268,7 @@ void nacti_ops_fini(nact_system *sys)
 		free(t->cache);
 		t->cache = n;
 	}
+	free(t->sups);
 	free(t->h);
 	free(t->b);
 	nng_mtx_free(t->smtx);
@@ -313,6 +349,7 @@ static void history_push(struct nacti_ops *t, const nact_op_info *in)
 static void finalize(nact_system *sys, struct nacti_ops *t, struct op *o, int status, int reason,
     const char *msg, struct cbrec ***runtail, struct ownrec **own)
 {
+	OPS_PFLUSH(t, o);
 	o->info.status = status;
 	o->info.reason = reason;
 	if (msg != NULL)
@@ -446,6 +483,8 @@ int nact_op_create(nact_opid *idp, nact_system *sys, const char *name, nact_opid
 	o->child = NULL;
 	o->timer.v = 0;
 	o->tseq = 0;
+	o->pub_ns = 0;
+	o->pub_held = 0;
 	o->owner.v = 0;
 	o->grace_ms = 0;
 	o->cond = NULL;
@@ -516,6 +555,7 @@ int nact_op_start(nact_system *sys, nact_opid id)
 	else if (o->info.status != NACT_OP_PENDING)
 		rv = NACT_ESTATE;
 	else {
+		OPS_PFLUSH(t, o);
 		o->info.status = NACT_OP_RUNNING;
 		o->info.started_ns = now;
 		OPS_HOOK(t, o);
@@ -529,6 +569,7 @@ int nact_op_progress(nact_system *sys, nact_opid id, double fraction, const char
 	if (sys == NULL || !(fraction >= 0.0 && fraction <= 1.0)) /* NaN fails too */
 		return NACT_EINVAL;
 	struct nacti_ops *t = sys->ops;
+	uint64_t now = nact_now(sys);
 	int rv = 0;
 	nng_mtx_lock(t->mtx);
 	struct op *o = find(t, id.v);
@@ -538,6 +579,18 @@ int nact_op_progress(nact_system *sys, nact_opid id, double fraction, const char
 		o->info.progress = fraction;
 		if (msg != NULL)
 			snprintf(o->info.progress_msg, sizeof(o->info.progress_msg), "%s", msg);
+		if (t->phook != NULL) {
+			/* at most one event per window; a held one goes out
+			 * with the next report after it, or before the next
+			 * status change */
+			if (o->pub_ns == 0 || now + 1 - o->pub_ns >= t->pwindow_ns) {
+				o->pub_ns = now + 1; /* 0 stays "never" */
+				o->pub_held = 0;
+				t->phook(t->phook_arg, &o->info);
+			} else {
+				o->pub_held = 1;
+			}
+		}
 	}
 	nng_mtx_unlock(t->mtx);
 	return rv;
@@ -854,6 +907,62 @@ void nact_op_history_clear(nact_system *sys)
 	nng_mtx_unlock(t->mtx);
 }
 
+/* ---- live supervisors (registry/server_internal.h) ---- */
+
+int nacti_sups_add(nact_system *sys, nact_aid sup, const char *name)
+{
+	struct nacti_ops *t;
+	int rv = 0;
+	if (sys == NULL || (t = sys->ops) == NULL || sup.v == 0)
+		return NACT_EINVAL;
+	nng_mtx_lock(t->mtx);
+	if (t->nsup == t->capsup) {
+		uint32_t cap = t->capsup ? t->capsup * 2 : 16;
+		struct nacti_supent *v = realloc(t->sups, (size_t)cap * sizeof(*v));
+		if (v == NULL) {
+			rv = NACT_ENOMEM;
+			goto out;
+		}
+		t->sups = v;
+		t->capsup = cap;
+	}
+	t->sups[t->nsup].aid = sup;
+	snprintf(t->sups[t->nsup].name, sizeof(t->sups[0].name), "%s", name != NULL ? name : "");
+	t->nsup++;
+out:
+	nng_mtx_unlock(t->mtx);
+	return rv;
+}
+
+void nacti_sups_del(nact_system *sys, nact_aid sup)
+{
+	struct nacti_ops *t;
+	if (sys == NULL || (t = sys->ops) == NULL)
+		return;
+	nng_mtx_lock(t->mtx);
+	for (uint32_t i = 0; i < t->nsup; i++)
+		if (t->sups[i].aid.v == sup.v) {
+			memmove(&t->sups[i], &t->sups[i + 1],
+			    (t->nsup - i - 1) * sizeof(t->sups[0]));
+			t->nsup--;
+			break;
+		}
+	nng_mtx_unlock(t->mtx);
+}
+
+size_t nacti_sups_list(nact_system *sys, struct nacti_supent *out, size_t max)
+{
+	struct nacti_ops *t;
+	size_t n;
+	if (sys == NULL || (t = sys->ops) == NULL)
+		return 0;
+	nng_mtx_lock(t->mtx);
+	n = t->nsup;
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = t->sups[i];
+	nng_mtx_unlock(t->mtx);
+	return n;
+}
 /* ---- cancelable actors ---- */
 
 /* Send one (actor, op) pair the cancel message and arm its grace timer.

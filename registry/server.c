@@ -51,14 +51,20 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "actors/internal.h"
+#include "registry/server_internal.h"
 
 #define SRV_PROTO_V 1
 #define SRV_REQ_MAX (64 * 1024)    /* decoded requests, bytes */
 #define SRV_RECV_MAX (1024 * 1024) /* socket RECVMAXSZ: larger is dropped */
 #define SRV_LIST_DEFAULT 1000      /* "list" without "limit" */
 #define SRV_NODE_MAX 64
-#define SRV_TREE_DEPTH 12   /* "tree": levels shown (roots are level 1) */
-#define SRV_TREE_NODES 1000 /* "tree": operations shown */
+#define SRV_TREE_DEPTH 12                  /* "tree": levels shown (roots are level 1) */
+#define SRV_TREE_NODES 1000                /* "tree": operations shown */
+#define SRV_PROGRESS_NS (100 * 1000000ull) /* progress events: one per op per 100 ms */
+#define SRV_SUP_MAX 256                    /* "tree": supervisors asked */
+#define SRV_SUP_KIDS 256                   /* "tree": children shown per supervisor */
+#define SRV_SUP_ASK_MS 500                 /* "tree": wait for one supervisor's answer */
+#define SRV_SUP_BUDGET_MS 1500             /* "tree": all of them (under nactorctl's 2 s) */
 
 struct nacti_regsrv {
 	nact_system *s_sys;
@@ -381,11 +387,10 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	pk_str(pk, cyc);
 }
 
-/* The status hook: publish one event without blocking (under the
- * registry lock; see DESIGN). */
-static void pub_hook(void *arg, const nact_op_info *in)
+/* Publish one event without blocking (under the registry lock; see
+ * DESIGN). */
+static void pub_event(struct nacti_regsrv *sv, const char *event, const nact_op_info *in)
 {
-	struct nacti_regsrv *sv = arg;
 	msgpack_packer pk;
 	nng_msg *m;
 	if (nng_msg_alloc(&m, 0) != 0) {
@@ -397,13 +402,25 @@ static void pub_hook(void *arg, const nact_op_info *in)
 	pk_str(&pk, "v");
 	msgpack_pack_uint64(&pk, SRV_PROTO_V);
 	pk_str(&pk, "event");
-	pk_str(&pk, "op");
+	pk_str(&pk, event);
 	pk_str(&pk, "op");
 	pk_op(&pk, in);
 	if (nng_sendmsg(sv->s_pub, m, NNG_FLAG_NONBLOCK) != 0) {
 		nng_msg_free(m);
 		atomic_fetch_add(&sv->s_pub_dropped, 1);
 	}
+}
+
+/* The status hook: every status change. */
+static void pub_hook(void *arg, const nact_op_info *in)
+{
+	pub_event(arg, "op", in);
+}
+
+/* The progress hook: progress reports, rate-limited by the registry. */
+static void pub_progress(void *arg, const nact_op_info *in)
+{
+	pub_event(arg, "progress", in);
 }
 
 /* ---- tree ---- */
@@ -475,8 +492,164 @@ static void pk_tree_list(msgpack_packer *pk, const struct tree *t, long first)
 	}
 }
 
+/* ---- the supervision tree (in "tree") ----
+ *
+ * Supervisors are actors: their tables are theirs alone. The server reads
+ * the list of live supervisors (nacti_sups_list, a copy under the registry
+ * lock) and asks each one for its children with nact_sup_children, a
+ * request the supervisor answers from its own handler: nothing is read
+ * across threads. Each answer is awaited at most SRV_SUP_ASK_MS, all of
+ * them at most SRV_SUP_BUDGET_MS; a supervisor that does not answer in
+ * time (busy, or ending) is shown "unresponsive" with no children. A
+ * supervisor whose id is a child of another one is drawn under it. */
+
+struct supnode {
+	struct nacti_supent e;
+	nact_child_info *kids; /* malloc'd, nkids */
+	uint32_t nkids;
+	int answered; /* 0: no answer in time */
+	int child;    /* a child of another supervisor */
+	int shown;    /* already drawn (each once) */
+};
+
+struct suptree {
+	struct supnode *v;
+	size_t n;
+	int truncated;
+};
+
+static long sup_find(const struct suptree *st, uint64_t aid)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (aid != 0 && st->v[i].e.aid.v == aid)
+			return (long)i;
+	return -1;
+}
+
+static const char *kid_status(const nact_child_info *ci)
+{
+	return ci->running ? "running" : ci->backoff_ms > 0 ? "restarting" : "down";
+}
+
+/* One node: kind, id, name, aid, status, restarts, last_exit, children.
+ * sup >= 0: a supervisor (as: how its parent sees it, NULL for a root);
+ * else the worker as. */
+static void pk_supnode(msgpack_packer *pk, struct suptree *st, long sup, const nact_child_info *as,
+    int depth)
+{
+	struct supnode *sn = sup >= 0 ? &st->v[sup] : NULL;
+	if (sn != NULL)
+		sn->shown = 1;
+	msgpack_pack_map(pk, 8);
+	pk_str(pk, "kind");
+	pk_str(pk, sn != NULL ? "supervisor" : "worker");
+	pk_str(pk, "id");
+	pk_str(pk, as != NULL ? as->id : sn->e.name);
+	pk_str(pk, "name");
+	pk_str(pk, sn != NULL ? sn->e.name : "");
+	pk_str(pk, "aid");
+	msgpack_pack_uint64(pk, as != NULL ? as->aid.v : sn->e.aid.v);
+	pk_str(pk, "status");
+	if (sn != NULL && !sn->answered)
+		pk_str(pk, "unresponsive");
+	else
+		pk_str(pk, as != NULL ? kid_status(as) : "running");
+	pk_str(pk, "restarts");
+	msgpack_pack_uint64(pk, as != NULL ? as->restarts : 0);
+	pk_str(pk, "last_exit");
+	pk_str(pk, as != NULL && as->last_reason != 0 ? nact_exit_str(as->last_reason) : "");
+	pk_str(pk, "children");
+	if (sn == NULL || !sn->answered || depth >= SRV_TREE_DEPTH) {
+		if (sn != NULL && sn->answered && sn->nkids > 0)
+			st->truncated = 1;
+		msgpack_pack_array(pk, 0);
+		return;
+	}
+	msgpack_pack_array(pk, sn->nkids);
+	for (uint32_t i = 0; i < sn->nkids; i++) {
+		const nact_child_info *ci = &sn->kids[i];
+		long j = sup_find(st, ci->aid.v);
+		if (j >= 0 && st->v[j].shown)
+			j = -1; /* drawn already: never loop */
+		pk_supnode(pk, st, j, ci, depth + 1);
+	}
+}
+
+/* Ask every live supervisor for its children (see above). */
+static int suptree_load(struct nacti_regsrv *sv, struct suptree *st)
+{
+	static const size_t max = SRV_SUP_MAX;
+	nact_child_info *buf;
+	memset(st, 0, sizeof(*st));
+	if ((st->v = calloc(max, sizeof(*st->v))) == NULL ||
+	    (buf = malloc(SRV_SUP_KIDS * sizeof(*buf))) == NULL) {
+		free(st->v);
+		st->v = NULL;
+		return NACT_ENOMEM;
+	}
+	struct nacti_supent *ents = malloc(max * sizeof(*ents));
+	if (ents == NULL) {
+		free(buf);
+		return NACT_ENOMEM;
+	}
+	size_t total = nacti_sups_list(sv->s_sys, ents, max);
+	st->n = total < max ? total : max;
+	st->truncated = total > max;
+	nng_time until = nng_clock() + SRV_SUP_BUDGET_MS;
+	for (size_t i = 0; i < st->n; i++) {
+		struct supnode *sn = &st->v[i];
+		uint32_t k = 0;
+		sn->e = ents[i];
+		nng_time now = nng_clock();
+		int wait = now >= until ? 0 : (int)(until - now);
+		if (wait > SRV_SUP_ASK_MS)
+			wait = SRV_SUP_ASK_MS;
+		if (wait == 0 ||
+		    nact_sup_children(sv->s_sys, sn->e.aid, buf, SRV_SUP_KIDS, &k, wait) != 0)
+			continue;
+		if (k > 0 && (sn->kids = malloc(k * sizeof(*buf))) == NULL)
+			continue;
+		if (k > 0)
+			memcpy(sn->kids, buf, k * sizeof(*buf));
+		sn->nkids = k;
+		sn->answered = 1;
+		if (k == SRV_SUP_KIDS)
+			st->truncated = 1; /* maybe more than that */
+	}
+	for (size_t i = 0; i < st->n; i++)
+		for (uint32_t c = 0; c < st->v[i].nkids; c++) {
+			long j = sup_find(st, st->v[i].kids[c].aid.v);
+			if (j >= 0 && (size_t)j != i)
+				st->v[j].child = 1;
+		}
+	free(ents);
+	free(buf);
+	return 0;
+}
+
+static void suptree_free(struct suptree *st)
+{
+	for (size_t i = 0; st->v != NULL && i < st->n; i++)
+		free(st->v[i].kids);
+	free(st->v);
+}
+
+/* "supervisors": the roots (supervisors nobody supervises, oldest first),
+ * then any not drawn yet (a cycle cannot happen, but nothing is lost). */
+static void pk_suptree(msgpack_packer *pk, struct suptree *st)
+{
+	uint32_t roots = 0;
+	for (size_t i = 0; i < st->n; i++)
+		roots += st->v[i].child ? 0 : 1;
+	msgpack_pack_array(pk, roots);
+	for (size_t i = 0; i < st->n; i++)
+		if (!st->v[i].child)
+			pk_supnode(pk, st, (long)i, NULL, 1);
+}
+
 static void do_tree(struct nacti_regsrv *sv, msgpack_packer *pk)
 {
+	struct suptree st;
 	struct tree t;
 	size_t n = 0, max, live = 0;
 	long roots = -1;
@@ -494,7 +667,8 @@ static void do_tree(struct nacti_regsrv *sv, msgpack_packer *pk)
 		if (t.v[i].status == NACT_OP_PENDING || t.v[i].status == NACT_OP_RUNNING)
 			t.v[live++] = t.v[i];
 	t.n = live;
-	qsort(t.v, t.n, sizeof(*t.v), cmp_id);
+	if (t.n > 1) /* t.v is NULL when there is nothing */
+		qsort(t.v, t.n, sizeof(*t.v), cmp_id);
 	if (t.n > 0) {
 		t.child = malloc(t.n * sizeof(*t.child));
 		t.next = malloc(t.n * sizeof(*t.next));
@@ -512,7 +686,9 @@ static void do_tree(struct nacti_regsrv *sv, msgpack_packer *pk)
 		*head = (long)j;
 	}
 	tree_mark(&t, roots, 1);
-	pk_head(pk, 2, 1);
+	if (suptree_load(sv, &st) != 0)
+		goto oom;
+	pk_head(pk, 4, 1);
 	pk_str(pk, "roots");
 	pk_tree_list(pk, &t, roots);
 	pk_str(pk, "truncated");
@@ -520,6 +696,14 @@ static void do_tree(struct nacti_regsrv *sv, msgpack_packer *pk)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
+	pk_str(pk, "supervisors");
+	pk_suptree(pk, &st);
+	pk_str(pk, "supervisors_truncated");
+	if (st.truncated)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	suptree_free(&st);
 	goto out;
 oom:
 	pk_error(pk, "out of memory");
@@ -540,19 +724,15 @@ static int peer_ok(nng_msg *m)
 	return uid == 0 || uid == (uint64_t)getuid();
 }
 
-/* Handle one request into the reply rep (empty). */
-static void handle(struct nacti_regsrv *sv, nng_msg *req, nng_msg *rep)
+/* Decode and answer the request in buf into the reply rep (empty). */
+static void answer(struct nacti_regsrv *sv, const void *buf, size_t len, nng_msg *rep)
 {
 	msgpack_packer pk;
 	nact_reader r;
 	struct req q;
 	msgpack_packer_init(&pk, rep, msg_write);
 	r.zone = NULL; /* fini-safe even when decoding stops before init */
-	if (!peer_ok(req)) {
-		pk_error(&pk, "permission denied");
-		return;
-	}
-	const char *err = req_decode(&r, nng_msg_body(req), nng_msg_len(req), &q);
+	const char *err = req_decode(&r, buf, len, &q);
 	if (err != NULL)
 		pk_error(&pk, err);
 	else if (keyis(q.verb, q.verbn, "list"))
@@ -573,6 +753,29 @@ static void handle(struct nacti_regsrv *sv, nng_msg *req, nng_msg *rep)
 	} else
 		pk_error(&pk, "unknown verb");
 	nact_reader_fini(&r);
+}
+
+/* Handle one request into the reply rep (empty). */
+static void handle(struct nacti_regsrv *sv, nng_msg *req, nng_msg *rep)
+{
+	if (!peer_ok(req)) {
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, rep, msg_write);
+		pk_error(&pk, "permission denied");
+		return;
+	}
+	answer(sv, nng_msg_body(req), nng_msg_len(req), rep);
+}
+
+void nacti_regsrv_answer(nact_system *sys, const char *node, const void *buf, size_t len,
+    nng_msg *rep)
+{
+	struct nacti_regsrv sv;
+	memset(&sv, 0, sizeof(sv));
+	atomic_init(&sv.s_pub_dropped, 0);
+	sv.s_sys = sys;
+	snprintf(sv.s_node, sizeof(sv.s_node), "%s", node != NULL ? node : "");
+	answer(&sv, buf, len, rep);
 }
 
 /* Submit the next receive unless unserve started. Called with s_mtx held. */
@@ -804,6 +1007,7 @@ int nact_registry_serve(nact_system *sys, const char *node_name, char *url_out, 
 		snprintf(url_out, url_len, "%s", url);
 	sys->regsrv = sv;
 	nacti_ops_set_hook(sys, pub_hook, sv);
+	nacti_ops_set_progress_hook(sys, pub_progress, sv, SRV_PROGRESS_NS);
 	nng_mtx_lock(sv->s_mtx);
 	submit_recv(sv);
 	nng_mtx_unlock(sv->s_mtx);
@@ -825,6 +1029,7 @@ void nact_registry_unserve(nact_system *sys)
 	if (sys == NULL || (sv = sys->regsrv) == NULL)
 		return;
 	nacti_ops_set_hook(sys, NULL, NULL); /* no publish in progress after */
+	nacti_ops_set_progress_hook(sys, NULL, NULL, 0);
 	nng_mtx_lock(sv->s_mtx);
 	sv->s_closing = 1;
 	nng_mtx_unlock(sv->s_mtx);

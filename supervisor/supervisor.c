@@ -61,6 +61,7 @@
 #include <nactor/supervisor.h>
 
 #include "actors/internal.h" /* nacti_metrics_restarted */
+#include "registry/server_internal.h"
 #include "supervisor/supervisor_internal.h"
 
 #define SHUTDOWN_DEFAULT_MS 5000
@@ -135,7 +136,9 @@ struct sup {
 	/* dead linked children whose EXIT is still to come */
 	nact_aid *exits;
 	uint32_t nexits, capexits;
-	uint64_t rng; /* backoff jitter (xorshift64) */
+	uint64_t rng;  /* backoff jitter (xorshift64) */
+	nact_aid self; /* set at INIT */
+	int listed;    /* in the registry's supervisor table (server_internal.h) */
 };
 
 /* ---- spec copy ---- */
@@ -965,6 +968,9 @@ static void on_init(nact_ctx *ctx, struct sup *s, nact_msg *m)
 	}
 	nact_trap_exit(ctx, 1);
 	s->phase = P_RUN;
+	/* shown by the registry's "tree" verb until sup_fini */
+	s->self = nact_self(ctx);
+	s->listed = nacti_sups_add(s->sys, s->self, s->name) == 0;
 	if (req) {
 		/* from nact_sup_start outside actors: a root */
 		s->root = 1;
@@ -1195,6 +1201,8 @@ static int sup_fn(nact_ctx *ctx, nact_msg *m)
 static void sup_fini(void *arg)
 {
 	struct sup *s = arg;
+	if (s->listed)
+		nacti_sups_del(s->sys, s->self);
 	disarm(s, &s->g_timer);
 	for (uint32_t i = 0; i < s->nkids; i++)
 		disarm(s, &s->kids[i]->timer);

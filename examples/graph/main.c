@@ -14,11 +14,22 @@
  * exited source to show a dead letter (nact_deadletters), and exits 0 only
  * if the total is 1² + ... + N² and the dead letter was counted. Every body
  * is one msgpack integer, written with nact_pack_* and read with nact_reader.
+ *
+ * With --serve [SECONDS] [--node NAME] it then keeps running (SECONDS,
+ * default 120; 0 = until a signal) as node NAME (default "demo"), serving
+ * its registry: a supervisor "jobs" runs three workers whose cancelable
+ * operations report progress, so that `nactorctl ls/tree/watch/cancel` in
+ * another terminal have something to show. SIGINT/SIGTERM (nactor/signal.h)
+ * cancel every operation with reason "signal" and stop it cleanly; a second
+ * one exits at once. See docs/cancel.md for a session.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <nactor/nactor.h>
+#include <nactor/signal.h>
 #include <nng/supplemental/util/platform.h> /* nng_msleep */
 
 #define N 10 /* numbers the source produces */
@@ -178,8 +189,167 @@ static int summer_add(nact_ctx *ctx, nact_msg *msg)
 	return summer_get(ctx, msg);
 }
 
-int main(void)
+/* ---- --serve: a node with cancelable operations reporting progress ----
+ *
+ *   "jobs" supervisor (one-for-one)
+ *   ├── import-1  worker: a job "import-1 #k" (progress 0..100 %, 5 % a
+ *   ├── import-2  tick of 250 ms) with child operations "fetch" then
+ *   └── report    "store"; when a job ends, completed or cancelled, the
+ *                 next one starts after a pause
+ *
+ * A worker polls its job's cancel token on every tick (the pattern for
+ * long work); a cancelled job (nactorctl cancel ID) is reported and
+ * replaced. */
+
+enum { T_WTICK = 100 };
+
+#define WORKERS 3
+#define TICK_MS 250
+
+struct worker {
+	const char *name; /* borrowed: a string literal */
+	int k;            /* jobs started */
+	nact_opid job, step;
+	int pct;   /* progress of the job, % */
+	int pause; /* ticks to wait before the next job */
+};
+
+static int worker_tick(nact_ctx *ctx, nact_msg *msg)
 {
+	struct worker *w = nact_state(ctx);
+	nact_system *sys = nact_sys(ctx);
+	nact_op_info in;
+	char label[64];
+	(void)msg;
+	if (w->job.v != 0 && nact_op_is_cancelled(sys, w->job)) {
+		if (nact_op_get(sys, w->job, &in) == 0)
+			printf("%s: job %llu cancelled (%s%s%s)\n", w->name,
+			    (unsigned long long)w->job.v, nact_op_reason_str(in.reason),
+			    in.message[0] ? ": " : "", in.message);
+		w->job = w->step = NACT_OPID_NONE;
+		w->pause = 4;
+	} else if (w->job.v == 0 && w->pause > 0) {
+		w->pause--;
+	} else if (w->job.v == 0) {
+		snprintf(label, sizeof(label), "%s #%d", w->name, ++w->k);
+		if (nact_op_create(&w->job, sys, label, NACT_OPID_NONE, "demo") == 0 &&
+		    nact_op_start(sys, w->job) == 0 &&
+		    nact_op_create(&w->step, sys, "fetch", w->job, NULL) == 0 &&
+		    nact_op_start(sys, w->step) == 0) {
+			w->pct = 0;
+		}
+	} else {
+		w->pct += 5;
+		if (w->pct == 50) { /* fetch done, store next */
+			nact_op_complete(sys, w->step);
+			if (nact_op_create(&w->step, sys, "store", w->job, NULL) == 0)
+				nact_op_start(sys, w->step);
+		}
+		snprintf(label, sizeof(label), "%s %d%%", w->pct < 50 ? "fetching" : "storing",
+		    w->pct);
+		nact_op_progress(sys, w->job, w->pct / 100.0, label);
+		if (w->pct >= 100) {
+			nact_op_complete(sys, w->step);
+			nact_op_complete(sys, w->job);
+			w->job = w->step = NACT_OPID_NONE;
+			w->pause = 2;
+		}
+	}
+	nact_msg *t = int_msg(sys, T_WTICK, 0);
+	int rv = nact_send_after(sys, nact_self(ctx), t, TICK_MS, NULL);
+	if (rv != 0)
+		nact_msg_free(t);
+	return rv;
+}
+
+static int worker_start(nact_aid *idp, nact_system *sys, void *arg, void *extra)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	int rv;
+	(void)extra;
+	if (w == NULL)
+		return NACT_ENOMEM;
+	w->name = arg;
+	if ((rv = nact_spawn(idp, sys, worker_tick, w, free, NULL)) != 0) {
+		free(w);
+		return rv;
+	}
+	return send_int(sys, *idp, T_WTICK, 0);
+}
+
+/* Serve as node `node` for secs seconds (0: until a signal). 0, or 1 on a
+ * setup error. */
+static int serve(nact_system *sys, const char *node, int secs)
+{
+	static const char *const names[WORKERS] = {"import-1", "import-2", "report"};
+	nact_child_spec kids[WORKERS];
+	nact_signal_opts so = {.grace_ms = 3000};
+	nact_signals *sg;
+	nact_aid sup;
+	char url[256];
+	int rv, sig = 0;
+	memset(kids, 0, sizeof(kids));
+	for (int i = 0; i < WORKERS; i++) {
+		kids[i].id = names[i];
+		kids[i].start = worker_start;
+		kids[i].arg = (void *)names[i];
+	}
+	nact_sup_spec sp = {.name = "jobs", .children = kids, .nchildren = WORKERS};
+	if ((rv = nact_registry_serve(sys, node, url, sizeof(url))) != 0) {
+		fprintf(stderr, "demo: serve %s: %s\n", node, nact_strerror(rv));
+		return 1;
+	}
+	if ((rv = nact_signals_install(&sg, sys, &so)) != 0) {
+		fprintf(stderr, "demo: signals: %s\n", nact_strerror(rv));
+		return 1;
+	}
+	if ((rv = nact_sup_start(&sup, sys, &sp)) != 0) {
+		fprintf(stderr, "demo: supervisor: %s\n", nact_strerror(rv));
+		nact_signals_remove(sg);
+		return 1;
+	}
+	printf("main:    serving node \"%s\" at %s\n", node, url);
+	if (secs > 0)
+		printf("main:    for %d s; try: nactorctl ls / tree / watch (Ctrl-C stops)\n",
+		    secs);
+	else
+		printf(
+		    "main:    until a signal; try: nactorctl ls / tree / watch (Ctrl-C stops)\n");
+	uint64_t end = nng_clock() + (uint64_t)secs * 1000;
+	while (sig == 0 && (secs == 0 || nng_clock() < end))
+		sig = nact_signals_wait(sg, 200);
+	if (sig != 0)
+		printf("main:    %s: every operation cancelled (reason signal); stopping\n",
+		    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	else
+		nact_op_cancel_all(sys, NACT_CANCEL_MANUAL, "demo over", NULL);
+	nact_stop(sys, sup); /* the supervisor stops its workers, last first */
+	for (int i = 0; i < 400 && nact_alive(sys, sup); i++)
+		nng_msleep(5);
+	nact_registry_unserve(sys);
+	nact_system_close(sys, nact_signals_left_ms(sg));
+	nact_signals_remove(sg);
+	printf("main:    stopped\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *node = "demo";
+	int serve_secs = -1; /* -1: no --serve */
+	for (int a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--serve") == 0) {
+			serve_secs = 120;
+			if (a + 1 < argc && argv[a + 1][0] >= '0' && argv[a + 1][0] <= '9')
+				serve_secs = atoi(argv[++a]);
+		} else if (strcmp(argv[a], "--node") == 0 && a + 1 < argc) {
+			node = argv[++a];
+		} else {
+			fprintf(stderr, "usage: %s [--serve [SECONDS]] [--node NAME]\n", argv[0]);
+			return 2;
+		}
+	}
+
 	nact_spawn_opts named = {.name = "summer"};
 	struct summer *sum = calloc(1, sizeof(*sum));
 	struct source *src = calloc(1, sizeof(*src));
@@ -229,8 +399,11 @@ int main(void)
 	    (unsigned long long)nact_deadletters(sys, NACT_DL_DEAD));
 	ok = total == want && nact_deadletters(sys, -1) > dead0;
 
-	/* Stops summer and squarer and runs their state destructors. */
-	nact_system_close(sys, 2000);
 	printf("main:    %s\n", ok ? "OK" : "FAILED");
+	if (ok && serve_secs >= 0)
+		ok = serve(sys, node, serve_secs) == 0; /* closes the system */
+	else
+		nact_system_close(sys, 2000); /* stops summer and squarer, runs
+		                                 their state destructors */
 	return ok ? 0 : 1;
 }

@@ -81,7 +81,7 @@ static const char *const usage_main =
     "  cancel ID             cancel an operation and its children\n"
     "  stats                 show a node's counters\n"
     "  tree                  show the live operations as a tree\n"
-    "  watch                 print status changes as they happen\n"
+    "  watch                 print status changes and progress as they happen\n"
     "  top                   the busiest actors, refreshed\n"
     "  doctor                run the concurrency checklist against a node\n"
     "\n"
@@ -136,18 +136,23 @@ static const struct cmd_help helps[] = {
         "NAME (ID) STATUS, children under their parent, oldest first. An\n"
         "operation whose parent has finished is a root. The node shows at most\n"
         "12 levels and 1000 operations; a note on stderr says when it left some\n"
-        "out (use ls to see them all).\n"
-        "  --json         print {\"roots\": [...], \"truncated\": bool}\n"},
+        "out (use ls to see them all). Then, under \"supervisors:\", the node's\n"
+        "supervision trees: ID [KIND] (aid AID) STATUS, restarts and last exit.\n"
+        "  --json         print {\"roots\": [...], \"truncated\": bool,\n"
+        "                 \"supervisors\": [...], \"supervisors_truncated\": bool}\n"},
     {"watch",
         "usage: nactorctl watch [--node N] [--json] [--count N] [--timeout MS]\n"
         "\n"
         "Subscribe to the node's status stream (NODE.pub.ipc) and print one line\n"
         "per change: ID NAME STATUS, then (REASON) when cancelled and \": MESSAGE\"\n"
-        "when there is one. \"watching node N\" goes to stderr once subscribed.\n"
-        "  --count N      exit 0 after N events\n"
+        "when there is one; and progress reports (at most one per operation per\n"
+        "100 ms): ID NAME progress P%[: MESSAGE]. \"watching node N\" goes to\n"
+        "stderr once subscribed.\n"
+        "  --count N      exit 0 after N events (progress events count too)\n"
         "  --timeout MS   exit when no event came for MS ms: 0 without --count,\n"
         "                 1 when fewer than N events came (default: wait forever)\n"
-        "  --json         print each event's op map as JSON, one line each\n"},
+        "  --json         print each event's op map as JSON, one line each, with\n"
+        "                 \"event\": \"op\" or \"progress\" as its first key\n"},
     {"top",
         "usage: nactorctl top [--node N] [--sort KEY] [--limit N] [--interval MS]\n"
         "                     [--once | --count N] [--json] [--timeout MS]\n"
@@ -1431,6 +1436,49 @@ static int tree_print(const msgpack_object *arr, const char *prefix)
 	return 0;
 }
 
+/* The supervision nodes of arr (the "supervisors" key), drawn like
+ * tree_print: "ID [KIND] (aid AID) STATUS[, N restarts][, last exit E]". */
+static int sup_print(const msgpack_object *arr, const char *prefix)
+{
+	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	for (uint32_t i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *n = &arr->via.array.ptr[i];
+		int ok = 1, last = i + 1 == arr->via.array.size;
+		char sub[512];
+		char *kind = mp_str(n, "kind", &ok);
+		char *id = mp_str(n, "id", &ok);
+		uint64_t aid = mp_uint(n, "aid", &ok);
+		char *status = mp_str(n, "status", &ok);
+		uint64_t restarts = mp_uint(n, "restarts", &ok);
+		char *lx = mp_str(n, "last_exit", &ok);
+		if (ok && kind && id && status && lx) {
+			printf("%s%s%s [%s] (aid %" PRIu64 ") %s", prefix ? prefix : "",
+			    prefix ? (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ") : "",
+			    id, kind, aid, status);
+			if (restarts > 0)
+				printf(", %" PRIu64 " restart%s", restarts,
+				    restarts == 1 ? "" : "s");
+			if (*lx)
+				printf(", last exit %s", lx);
+			putchar('\n');
+		}
+		free(kind);
+		free(id);
+		free(status);
+		free(lx);
+		if (!ok)
+			return -1;
+		int w = snprintf(sub, sizeof(sub), "%s%s", prefix ? prefix : "",
+		    prefix ? (last ? "    " : "\u2502   ") : "");
+		if (w < 0 || (size_t)w >= sizeof(sub))
+			return -1;
+		if (sup_print(mp_get(n, "children"), sub) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int cmd_tree(int argc, char **argv)
 {
 	struct opts o;
@@ -1463,12 +1511,48 @@ static int cmd_tree(int argc, char **argv)
 	if (rv == 0 && tr->via.boolean)
 		say("the node left operations out (at most 12 levels and 1000 operations; "
 		    "see nactorctl ls)");
+	/* The supervision trees (a node older than this key has none). */
+	const msgpack_object *sups = mp_get(&rp.top, "supervisors");
+	const msgpack_object *st = mp_get(&rp.top, "supervisors_truncated");
+	if (rv == 0 && sups != NULL && sups->type == MSGPACK_OBJECT_ARRAY &&
+	    sups->via.array.size > 0) {
+		printf("%ssupervisors:\n", roots->via.array.size > 0 ? "\n" : "");
+		if (sup_print(sups, NULL) != 0) {
+			reply_fini(&rp);
+			say("bad reply from node %s: a supervision node lacks fields", node);
+			return EXIT_FAIL;
+		}
+		if (st != NULL && st->type == MSGPACK_OBJECT_BOOLEAN && st->via.boolean)
+			say("the node left supervisors or children out (at most 256 each, "
+			    "12 levels)");
+	}
 	reply_fini(&rp);
 	if (rv != 0) {
 		say("bad reply from node %s: a tree node lacks fields", node);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
+}
+
+/* One progress event line: ID NAME progress P%[: PROGRESS_MSG]. */
+static int watch_progress_line(const msgpack_object *op)
+{
+	int ok = 1;
+	uint64_t id = mp_uint(op, "id", &ok);
+	char *name = mp_str(op, "name", &ok);
+	char *pmsg = mp_str(op, "progress_msg", &ok);
+	const msgpack_object *p = mp_get(op, "progress");
+	if (p == NULL || (p->type != MSGPACK_OBJECT_FLOAT64 && p->type != MSGPACK_OBJECT_FLOAT32))
+		ok = 0;
+	if (ok && name && pmsg) {
+		printf("%" PRIu64 " %s progress %.0f%%", id, name, p->via.f64 * 100.0);
+		if (*pmsg)
+			printf(": %s", pmsg);
+		putchar('\n');
+	}
+	free(name);
+	free(pmsg);
+	return ok ? 0 : -1;
 }
 
 /* One event line: ID NAME STATUS [(REASON)][: MESSAGE]. 0, or -1 when
@@ -1532,7 +1616,7 @@ static int cmd_watch(int argc, char **argv)
 		nact_reader rd;
 		msgpack_object top;
 		if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
-			nng_close(s);
+			/* no nng_close: see the end of this function */
 			if (rv == NNG_ETIMEDOUT) {
 				if (o.count == 0)
 					return EXIT_OK;
@@ -1550,13 +1634,31 @@ static int cmd_watch(int argc, char **argv)
 		lim.max_total = 4096;
 		int bad = 1;
 		if (nact_reader_init_buf(&rd, nng_msg_body(m), nng_msg_len(m), &lim) == 0) {
-			const msgpack_object *op;
+			const msgpack_object *op, *ev;
 			if (nact_read_object(&rd, &top) == 0 && top.type == MSGPACK_OBJECT_MAP &&
 			    (op = mp_get(&top, "op")) != NULL && op->type == MSGPACK_OBJECT_MAP) {
+				/* "op" (a status change) or "progress"; an event
+				 * without the key is a status change (v1 nodes
+				 * always send it) */
+				ev = mp_get(&top, "event");
+				int prog = ev != NULL && ev->type == MSGPACK_OBJECT_STR &&
+				    ev->via.str.size == 8 &&
+				    memcmp(ev->via.str.ptr, "progress", 8) == 0;
 				if (o.json) {
-					json_value(stdout, op, -1);
-					putchar('\n');
+					/* the op map, with "event" first */
+					fputs(prog ? "{\"event\":\"progress\"" :
+					             "{\"event\":\"op\"",
+					    stdout);
+					for (uint32_t k = 0; k < op->via.map.size; k++) {
+						putchar(',');
+						json_key(stdout, &op->via.map.ptr[k].key);
+						putchar(':');
+						json_value(stdout, &op->via.map.ptr[k].val, -1);
+					}
+					fputs("}\n", stdout);
 					bad = 0;
+				} else if (prog) {
+					bad = watch_progress_line(op);
 				} else {
 					bad = watch_line(op);
 				}
@@ -1571,7 +1673,12 @@ static int cmd_watch(int argc, char **argv)
 		fflush(stdout);
 		seen++;
 	}
-	nng_close(s);
+	/* The SUB socket is left open: nactorctl exits right after, which
+	 * closes it. nng 1.5.2's nng_close of a SUB socket can deadlock while
+	 * events are still arriving (seen here about once in 20 watches of a
+	 * busy node; nng issues #1543, #1813), and a watch always stops with
+	 * events in flight. */
+	fflush(stdout);
 	return EXIT_OK;
 }
 
