@@ -12,6 +12,7 @@
 #                       node authentication)
 #   make build          configure build/ (RelWithDebInfo) and build it
 #   make demo-supervised  run the supervision-tree example (examples/supervised)
+#   make demo-serve     keep the demo node running for nactorctl (docs/cancel.md)
 #   make bench          Release build in build-release/, run bench/run-bench.sh
 #                       (BENCH_ARGS=--quick for a short run)
 #   make asan           build-asan/ with ASan+UBSan, run the tests
@@ -46,7 +47,7 @@ TSAN_DIR := build-tsan
 # Sanitizer runtime options: stop at the first report, with stacks.
 ASAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 
 # TSan needs its shadow memory at fixed addresses. On some kernels (large
 # mmap_rnd_bits) a randomised layout collides with it and TSan dies with
@@ -69,7 +70,7 @@ define run_ctest
 		-j$(TEST_JOBS) --timeout $(TEST_TIMEOUT)
 endef
 
-.PHONY: all deps build demo demo-supervised test bench asan tsan install format \
+.PHONY: all deps build demo demo-serve demo-supervised test bench asan tsan install format \
 	format-check clean
 
 all: build
@@ -120,6 +121,11 @@ build: deps
 demo: build
 	./$(BUILD_DIR)/examples/nactor_demo
 	./$(BUILD_DIR)/examples/nactor_two_nodes
+
+# The demo node kept running with cancelable jobs, for nactorctl ls / tree /
+# watch / cancel in a second terminal (Ctrl-C stops it gracefully).
+demo-serve: build
+	./$(BUILD_DIR)/examples/nactor_demo --serve 0
 
 # The supervision example: a pipeline whose parser crashes on bad input and
 # is restarted while the rest keeps flowing.

@@ -30,10 +30,10 @@ if(NACT_TESTS)
               $<TARGET_FILE:nactorctl> $<TARGET_FILE:nactor_demo>)
     set_tests_properties(example_cli_cancel example_demo_serve
       PROPERTIES TIMEOUT 60 LABELS example)
-    # TSan: libnng's uninstrumented refcounts (tests/cancel/tsan.supp)
+    # TSan: libnng's uninstrumented refcounts (tests/tsan.supp)
     if(NACT_SANITIZE STREQUAL "thread")
       set_tests_properties(example_cli_cancel example_demo_serve PROPERTIES ENVIRONMENT
-        "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/cancel/tsan.supp")
+        "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp")
     endif()
   endif()
 endif()

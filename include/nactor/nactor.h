@@ -15,6 +15,7 @@
 #include <nactor/monitor.h>
 #include <nactor/node.h>
 #include <nactor/dcache.h>
+#include <nactor/signal.h>
 #define NACT_VERSION_MAJOR 0
 #define NACT_VERSION_MINOR 1
 #define NACT_VERSION_PATCH 0
