@@ -242,9 +242,9 @@ NACT_DECL int nact_node_spawn_result(const nact_msg *reply, nact_aid *aidp, char
  * later is reported with NACT_T_NAME_LOST to the losing actor. */
 NACT_DECL int nact_global_register(nact_system *sys, const char *name, nact_aid aid);
 
-/* Remove this node's registration of name everywhere. NACT_ENOENT (not
- * known), NACT_EPERM is not used: a name owned by another node gives
- * NACT_ESTATE. Any thread. */
+/* Remove this node's registration of name everywhere. Errors: NACT_ENOENT
+ * (not known), NACT_ESTATE (registered by another node), NACT_EINVAL. Any
+ * thread. */
 NACT_DECL int nact_global_unregister(nact_system *sys, const char *name);
 
 /* Look name up in this node's replica, waiting up to timeout_ms for it to
