@@ -343,20 +343,23 @@ static void nm_child_close_fds(nm_child *ch)
 	ch->in = ch->out = -1;
 }
 
-/* Stop (EOF on stdin), reap, SIGKILL after the deadline. Safe twice. */
-static void nm_child_stop(nm_child *ch)
+/* Stop (EOF on stdin), reap, SIGKILL after the deadline. Safe twice.
+ * Returns its exit status (0 for a clean stop; sanitizer reports make it
+ * nonzero), -1 if it was killed or not running. */
+static int nm_child_stop(nm_child *ch)
 {
 	if (ch->pid <= 0)
-		return;
+		return -1;
 	if (ch->in > 0)
 		close(ch->in);
 	ch->in = -1;
 	uint64_t dl = nt_now_ms() + nt_slow(5000);
-	int st;
+	int st = 0, killed = 0;
 	while (waitpid(ch->pid, &st, WNOHANG) == 0) {
 		if (nt_now_ms() >= dl) {
 			kill(ch->pid, SIGKILL);
 			waitpid(ch->pid, &st, 0);
+			killed = 1;
 			break;
 		}
 		nng_msleep(5);
@@ -364,6 +367,7 @@ static void nm_child_stop(nm_child *ch)
 	nm_track(ch->pid, 0);
 	nm_child_close_fds(ch);
 	ch->pid = -1;
+	return killed || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }
 
 static void nm_child_kill9(nm_child *ch)

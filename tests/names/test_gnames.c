@@ -406,8 +406,8 @@ out:
 		nact_node_stop(sys);
 		nact_system_close(sys, 2000);
 	}
-	nm_child_stop(&nb);
-	nm_child_stop(&na);
+	CHECK_EQ_INT(nm_child_stop(&nb), 0);
+	nm_child_stop(&na); /* killed above */
 }
 
 /* ---- a conflict: "dup" registered on nd, then on ne before they meet ---- */
@@ -457,8 +457,8 @@ out:
 		nact_node_stop(sys);
 		nact_system_close(sys, 2000);
 	}
-	nm_child_stop(&ne);
-	nm_child_stop(&nd);
+	CHECK_EQ_INT(nm_child_stop(&ne), 0);
+	CHECK_EQ_INT(nm_child_stop(&nd), 0);
 }
 
 int main(int argc, char **argv)
