@@ -683,7 +683,7 @@ static void on_peer(struct gnames *g, uint16_t node, const char *name, int up)
 static void on_down(struct gnames *g, nact_msg *m)
 {
 	nact_exit_info xi;
-	if (nact_exit_info_read(m, &xi) != 0)
+	if (nact_exit_info_read(m, &xi) != 0 || NACTI_ID_NODE(xi.id.v) != 0)
 		return;
 	nng_mtx_lock(g->mtx);
 	for (uint32_t i = 0; i < g->ng;) {
@@ -713,7 +713,9 @@ static int svc_main(nact_ctx *ctx, nact_msg *m)
 		on_spawn_req(g, m);
 		return 0;
 	case NACT_T_DOWN:
-		on_down(g, m);
+		/* only this process's monitors (a remote actor could forge one) */
+		if (NACTI_ID_NODE(nact_msg_sender(m).v) == 0)
+			on_down(g, m);
 		return 0;
 	case T_PEER:
 	case T_FRAME:
