@@ -20,8 +20,9 @@ void nacti_names_frame(nact_system *sys, uint16_t node, const void *body, size_t
 void nacti_names_node_stop(nact_system *sys);
 
 /* names.c -> node.c. Queue a K_NAMES frame with body (copied) to peer
- * `node`. Errors: NACT_ESTATE (not a node), NACT_ENODEDOWN (not up, or
- * its queue is full), NACT_ENOMEM. Any thread, no lock of node.c held. */
+ * `node` (held until the connection to it is authenticated). Errors:
+ * NACT_ESTATE (not a node), NACT_ENODEDOWN (no connection, unknown node,
+ * or its queue is full), NACT_ENOMEM. Any thread, no lock of node.c held. */
 int nacti_node_send_names(nact_system *sys, uint16_t node, const void *body, size_t len);
 /* Peer numbers in use (1..this), 0 if not a node. */
 uint32_t nacti_node_npeers(nact_system *sys);

@@ -1944,7 +1944,10 @@ int nacti_node_send_names(nact_system *sys, uint16_t node, const void *body, siz
 	struct peer *p = peer_at(n, node);
 	int rv = NACT_ENODEDOWN;
 	nng_msg *m;
-	if (p != NULL && atomic_load(&p->up) && (rv = frame_new(&m, K_NAMES)) == 0) {
+	/* not only when up: a peer may send to us before our own connection
+	 * to it is authenticated; queue_frame holds the frame until then and
+	 * refuses when there is no connection at all */
+	if (p != NULL && (rv = frame_new(&m, K_NAMES)) == 0) {
 		if (nng_msg_append(m, body, len) != 0) {
 			nng_msg_free(m);
 			rv = NACT_ENOMEM;
