@@ -452,6 +452,11 @@ static void test_conflict(void)
 	CHECK_RV(nact_global_whereis(sys, "dup", &w, (int)nt_slow(NT_LONG_MS)));
 	CHECK(NT_WAIT(where_node(sys, "dup") == dn, nt_slow(NT_LONG_MS)));
 	CHECK_EQ_INT(nact_global_count(sys), 1);
+	/* let both connections to nf settle before it stops (a stop in the
+	 * middle of a peer's connect-back handshake can hang in nng_close:
+	 * see the report) */
+	CHECK(nm_cmd(&nd, "peer nf", &x, NULL) >= 1 && x == 0);
+	CHECK(nm_cmd(&ne, "peer nf", &x, NULL) >= 1 && x == 0);
 out:
 	if (sys != NULL) {
 		nact_node_stop(sys);
