@@ -305,6 +305,37 @@ static void log_line(void *arg, int level, const char *line)
 	pthread_mutex_unlock(&ls->mtx);
 }
 
+/* The stop deadline: if the node and the system are not closed STOP_MS
+ * after the signal, log and leave with status 3 rather than hang. */
+#define STOP_MS (CLOSE_MS + 5000)
+
+struct watchdog {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *w = arg;
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += STOP_MS / 1000;
+	pthread_mutex_lock(&w->mtx);
+	int rv = 0;
+	while (!w->done && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&w->cv, &w->mtx, &dl);
+	int done = w->done;
+	pthread_mutex_unlock(&w->mtx);
+	if (!done) {
+		static const char msg[] = "nactor-node: graceful stop took too long, exiting\n";
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			_exit(3);
+		_exit(3);
+	}
+	return NULL;
+}
+
 static void cfg_free(struct cfg *c)
 {
 	struct list *ls[] = {&c->listen, &c->seed, &c->load};
@@ -356,6 +387,9 @@ int main(int argc, char **argv)
 	sc.log_arg = &sink;
 	nact_system *sys = NULL;
 	void *libs[MAX_LIST] = {0};
+	struct watchdog wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	pthread_t wdt;
+	int wdt_started = 0;
 	int nlibs = 0, exitc = 1;
 	if ((rv = nact_system_open(&sys, &sc)) != 0) {
 		fprintf(stderr, "nactor-node: cannot open the system: %s\n", nact_strerror(rv));
@@ -418,6 +452,8 @@ int main(int argc, char **argv)
 		;
 	nact_log(sys, NACT_LOG_INFO, "nactor-node: %s: stopping",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (pthread_create(&wdt, NULL, watchdog_main, &wd) == 0)
+		wdt_started = 1;
 	nact_registry_unserve(sys);
 	nact_node_stop(sys);
 	exitc = 0;
@@ -426,6 +462,13 @@ out:
 		nact_system_close(sys, CLOSE_MS);
 		if (exitc == 0)
 			fprintf(sink.f, "nactor-node: %s stopped\n", c.name);
+	}
+	if (wdt_started) {
+		pthread_mutex_lock(&wd.mtx);
+		wd.done = 1;
+		pthread_cond_signal(&wd.cv);
+		pthread_mutex_unlock(&wd.mtx);
+		pthread_join(wdt, NULL);
 	}
 	for (int i = nlibs - 1; i >= 0; i--)
 		dlclose(libs[i]);
