@@ -43,6 +43,12 @@
 #define T_FRAME 0xFFFF0791u /* [node, bin frame] */
 #define T_WATCH 0xFFFF0792u /* [id]: monitor this registered actor */
 #define T_NSTOP 0xFFFF0793u /* the node is stopping */
+#define T_CHECK 0xFFFF0794u /* [node, owner]: drop owner's names unless node is up */
+
+/* A peer can send REG before this node sees it up (both connections
+ * authenticated). Its names are kept, and checked again after this long:
+ * a peer that never comes up (so never goes down either) loses them. */
+#define UNSEEN_MS 5000
 
 enum { F_SPAWN = 1, F_SPAWN_R = 2, F_REG = 3, F_UNREG = 4 };
 
@@ -556,6 +562,21 @@ static int rd_cstr(nact_reader *r, char *out, size_t cap)
 	return 0;
 }
 
+static void check_later(struct gnames *g, uint16_t node, const char *owner)
+{
+	nact_msg *m;
+	nact_timer t;
+	if (nact_msg_alloc(&m, g->sys, T_CHECK) != 0)
+		return;
+	nact_pack pk;
+	nact_pack_init(&pk, m);
+	nact_pack_array(&pk, 2);
+	nact_pack_uint(&pk, node);
+	nact_pack_str(&pk, owner);
+	if (nact_pack_error(&pk) != 0 || nact_send_after(g->sys, svc_aid(g), m, UNSEEN_MS, &t) != 0)
+		nact_msg_free(m);
+}
+
 /* A K_NAMES frame from peer node. */
 static void on_frame(struct gnames *g, uint16_t node, const void *buf, size_t len)
 {
@@ -629,9 +650,11 @@ static void on_frame(struct gnames *g, uint16_t node, const void *buf, size_t le
 		    (rv = rd_cstr(&r, owner, sizeof(owner))) == 0 &&
 		    (op == F_UNREG || (rv = nact_read_uint(&r, &id)) == 0) &&
 		    (rv = nact_read_uint(&r, &t)) == 0) {
-			if (op == F_REG)
+			if (op == F_REG) {
 				on_reg(g, node, name, owner, id & ID_LOW, t);
-			else
+				if (!nact_node_up(sys, node))
+					check_later(g, node, owner);
+			} else
 				on_unreg(g, name, owner, t);
 		}
 	} else {
@@ -721,6 +744,7 @@ static int svc_main(nact_ctx *ctx, nact_msg *m)
 	case T_FRAME:
 	case T_WATCH:
 	case T_NSTOP:
+	case T_CHECK:
 		if (NACTI_ID_NODE(nact_msg_sender(m).v) != 0)
 			break; /* internal messages come from this process only */
 		if (type == T_NSTOP) {
@@ -741,6 +765,12 @@ static int svc_main(nact_ctx *ctx, nact_msg *m)
 		} else if (rv == 0 && type == T_FRAME && n == 2 &&
 		    (rv = nact_read_bin(&r, &b, &sl)) == 0) {
 			on_frame(g, (uint16_t)node, b, sl);
+		} else if (rv == 0 && type == T_CHECK && n == 2 &&
+		    (rv = nact_read_str(&r, &s, &sl)) == 0) {
+			char owner[NACT_NODE_NAME_MAX + 1];
+			snprintf(owner, sizeof(owner), "%.*s", (int)sl, s);
+			if (!nact_node_up(g->sys, (uint16_t)node))
+				on_peer(g, (uint16_t)node, owner, 0);
 		} else if (rv == 0 && type == T_WATCH) {
 			nact_aid a = {id};
 			nact_monitor(ctx, a, NULL);
