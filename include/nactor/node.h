@@ -215,8 +215,8 @@ NACT_DECL int nact_behaviour_unregister(nact_system *sys, const char *name);
 /* Spawn behaviour `name` on node `node` (0 = here) with the argument blob
  * (copied; NULL/0 = none) and wait up to timeout_ms; *aidp gets the new
  * actor's id, usable here. Outside actors only. Errors: NACT_ENOENT (no
- * such behaviour there), NACT_EBADMSG (its init refused the arguments, or
- * the error its init returned), NACT_ENODEDOWN (node not up, or it went
+ * such behaviour there), NACT_EBADMSG (its init refused the arguments;
+ * another code its init returns is passed through), NACT_ENODEDOWN (node not up, or it went
  * down while asked), NACT_ETIMEDOUT, NACT_EINVAL (bad arguments, args
  * longer than NACT_SPAWN_ARGS_MAX), NACT_EDEADLK (from a handler),
  * NACT_ECLOSED. err (may be NULL) gets the reason text. */
