@@ -261,6 +261,10 @@ struct nact_system {
 	_Atomic(int (*)(nact_system *, nact_aid, uint64_t)) node_demonitor;
 	_Atomic(void *) node;
 	_Atomic uint32_t node_users; /* hook calls in progress (stop waits) */
+	/* behaviours by name and cluster-wide names (transport/names.c):
+	 * created on first use, owned by the "nact.names" service actor,
+	 * whose fini frees it and sets this back to NULL */
+	_Atomic(void *) gnames;
 	/* actors: written by spawn and exit */
 	_Alignas(64) struct nacti_actor *afree; /* free actor structs (via rq_next) */
 	_Atomic uint32_t acarved;               /* actor structs carved (release) */

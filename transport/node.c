@@ -38,6 +38,7 @@
 
 #include "actors/internal.h"
 #include "mailbox/envelope.h"
+#include "transport/names_int.h"
 
 /* ---- frames (docs/wire.md) ---- */
 #define FR_MAGIC 0xA8
@@ -55,6 +56,7 @@ enum {
 	K_WHEREIS_R = 18,
 	K_MONITOR = 19,
 	K_DEMONITOR = 20,
+	K_NAMES = 48, /* names area: remote spawn, global names (transport/names.c) */
 };
 #define NONCE 32
 #define MAC 32
@@ -656,6 +658,7 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 			atomic_store(&p->up, 1);
 			nact_log(n->sys, NACT_LOG_INFO, "node %s: peer %s (node %u) up", n->name,
 			    p->name, p->no);
+			nacti_names_peer(n->sys, p->no, p->name, 1);
 			nng_cv_wake(n->cv);
 		}
 		return;
@@ -675,6 +678,7 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 		}
 	}
 	rmons_nodedown(n, p->no);
+	nacti_names_peer(n->sys, p->no, p->name, 0);
 	nng_cv_wake(n->cv);
 }
 
@@ -1399,6 +1403,8 @@ static void in_recv_cb(void *arg)
 			in_monitor(n, p, pid, m);
 		else if (kind == K_DEMONITOR)
 			in_demonitor(n, p, pid, m);
+		else if (kind == K_NAMES)
+			nacti_names_frame(n->sys, p->no, b + FR_HDR, len - FR_HDR);
 		else
 			bad = "unknown frame kind";
 		if (bad != NULL)
@@ -1741,6 +1747,7 @@ void nact_node_stop(nact_system *sys)
 	/* no new hook call sees n; wait for those in progress */
 	while (atomic_load(&sys->node_users) != 0)
 		nng_msleep(1);
+	nacti_names_node_stop(sys);
 	nng_mtx_lock(n->mtx);
 	n->stopping = 1;
 	for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
@@ -1925,4 +1932,52 @@ int nact_node_stats_get(nact_system *sys, nact_node_stats *st)
 	st->dropped = atomic_load(&n->dropped);
 	node_put(sys);
 	return 0;
+}
+
+/* ---- names area hooks (transport/names_int.h) ---- */
+
+int nacti_node_send_names(nact_system *sys, uint16_t node, const void *body, size_t len)
+{
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return NACT_ESTATE;
+	struct peer *p = peer_at(n, node);
+	int rv = NACT_ENODEDOWN;
+	nng_msg *m;
+	/* not only when up: a peer may send to us before our own connection
+	 * to it is authenticated; queue_frame holds the frame until then and
+	 * refuses when there is no connection at all */
+	if (p != NULL && (rv = frame_new(&m, K_NAMES)) == 0) {
+		if (nng_msg_append(m, body, len) != 0) {
+			nng_msg_free(m);
+			rv = NACT_ENOMEM;
+		} else {
+			rv = queue_frame(p, m);
+		}
+	}
+	node_put(sys);
+	return rv;
+}
+
+int nacti_node_self(nact_system *sys, char *buf, size_t len)
+{
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return NACT_ESTATE;
+	snprintf(buf, len, "%s", n->name);
+	node_put(sys);
+	return 0;
+}
+
+uint32_t nacti_node_npeers(nact_system *sys)
+{
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return 0;
+	/* no lock: called under names.c's lock, which node.c's lock precedes */
+	uint32_t np = 0;
+	while (np < NACT_NODE_MAX_PEERS && peer_at(n, (uint16_t)(np + 1)) != NULL)
+		np++;
+	node_put(sys);
+	return np;
 }

@@ -157,6 +157,106 @@ typedef struct nact_node_stats {
 /* Counters since start. NACT_ESTATE if sys is not a node. */
 NACT_DECL int nact_node_stats_get(nact_system *sys, nact_node_stats *st);
 
+/* ---- behaviours by name, remote spawn, cluster-wide names
+ * (transport/names.c, docs/names.md) ----
+ *
+ * A behaviour is registered on a system under a name; any node can then
+ * spawn it here by name. A C pointer cannot cross the wire, so the new
+ * actor's state is built on the spawning node by the behaviour's init
+ * from an argument blob (msgpack bytes chosen by the behaviour).
+ *
+ * Cluster-wide names: each node keeps a replica of the table. A node is
+ * the authority for the names it registers: it sends each registration and
+ * unregistration to every connected peer, and all of its names to a peer
+ * that comes up (late joiners get them on connect). A name goes away when
+ * its actor ends, when it is unregistered, or (on the other nodes) when its
+ * node goes down. The same name registered on two nodes at once (e.g. while
+ * they are not connected) is resolved the same way everywhere: the
+ * registration with the lower (registration time in ms, owner node name)
+ * wins; both sides log a warning, and the losing actor gets a
+ * NACT_T_NAME_LOST message whose body is [name, winner node name]. Names
+ * travel only between directly connected nodes (see docs/names.md).
+ *
+ * All of it runs in a service actor named "nact.names", started on first
+ * use; the node transport feeds it peer events and K_NAMES frames. */
+
+#define NACT_T_NAME_LOST 0xFFFF0781u   /* body [name, winner node]: see above */
+#define NACT_T_SPAWN_REQ 0xFFFF0782u   /* request to "nact.names": spawn */
+#define NACT_T_SPAWN_OK 0xFFFF0783u    /* its reply: [actor id] (usable here) */
+#define NACT_BEHAVIOUR_NAME_MAX 63     /* longest behaviour name */
+#define NACT_GLOBAL_NAME_MAX 255       /* longest cluster-wide name */
+#define NACT_SPAWN_ARGS_MAX (1u << 20) /* largest argument blob */
+
+/* Build the state of a new actor from the argument blob (args, len bytes;
+ * len may be 0). On success return 0 and set *statep (owned by the new
+ * actor, freed by the behaviour's fini). On failure return an error code
+ * (NACT_EBADMSG for arguments it does not accept) and write a reason into
+ * err (errlen bytes, NUL-terminated): it is sent back to the spawner.
+ * Runs in the "nact.names" service actor (keep it short). */
+typedef int (*nact_behaviour_init)(nact_system *sys, const void *args, size_t len, void **statep,
+    char *err, size_t errlen);
+
+typedef struct nact_behaviour_def {
+	nact_behaviour fn;        /* the handler (required) */
+	nact_behaviour_init init; /* NULL: state NULL, and args must be empty */
+	nact_state_fini fini;     /* frees the state (may be NULL) */
+	uint32_t capacity;        /* mailbox bound of spawned actors, 0 = none */
+	int overflow;             /* enum nact_overflow with capacity */
+} nact_behaviour_def;
+
+/* Register behaviour `name` (1..63 bytes) on sys (the definition is
+ * copied). Works before or after nact_node_start. Errors: NACT_EINVAL,
+ * NACT_EEXIST (name taken), NACT_ENOMEM, NACT_ECLOSED. Any thread. */
+NACT_DECL int nact_behaviour_register(nact_system *sys, const char *name,
+    const nact_behaviour_def *def);
+/* Remove it (actors already spawned keep running). NACT_ENOENT if none. */
+NACT_DECL int nact_behaviour_unregister(nact_system *sys, const char *name);
+
+/* Spawn behaviour `name` on node `node` (0 = here) with the argument blob
+ * (copied; NULL/0 = none) and wait up to timeout_ms; *aidp gets the new
+ * actor's id, usable here. Outside actors only. Errors: NACT_ENOENT (no
+ * such behaviour there), NACT_EBADMSG (its init refused the arguments;
+ * another code its init returns is passed through), NACT_ENODEDOWN (node not up, or it went
+ * down while asked), NACT_ETIMEDOUT, NACT_EINVAL (bad arguments, args
+ * longer than NACT_SPAWN_ARGS_MAX), NACT_EDEADLK (from a handler),
+ * NACT_ECLOSED. err (may be NULL) gets the reason text. */
+NACT_DECL int nact_node_spawn(nact_system *sys, uint16_t node, const char *name, const void *args,
+    size_t len, nact_aid *aidp, int timeout_ms, char *err, size_t errlen);
+
+/* The same from a handler: a request (nact_request) to the "nact.names"
+ * service; cb gets the reply, to decode with nact_node_spawn_result. If
+ * this fails, cb is never called. Errors: as nact_request, NACT_EINVAL. */
+NACT_DECL int nact_node_spawn_request(nact_ctx *ctx, uint16_t node, const char *name,
+    const void *args, size_t len, int timeout_ms, nact_reply_fn cb, void *arg);
+
+/* Decode the reply of a spawn request: 0 and *aidp, or the error code of
+ * the spawn (err gets the text). */
+NACT_DECL int nact_node_spawn_result(const nact_msg *reply, nact_aid *aidp, char *err,
+    size_t errlen);
+
+/* Register local actor aid under the cluster-wide `name` (1..255 bytes)
+ * and send it to every connected peer. Any thread, also from a handler
+ * (does not block). Errors: NACT_EINVAL (remote or zero id, bad name),
+ * NACT_EEXIST (the name is known here already, from any node),
+ * NACT_EDEAD (aid not alive), NACT_ENOMEM, NACT_ECLOSED. A conflict found
+ * later is reported with NACT_T_NAME_LOST to the losing actor. */
+NACT_DECL int nact_global_register(nact_system *sys, const char *name, nact_aid aid);
+
+/* Remove this node's registration of name everywhere. Errors: NACT_ENOENT
+ * (not known), NACT_ESTATE (registered by another node), NACT_EINVAL. Any
+ * thread. */
+NACT_DECL int nact_global_unregister(nact_system *sys, const char *name);
+
+/* Look name up in this node's replica, waiting up to timeout_ms for it to
+ * appear (0 = answer now; > 0 only outside actors, else NACT_EDEADLK). On
+ * success *aidp is usable here. Errors: NACT_ENOENT / NACT_ETIMEDOUT (not
+ * known), NACT_EINVAL. Any thread. */
+NACT_DECL int nact_global_whereis(nact_system *sys, const char *name, nact_aid *aidp,
+    int timeout_ms);
+
+/* Number of names in this node's replica (all owners). */
+NACT_DECL uint32_t nact_global_count(nact_system *sys);
+
 #ifdef __cplusplus
 }
 #endif
