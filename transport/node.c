@@ -38,6 +38,7 @@
 
 #include "actors/internal.h"
 #include "mailbox/envelope.h"
+#include "transport/members.h"
 
 /* ---- frames (docs/wire.md) ---- */
 #define FR_MAGIC 0xA8
@@ -55,6 +56,7 @@ enum {
 	K_WHEREIS_R = 18,
 	K_MONITOR = 19,
 	K_DEMONITOR = 20,
+	K_SWIM = 21, /* membership (transport/members.c, docs/wire.md) */
 };
 #define NONCE 32
 #define MAC 32
@@ -104,6 +106,7 @@ struct peer {
 	uint32_t in_pipe; /* authenticated inbound pipe id, 0 = none */
 	_Atomic int up;
 	_Atomic uint64_t last_rx; /* ms, any frame from this peer */
+	_Atomic int ondemand;     /* learned from membership, not dialed yet */
 };
 
 struct inconn {
@@ -165,6 +168,7 @@ struct nacti_node {
 	nng_mtx *rmtx; /* drbg */
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
+	nacti_members *members; /* set before receiving starts */
 	/* counters */
 	_Atomic uint64_t frames_out, frames_in, env_out, env_in, bad, refused, authfail, downs,
 	    dropped;
@@ -362,11 +366,12 @@ static void queue_drop_locked(struct peer *p)
 	nng_cv_wake(p->cv);
 }
 
-/* Queue a whole control frame (takes m). */
-static int queue_frame(struct peer *p, nng_msg *m)
+/* Queue a whole control frame (takes m). early: also while connecting (a
+ * few frames, sent after the handshake). */
+static int queue_frame_early(struct peer *p, nng_msg *m, int early)
 {
 	nng_mtx_lock(p->mtx);
-	if (p->out_state == OUT_NONE || p->rn == RING) {
+	if ((p->out_state == OUT_NONE && !(early && p->rn < 32)) || p->rn == RING) {
 		nng_mtx_unlock(p->mtx);
 		nng_msg_free(m);
 		return NACT_ENODEDOWN;
@@ -378,6 +383,11 @@ static int queue_frame(struct peer *p, nng_msg *m)
 	send_next_locked(p);
 	nng_mtx_unlock(p->mtx);
 	return 0;
+}
+
+static int queue_frame(struct peer *p, nng_msg *m)
+{
+	return queue_frame_early(p, m, 0);
 }
 
 static void send_cb(void *arg)
@@ -398,6 +408,8 @@ static void send_cb(void *arg)
 	nng_mtx_unlock(p->mtx);
 }
 
+static int peer_dial(struct nacti_node *n, struct peer *p);
+
 /* The node hook: m to remote id `to`. Ownership as nact_send. */
 static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeout_ms)
 {
@@ -411,6 +423,13 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 			atomic_fetch_add_explicit(&n->dropped, 1, memory_order_relaxed);
 		nacti_deadletter(sys, m, p == NULL ? NACT_DL_UNKNOWN : NACT_DL_DEAD);
 		return 0;
+	}
+	if (atomic_load(&p->ondemand) && atomic_exchange(&p->ondemand, 0)) {
+		/* a member known from membership only: connect now (this
+		 * message is a dead letter; nact_node_peer waits for it) */
+		nng_mtx_lock(n->mtx);
+		peer_dial(n, p);
+		nng_mtx_unlock(n->mtx);
 	}
 	nng_msg *nm = m->nm;
 	size_t len = nng_msg_len(nm);
@@ -1399,6 +1418,8 @@ static void in_recv_cb(void *arg)
 			in_monitor(n, p, pid, m);
 		else if (kind == K_DEMONITOR)
 			in_demonitor(n, p, pid, m);
+		else if (kind == K_SWIM)
+			nacti_members_receive(n->members, p->name, b + FR_HDR, len - FR_HDR);
 		else
 			bad = "unknown frame kind";
 		if (bad != NULL)
@@ -1711,7 +1732,6 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	atomic_store(&sys->node_send, node_send);
 	atomic_store(&sys->node_monitor, node_monitor);
 	atomic_store(&sys->node_demonitor, node_demonitor);
-	nng_recv_aio(n->lsock, n->lraio);
 	nng_mtx_lock(n->mtx);
 	for (uint32_t i = 0; i < o->nseeds; i++) {
 		struct peer *p = peer_new(n, NULL, o->seeds[i]);
@@ -1719,6 +1739,16 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 			peer_dial(n, p);
 	}
 	nng_mtx_unlock(n->mtx);
+	if ((rv = nacti_members_open(&n->members, n, sys, n->name, n->adv, o)) != 0) {
+		/* membership is part of the node: without it, no node */
+		nact_log(sys, NACT_LOG_ERROR, "node %s: membership: %s", n->name,
+		    nact_strerror(rv));
+		n->members = NULL;
+		nng_recv_aio(n->lsock, n->lraio);
+		nact_node_stop(sys);
+		return rv;
+	}
+	nng_recv_aio(n->lsock, n->lraio);
 	nact_log(sys, NACT_LOG_INFO, "node %s: listening on %s (%u URLs), %u seeds", n->name,
 	    n->adv, o->nlisten, o->nseeds);
 	return 0;
@@ -1741,6 +1771,19 @@ void nact_node_stop(nact_system *sys)
 	/* no new hook call sees n; wait for those in progress */
 	while (atomic_load(&sys->node_users) != 0)
 		nng_msleep(1);
+	/* a graceful leave: tell a few members, give the frames a moment */
+	nacti_members_leave(n->members);
+	nng_time ldl = nng_clock() + 300;
+	nng_mtx_lock(n->mtx);
+	uint32_t npl = n->npeers;
+	nng_mtx_unlock(n->mtx);
+	for (uint32_t i = 1; n->members != NULL && i <= npl; i++) {
+		struct peer *p = peer_at(n, (uint16_t)i);
+		nng_mtx_lock(p->mtx);
+		while ((p->rn > 0 || p->busy) && p->out_state == OUT_AUTHED && nng_clock() < ldl)
+			nng_cv_until(p->cv, nng_clock() + 5);
+		nng_mtx_unlock(p->mtx);
+	}
 	nng_mtx_lock(n->mtx);
 	n->stopping = 1;
 	for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
@@ -1758,6 +1801,8 @@ void nact_node_stop(nact_system *sys)
 		nng_cv_until(n->cv, nng_clock() + 10);
 	nng_mtx_unlock(n->mtx);
 	nng_aio_stop(n->lraio);
+	nacti_members_close(n->members); /* no more receives: stop ticking */
+	n->members = NULL;
 	nng_close(n->lsock);
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
@@ -1800,6 +1845,9 @@ int nact_node_peer(nact_system *sys, const char *name, uint16_t *nodep, int time
 	nng_mtx_lock(n->mtx);
 	for (;;) {
 		struct peer *p = peer_by_name(n, name);
+		if (p != NULL && timeout_ms > 0 && atomic_load(&p->ondemand) &&
+		    atomic_exchange(&p->ondemand, 0))
+			peer_dial(n, p); /* known from membership: connect now */
 		if (p != NULL && (timeout_ms <= 0 || atomic_load(&p->up))) {
 			*nodep = p->no;
 			rv = 0;
@@ -1925,4 +1973,103 @@ int nact_node_stats_get(nact_system *sys, nact_node_stats *st)
 	st->dropped = atomic_load(&n->dropped);
 	node_put(sys);
 	return 0;
+}
+
+/* ---- membership glue (transport/members.h) ---- */
+
+void nacti_node_swim_send(struct nacti_node *n, const char *name, const char *url, const void *buf,
+    size_t len)
+{
+	nng_msg *m;
+	if (atomic_load(&n->stopping) || frame_new(&m, K_SWIM) != 0)
+		return;
+	if (nng_msg_append(m, buf, len) != 0) {
+		nng_msg_free(m);
+		return;
+	}
+	nng_mtx_lock(n->mtx);
+	struct peer *p = name[0] != '\0' ? peer_by_name(n, name) : NULL;
+	for (uint32_t i = 1; p == NULL && url[0] != '\0' && i <= n->npeers; i++) {
+		struct peer *q = n->peers[i];
+		if (!q->merged && (name[0] == '\0' || q->name[0] == '\0') &&
+		    strcmp(q->url, url) == 0)
+			p = q;
+	}
+	if (p == NULL && name[0] != '\0' && url[0] != '\0')
+		p = peer_new(n, name, url);
+	if (p != NULL && !p->out_open) { /* dial on demand */
+		atomic_store(&p->ondemand, 0);
+		peer_dial(n, p);
+	}
+	int ok = p != NULL && p->out_open;
+	nng_mtx_unlock(n->mtx);
+	if (ok)
+		queue_frame_early(p, m, 1);
+	else
+		nng_msg_free(m);
+}
+
+void nacti_node_member_event(struct nacti_node *n, int ev, const char *name, const char *url)
+{
+	nng_mtx_lock(n->mtx);
+	struct peer *p = peer_by_name(n, name);
+	if (ev == 0) {
+		/* known by name and URL from now on; connected on demand */
+		if (p == NULL && (p = peer_new(n, name, url)) != NULL)
+			atomic_store(&p->ondemand, 1);
+		nng_cv_wake(n->cv);
+	} else if (p != NULL) {
+		nact_log(n->sys, ev == 1 ? NACT_LOG_WARN : NACT_LOG_INFO,
+		    "node %s: peer %s (node %u) %s by membership", n->name, name, p->no,
+		    ev == 1 ? "declared down" : "left");
+		if (atomic_load(&p->up)) {
+			peer_silent(n, p); /* today's nodedown path */
+		} else {
+			/* not connected: nothing can wait on it but a stray
+			 * request or monitor; fail them the same way */
+			for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
+				if (w->node == p->no && !w->done) {
+					w->done = 1;
+					w->err = NACT_ENODEDOWN;
+				}
+			}
+			rmons_nodedown(n, p->no);
+			nng_cv_wake(n->cv);
+		}
+	}
+	nng_mtx_unlock(n->mtx);
+	flush_closes(n);
+}
+
+void nacti_node_peer_info(struct nacti_node *n, const char *name, uint16_t *no, int *up)
+{
+	nng_mtx_lock(n->mtx);
+	struct peer *p = peer_by_name(n, name);
+	*no = p != NULL ? p->no : 0;
+	*up = p != NULL && atomic_load(&p->up);
+	nng_mtx_unlock(n->mtx);
+}
+
+int nact_node_members(nact_system *sys, nact_node_member *out, size_t max, size_t *np)
+{
+	if (sys == NULL || np == NULL || (max > 0 && out == NULL))
+		return NACT_EINVAL;
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return NACT_ESTATE;
+	int rv = n->members != NULL ? nacti_members_list(n->members, out, max, np) : NACT_ESTATE;
+	node_put(sys);
+	return rv;
+}
+
+int nact_node_members_stats(nact_system *sys, nact_members_stats *st)
+{
+	if (sys == NULL || st == NULL)
+		return NACT_EINVAL;
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return NACT_ESTATE;
+	int rv = n->members != NULL ? nacti_members_stats(n->members, st) : NACT_ESTATE;
+	node_put(sys);
+	return rv;
 }
