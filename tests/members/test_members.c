@@ -13,16 +13,19 @@
  *   W victim   -> "W 0" once a watcher monitors victim's "echo" (else
  *                 "W <error>")
  *   D          -> "D <number of DOWN nodedown the watcher got>"
+ *   R          -> "R <rv>" after nact_registry_serve (for nactorctl)
  * EOF on stdin: graceful stop (leave) and exit.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wunused-function" /* nodeutil.h helpers */
 #include "../node/nodeutil.h"
+#include <nactor/registry.h>
 #include <nactor/supervisor.h>
 
 #define SECRET "members-test-secret-0123456789"
@@ -115,6 +118,9 @@ static int mchild_main(int argc, char **argv)
 			if (rv == 0)
 				rv = nact_node_monitor(sys, wat, t, &ref);
 			printf("W %d\n", rv);
+		} else if (line[0] == 'R') {
+			char rurl[256];
+			printf("R %d\n", nact_registry_serve(sys, argv[2], rurl, sizeof(rurl)));
 		} else if (line[0] == 'D') {
 			printf("D %d\n", atomic_load(&g_nodedowns));
 		}
@@ -406,6 +412,96 @@ static void test_twelve_kill_rejoin(void)
 		mc_kill9(&cs[i]);
 }
 
+#ifdef NACTORCTL_PATH
+/* Run nactorctl with args; its stdout into out. Exit status, -1. */
+static int ctl(const char *args, char *out, size_t cap)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s --timeout %llu %s 2>&1", NACTORCTL_PATH,
+	    (unsigned long long)nt_slow(2000), args);
+	FILE *f = popen(cmd, "r");
+	if (f == NULL)
+		return -1;
+	size_t got = fread(out, 1, cap - 1, f);
+	out[got] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Does out have a line matching all the words in order? */
+static int has_line(const char *out, const char *const *words, int n)
+{
+	const char *l = out;
+	while (*l != '\0') {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		char line[512];
+		snprintf(line, sizeof(line), "%.*s", (int)(len < 511 ? len : 511), l);
+		const char *p = line;
+		int i = 0;
+		for (; i < n && (p = strstr(p, words[i])) != NULL; i++)
+			p += strlen(words[i]);
+		if (i == n)
+			return 1;
+		if (e == NULL)
+			break;
+		l = e + 1;
+	}
+	return 0;
+}
+
+/* nactorctl members / nodes show the membership through the registry
+ * protocol, a kill included. */
+static void test_nactorctl_members(void)
+{
+	char dir[] = "/tmp/nact-members-XXXXXX";
+	REQUIRE(mkdtemp(dir) != NULL);
+	chmod(dir, 0700);
+	char *old = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	mchild cs[3];
+	static char out[16384], line[256];
+	REQUIRE(mc_start(&cs[0], "ca", NULL, NULL, 200) == 0);
+	REQUIRE(mc_start(&cs[1], "cb", NULL, cs[0].url, 200) == 0);
+	REQUIRE(mc_start(&cs[2], "cc", NULL, cs[0].url, 200) == 0);
+	CHECK(mc_cmd(&cs[0], "R", line, sizeof(line), nt_slow(5000)) == 0 &&
+	    strcmp(line, "R 0") == 0);
+	CHECK(NT_WAIT(all_alive(cs, 3), NT_LONG_MS));
+	CHECK(ctl("members --node ca", out, sizeof(out)) == 0);
+	const char *const head[] = {"NAME", "URL", "STATE", "INCARNATION", "PEER", "CONNECTED"};
+	const char *const self[] = {"ca ", cs[0].url, " alive ", " self "};
+	const char *const b[] = {"cb ", cs[1].url, " alive "};
+	CHECK(has_line(out, head, 6));
+	CHECK(has_line(out, self, 4));
+	CHECK(has_line(out, b, 3));
+	CHECK(strstr(out, "cluster node ca: 3 members, 3 alive or suspect; period 200 ms") != NULL);
+	printf("%s", out);
+	CHECK(ctl("nodes", out, sizeof(out)) == 0);
+	const char *const nodes[] = {"ca ", " 3/3 ", " running"};
+	CHECK(has_line(out, nodes, 3));
+	CHECK(ctl("members --node ca --json", out, sizeof(out)) == 0);
+	CHECK(strstr(out, "\"state\": \"alive\"") != NULL);
+	mc_kill9(&cs[2]);
+	const char *const down[] = {"cc ", " down "};
+	CHECK(NT_WAIT(ctl("members --node ca", out, sizeof(out)) == 0 && has_line(out, down, 2),
+	    NT_LONG_MS));
+	CHECK(ctl("nodes", out, sizeof(out)) == 0);
+	const char *const nodes2[] = {"ca ", " 2/3 ", " running"};
+	CHECK(has_line(out, nodes2, 3));
+	mc_stop(&cs[1]);
+	mc_stop(&cs[0]);
+	if (old != NULL) {
+		setenv("XDG_RUNTIME_DIR", old, 1);
+		free(old);
+	} else {
+		unsetenv("XDG_RUNTIME_DIR");
+	}
+	char rm[128];
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	CHECK(system(rm) == 0);
+}
+#endif
+
 /* API errors on a system that is not a node, and bad SWIM frames on a
  * live connection are rejected by the module (the node keeps serving). */
 static void test_api(void)
@@ -439,6 +535,10 @@ int main(int argc, char **argv)
 		return mchild_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	static const nt_case cases[] = {NT_CASE(test_api), NT_CASE(test_three_converge),
-	    NT_CASE(test_twelve_kill_rejoin), {NULL, NULL}};
+	    NT_CASE(test_twelve_kill_rejoin),
+#ifdef NACTORCTL_PATH
+	    NT_CASE(test_nactorctl_members),
+#endif
+	    {NULL, NULL}};
 	return nt_run(argc, argv, cases);
 }
