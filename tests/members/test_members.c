@@ -6,10 +6,10 @@
  * node's actors get nodedown, and the node rejoins when restarted.
  *
  * Children are this binary re-executed as
- *   --mchild NAME LISTEN-URL SEED-URL|- PERIOD-MS
+ *   --mchild NAME LISTEN-URL SEED-URL|- PERIOD-MS [insecure]
  * They print "URL <url>" and then answer one-line commands on stdin:
  *   M          -> "M <n> name:state:incarnation:connected ..." (the view)
- *   S          -> "S sent received periods live probes suspected"
+ *   S          -> "S sent received periods live probes suspected bytes bad"
  *   W victim   -> "W 0" once a watcher monitors victim's "echo" (else
  *                 "W <error>")
  *   D          -> "D <number of DOWN nodedown the watcher got>"
@@ -25,6 +25,7 @@
 
 #pragma GCC diagnostic ignored "-Wunused-function" /* nodeutil.h helpers */
 #include "../node/nodeutil.h"
+#include <nng/protocol/pair1/pair.h>
 #include <nactor/registry.h>
 #include <nactor/supervisor.h>
 
@@ -66,8 +67,12 @@ static int mchild_main(int argc, char **argv)
 	nact_node_opts o;
 	nact_node_opts_init(&o);
 	o.name = argv[2];
-	o.secret = SECRET;
-	o.secret_len = strlen(SECRET);
+	if (argc > 6 && strcmp(argv[6], "insecure") == 0) {
+		o.allow_insecure = 1;
+	} else {
+		o.secret = SECRET;
+		o.secret_len = strlen(SECRET);
+	}
 	const char *lst[1] = {argv[3]};
 	const char *seeds[1] = {argv[4]};
 	o.listen = lst;
@@ -103,11 +108,11 @@ static int mchild_main(int argc, char **argv)
 		} else if (line[0] == 'S') {
 			nact_members_stats st;
 			nact_node_members_stats(sys, &st);
-			printf("S %llu %llu %llu %llu %llu %llu %llu\n",
+			printf("S %llu %llu %llu %llu %llu %llu %llu %llu\n",
 			    (unsigned long long)st.sent, (unsigned long long)st.received,
 			    (unsigned long long)st.periods, (unsigned long long)st.live,
 			    (unsigned long long)st.probes, (unsigned long long)st.suspected,
-			    (unsigned long long)st.sent_bytes);
+			    (unsigned long long)st.sent_bytes, (unsigned long long)st.bad);
 		} else if (line[0] == 'W' && line[1] == ' ') {
 			uint16_t no;
 			nact_aid t;
@@ -167,7 +172,8 @@ static int mc_line(mchild *c, char *line, size_t cap, uint64_t wait_ms)
 	}
 }
 
-static int mc_start(mchild *c, const char *name, const char *listen, const char *seed, int period)
+static int mc_start_x(mchild *c, const char *name, const char *listen, const char *seed, int period,
+    const char *extra)
 {
 	int in[2], out[2];
 	memset(c, 0, sizeof(*c));
@@ -191,7 +197,8 @@ static int mc_start(mchild *c, const char *name, const char *listen, const char 
 		close(out[0]);
 		close(out[1]);
 		execl("/proc/self/exe", "members-child", "--mchild", name,
-		    listen ? listen : "tcp://127.0.0.1:0", seed ? seed : "-", pb, (char *)NULL);
+		    listen ? listen : "tcp://127.0.0.1:0", seed ? seed : "-", pb, extra,
+		    (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -211,6 +218,11 @@ static int mc_start(mchild *c, const char *name, const char *listen, const char 
 		return -1;
 	snprintf(c->url, sizeof(c->url), "%.255s", line + 4);
 	return 0;
+}
+
+static int mc_start(mchild *c, const char *name, const char *listen, const char *seed, int period)
+{
+	return mc_start_x(c, name, listen, seed, period, NULL);
 }
 
 static void mc_close_fds(mchild *c)
@@ -352,23 +364,54 @@ static void test_twelve_kill_rejoin(void)
 	printf("  12 nodes: started in %llu ms, converged %llu ms after the last start (T = %d "
 	       "ms)\n",
 	    (unsigned long long)(t1 - t0), (unsigned long long)conv, T12);
-	/* load: messages per member per period */
+	/* load: messages per member per period in steady state (two
+	 * snapshots of every member's counters, 20 periods apart) */
 	char line[512];
-	double mpp = 0;
+	unsigned long long s0[N12], p0[N12], b0[N12], su0[N12];
 	int got = 0;
+	for (int i = 0; i < N12; i++) {
+		unsigned long long r, l, pr;
+		if (mc_cmd(&cs[i], "S", line, sizeof(line), nt_slow(5000)) == 0 &&
+		    sscanf(line, "S %llu %llu %llu %llu %llu %llu %llu", &s0[i], &r, &p0[i], &l,
+		        &pr, &su0[i], &b0[i]) == 7)
+			got++;
+	}
+	CHECK(got == N12);
+	nng_msleep(20 * T12);
+	double mpp = 0, bpp = 0, mx = 0;
+	unsigned long long susp = 0;
+	got = 0;
 	for (int i = 0; i < N12; i++) {
 		unsigned long long s, r, p, l, pr, su, by;
 		if (mc_cmd(&cs[i], "S", line, sizeof(line), nt_slow(5000)) == 0 &&
 		    sscanf(line, "S %llu %llu %llu %llu %llu %llu %llu", &s, &r, &p, &l, &pr, &su,
 		        &by) == 7 &&
-		    p > 0) {
-			mpp += (double)s / (double)p;
+		    p > p0[i]) {
+			double x = (double)(s - s0[i]) / (double)(p - p0[i]);
+			mpp += x;
+			mx = x > mx ? x : mx;
+			bpp += (double)(by - b0[i]) / (double)(p - p0[i]);
+			susp += su - su0[i];
 			got++;
 		}
 	}
 	CHECK(got == N12);
 	if (got > 0)
-		printf("  messages sent per member per period (incl. the join): %.2f\n", mpp / got);
+		printf(
+		    "  steady state: %.2f messages (%.0f bytes) sent per member per period, busiest "
+		    "%.2f; %llu suspicions raised\n",
+		    mpp / got, bpp / got, mx, susp);
+	/* what stays connected: connections opened on demand by probing */
+	int conns = 0;
+	for (int i = 0; i < N12; i++) {
+		char v[8192];
+		if (mc_cmd(&cs[i], "M", v, sizeof(v), nt_slow(5000)) == 0)
+			for (char *q = strstr(v, ":1"); q != NULL; q = strstr(q + 2, ":1"))
+				if (q[2] == ' ' || q[2] == '\0')
+					conns++;
+	}
+	printf("  connected pairs seen by the 12 members: %d of %d (full mesh)\n", conns / 2,
+	    N12 * (N12 - 1) / 2);
 	/* some members watch an actor of the victim */
 	int victim = 7;
 	for (int i = 1; i <= 3; i++) {
@@ -502,6 +545,134 @@ static void test_nactorctl_members(void)
 }
 #endif
 
+/* ---- hostile SWIM frames from a raw, authenticated (insecure) client ---- */
+
+static int raw_send(nng_socket s, const uint8_t *b, size_t len)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0)
+		return -1;
+	nng_msg_append(m, b, len);
+	if (nng_sendmsg(s, m, 0) != 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+static int raw_kind(nng_socket s)
+{
+	nng_msg *m;
+	if (nng_recvmsg(s, &m, 0) != 0)
+		return -1;
+	int k = nng_msg_len(m) >= 4 ? ((uint8_t *)nng_msg_body(m))[2] : -1;
+	nng_msg_free(m);
+	return k;
+}
+
+static atomic_int g_raw_closed;
+
+static void raw_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	atomic_store(&g_raw_closed, 1);
+}
+
+/* Bytes of a SWIM frame (kind 21) with payload p. */
+static size_t swim_frame(uint8_t *o, const char *p, size_t pl)
+{
+	o[0] = 0xA8;
+	o[1] = 1;
+	o[2] = 21;
+	o[3] = 0;
+	memcpy(o + 4, p, pl);
+	return 4 + pl;
+}
+
+/* Field idx of the child's "S" line (~0 on error). */
+static unsigned long long child_stat(mchild *c, int idx)
+{
+	char line[512];
+	unsigned long long v[8] = {0};
+	if (mc_cmd(c, "S", line, sizeof(line), nt_slow(5000)) != 0 ||
+	    sscanf(line, "S %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	        &v[4], &v[5], &v[6], &v[7]) != 8)
+		return ~0ull;
+	return v[idx];
+}
+
+/* A table of bad SWIM payloads on an authenticated connection: each is
+ * counted as bad and nothing is applied; the connection stays open and
+ * the node keeps serving; a good one is then accepted. */
+static void test_bad_swim_frames(void)
+{
+	static const struct {
+		const char *what;
+		const char *bytes;
+		size_t len;
+	} rows[] = {
+#define ROW(what, lit) {what, lit, sizeof(lit) - 1}
+	    ROW("empty", ""),
+	    ROW("garbage", "\xff\xfe\xfd\x00"),
+	    ROW("not an array",
+	        "\xa3"
+	        "abc"),
+	    ROW("version 2", "\x96\x02\x01\x07\x93\xa3raw\xa1x\x00\xc0\x90"),
+	    ROW("truncated", "\x96\x01\x01\x07\x93\xa3ra"),
+	    ROW("sender not an array", "\x96\x01\x01\x07\xa3raw\xc0\x90"),
+	    ROW("sender is another node", "\x96\x01\x01\x07\x93\xa7mallory\xa1x\x00\xc0\x90"),
+	    ROW("incarnation over 2^63-1",
+	        "\x96\x01\x01\x07\x93\xa3raw\xa1x\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xc0\x90"),
+	    ROW("trailing bytes", "\x96\x01\x01\x07\x93\xa3raw\xa1x\x00\xc0\x90\x00"),
+	    ROW("update not an array", "\x96\x01\x06\x07\x93\xa3raw\xa1x\x00\xc0\x91\x01"),
+	    ROW("name with a NUL", "\x96\x01\x01\x07\x93\xa3r\x00w\xa1x\x00\xc0\x90"),
+	    ROW("unknown message type", "\x96\x01\x63\x07\x93\xa3raw\xa1x\x00\xc0\x90"),
+#undef ROW
+	};
+	size_t nrows = sizeof(rows) / sizeof(rows[0]);
+	mchild c;
+	REQUIRE(mc_start_x(&c, "bx", NULL, NULL, 200, "insecure") == 0);
+	nng_socket s;
+	REQUIRE(nng_pair1_open(&s) == 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration)nt_slow(5000));
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 600000);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 600000);
+	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, raw_pipe_cb, NULL);
+	atomic_store(&g_raw_closed, 0);
+	REQUIRE(nng_dial(s, c.url, NULL, 0) == 0);
+	/* HELLO [1, 1, "raw", caps = BATCH, nonce, ""], then AUTH [bin 0] */
+	uint8_t h[64] = {0xA8, 1, 1, 0, 0x96, 1, 1, 0xa3, 'r', 'a', 'w', 2, 0xc4, 32};
+	memset(h + 14, 7, 32);
+	h[46] = 0xa0;
+	REQUIRE(raw_send(s, h, 47) == 0 && raw_kind(s) == 2);
+	uint8_t a[] = {0xA8, 1, 3, 0, 0x91, 0xc4, 0};
+	REQUIRE(raw_send(s, a, sizeof(a)) == 0 && raw_kind(s) == 4);
+	unsigned long long bad0 = child_stat(&c, 7), rcv0 = child_stat(&c, 1);
+	for (size_t i = 0; i < nrows; i++) {
+		uint8_t f[64];
+		size_t fl = swim_frame(f, rows[i].bytes, rows[i].len);
+		CHECK(raw_send(s, f, fl) == 0);
+		int counted = NT_WAIT(child_stat(&c, 7) == bad0 + i + 1, 5000);
+		CHECK(counted);
+		if (!counted)
+			printf("row %zu (%s): not counted as bad\n", i, rows[i].what);
+		CHECK(!atomic_load(&g_raw_closed));
+	}
+	CHECK(child_stat(&c, 1) == rcv0); /* nothing accepted */
+	char st[16];
+	CHECK(mc_view(&c, "bx", st, sizeof(st), NULL) == 1 && strcmp(st, "alive") == 0);
+	/* a well-formed ping from the authenticated name is accepted (the
+	 * ack finds no URL to dial back: dropped) */
+	static const char good[] = "\x96\x01\x01\x07\x93\xa3raw\xa1x\x00\xc0\x90";
+	uint8_t f[64];
+	CHECK(raw_send(s, f, swim_frame(f, good, sizeof(good) - 1)) == 0);
+	CHECK(NT_WAIT(child_stat(&c, 1) == rcv0 + 1, 5000));
+	CHECK(child_stat(&c, 7) == bad0 + nrows);
+	CHECK(!atomic_load(&g_raw_closed));
+	nng_close(s);
+	mc_stop(&c);
+}
+
 /* API errors on a system that is not a node, and bad SWIM frames on a
  * live connection are rejected by the module (the node keeps serving). */
 static void test_api(void)
@@ -535,7 +706,7 @@ int main(int argc, char **argv)
 		return mchild_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	static const nt_case cases[] = {NT_CASE(test_api), NT_CASE(test_three_converge),
-	    NT_CASE(test_twelve_kill_rejoin),
+	    NT_CASE(test_twelve_kill_rejoin), NT_CASE(test_bad_swim_frames),
 #ifdef NACTORCTL_PATH
 	    NT_CASE(test_nactorctl_members),
 #endif
