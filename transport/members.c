@@ -117,6 +117,7 @@ int nacti_members_open(nacti_members **out, struct nacti_node *n, nact_system *s
 	c.seed = (uint64_t)rt.tv_nsec ^ ((uint64_t)rt.tv_sec << 20) ^ (uint64_t)(uintptr_t)m;
 	c.period_ns = (uint64_t)(o->swim_period_ms ? o->swim_period_ms : 1000) * 1000000u;
 	c.suspicion_mult = o->swim_suspicion_mult;
+	c.max_members = NACT_NODE_MAX_PEERS + 1; /* the node's peer table, and self */
 	c.send = on_send;
 	c.send_arg = m;
 	c.event = on_event;
