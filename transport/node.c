@@ -2009,6 +2009,32 @@ void nacti_node_swim_send(struct nacti_node *n, const char *name, const char *ur
 		nng_msg_free(m);
 }
 
+/* Member p (re)joined with another advertised URL (restarted elsewhere,
+ * n->mtx held): while nothing is connected to the old one, dial the new
+ * one instead. */
+static void peer_moved(struct nacti_node *n, struct peer *p, const char *url)
+{
+	nng_mtx_lock(p->mtx);
+	int connected = p->out_state != OUT_NONE;
+	nng_dialer old = p->dialer;
+	nng_mtx_unlock(p->mtx);
+	if (connected || atomic_load(&p->up))
+		return;
+	nact_log(n->sys, NACT_LOG_INFO, "node %s: peer %s moved from %s to %s", n->name, p->name,
+	    p->url, url);
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	if (!p->out_open)
+		return; /* dialed on demand, at the new URL */
+	defer_dialer(n, old.id);
+	nng_dialer d;
+	if (nng_dial(p->out, p->url, &d, NNG_FLAG_NONBLOCK) == 0) {
+		nng_mtx_lock(p->mtx);
+		p->dialer = d;
+		p->redial_at = 0;
+		nng_mtx_unlock(p->mtx);
+	}
+}
+
 void nacti_node_member_event(struct nacti_node *n, int ev, const char *name, const char *url)
 {
 	nng_mtx_lock(n->mtx);
@@ -2017,6 +2043,8 @@ void nacti_node_member_event(struct nacti_node *n, int ev, const char *name, con
 		/* known by name and URL from now on; connected on demand */
 		if (p == NULL && (p = peer_new(n, name, url)) != NULL)
 			atomic_store(&p->ondemand, 1);
+		else if (p != NULL && url[0] != '\0' && strcmp(p->url, url) != 0)
+			peer_moved(n, p, url);
 		nng_cv_wake(n->cv);
 	} else if (p != NULL) {
 		nact_log(n->sys, ev == 1 ? NACT_LOG_WARN : NACT_LOG_INFO,

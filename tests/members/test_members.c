@@ -439,18 +439,26 @@ static void test_twelve_kill_rejoin(void)
 		CHECK(NT_WAIT(mc_cmd(&cs[i], "D", line, sizeof(line), nt_slow(5000)) == 0 &&
 		        strcmp(line, "D 1") == 0,
 		    5000));
-	/* restart on the same URL through another seed: it rejoins */
+	/* restart on another URL (a new port) through another seed: it
+	 * rejoins, and the others follow it to its new URL */
 	char st[16];
 	uint64_t inc_old = 0, inc_new = 0;
 	mc_view(&cs[0], cs[victim].name, st, sizeof(st), &inc_old);
 	uint64_t tr = nt_now_ms();
-	REQUIRE(mc_start(&cs[victim], "n07", url, cs[3].url, T12) == 0);
+	REQUIRE(mc_start(&cs[victim], "n07", NULL, cs[3].url, T12) == 0);
+	CHECK(strcmp(cs[victim].url, url) != 0);
 	CHECK(NT_WAIT(count_seeing(cs, N12, victim, "n07", "alive") == N12 - 1, 20000));
 	printf("  restarted: all see it alive again after %llu ms\n",
 	    (unsigned long long)(nt_now_ms() - tr));
 	mc_view(&cs[0], "n07", st, sizeof(st), &inc_new);
 	CHECK(inc_new > inc_old);
 	CHECK(NT_WAIT(all_alive(cs, N12), 20000));
+	/* and stays so (no flapping: the others reach its new URL), and a
+	 * member that watched it before reaches its actors again */
+	nng_msleep(10 * T12);
+	CHECK(count_seeing(cs, N12, victim, "n07", "alive") == N12 - 1);
+	CHECK(mc_cmd(&cs[1], "W n07", line, sizeof(line), nt_slow(20000)) == 0 &&
+	    strcmp(line, "W 0") == 0);
 	for (int i = N12 - 1; i >= 0; i--)
 		mc_kill9(&cs[i]);
 }
