@@ -2051,7 +2051,11 @@ void nacti_node_member_event(struct nacti_node *n, int ev, const char *name, con
 		    "node %s: peer %s (node %u) %s by membership", n->name, name, p->no,
 		    ev == 1 ? "declared down" : "left");
 		if (atomic_load(&p->up)) {
-			peer_silent(n, p); /* today's nodedown path */
+			/* down: today's nodedown path; left: the leaving node
+			 * closes its connections itself, which takes the same
+			 * path (closing from both ends at once only races) */
+			if (ev == 1)
+				peer_silent(n, p);
 		} else {
 			/* not connected: nothing can wait on it but a stray
 			 * request or monitor; fail them the same way */
