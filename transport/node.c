@@ -169,6 +169,7 @@ struct nacti_node {
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
 	nacti_members *members; /* set before receiving starts */
+	_Atomic int leaving;    /* nact_node_stop started: no more dials */
 	/* counters */
 	_Atomic uint64_t frames_out, frames_in, env_out, env_in, bad, refused, authfail, downs,
 	    dropped;
@@ -1771,7 +1772,9 @@ void nact_node_stop(nact_system *sys)
 	/* no new hook call sees n; wait for those in progress */
 	while (atomic_load(&sys->node_users) != 0)
 		nng_msleep(1);
-	/* a graceful leave: tell a few members, give the frames a moment */
+	/* a graceful leave: tell a few members (over the connections that
+	 * exist: no dial now), give the frames a moment */
+	atomic_store(&n->leaving, 1);
 	nacti_members_leave(n->members);
 	nng_time ldl = nng_clock() + 300;
 	nng_mtx_lock(n->mtx);
@@ -1997,7 +2000,7 @@ void nacti_node_swim_send(struct nacti_node *n, const char *name, const char *ur
 	}
 	if (p == NULL && name[0] != '\0' && url[0] != '\0')
 		p = peer_new(n, name, url);
-	if (p != NULL && !p->out_open) { /* dial on demand */
+	if (p != NULL && !p->out_open && !atomic_load(&n->leaving)) { /* dial on demand */
 		atomic_store(&p->ondemand, 0);
 		peer_dial(n, p);
 	}
