@@ -50,6 +50,8 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include <nactor/node.h>
+
 #include "actors/internal.h"
 #include "registry/server_internal.h"
 
@@ -385,6 +387,71 @@ static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, ncyc);
 	pk_str(pk, "last_cycle");
 	pk_str(pk, cyc);
+}
+
+/* "members": the cluster membership as this node sees it (node.h,
+ * docs/members.md), at most SRV_MEMBERS_MAX members. */
+#define SRV_MEMBERS_MAX 4096
+static void do_members(struct nacti_regsrv *sv, msgpack_packer *pk)
+{
+	size_t n = 0;
+	nact_members_stats st;
+	int rv = nact_node_members(sv->s_sys, NULL, 0, &n);
+	if (rv == 0)
+		rv = nact_node_members_stats(sv->s_sys, &st);
+	if (rv != 0) {
+		pk_error(pk, rv == NACT_ESTATE ? "not a cluster node" : nact_strerror(rv));
+		return;
+	}
+	size_t cap = n + 8 < SRV_MEMBERS_MAX ? n + 8 : SRV_MEMBERS_MAX;
+	nact_node_member *mb = calloc(cap, sizeof(*mb));
+	if (mb == NULL || nact_node_members(sv->s_sys, mb, cap, &n) != 0) {
+		free(mb);
+		pk_error(pk, "out of memory");
+		return;
+	}
+	size_t shown = n < cap ? n : cap;
+	pk_head(pk, 8, 1);
+	pk_str(pk, "node");
+	pk_str(pk, shown > 0 ? mb[0].name : "");
+	pk_str(pk, "total");
+	msgpack_pack_uint64(pk, n);
+	pk_str(pk, "live");
+	msgpack_pack_uint64(pk, st.live);
+	pk_str(pk, "period_ms");
+	msgpack_pack_uint64(pk, st.period_ms);
+	pk_str(pk, "suspicion_ms");
+	msgpack_pack_uint64(pk, st.suspicion_ms);
+	pk_str(pk, "sent");
+	msgpack_pack_uint64(pk, st.sent);
+	pk_str(pk, "periods");
+	msgpack_pack_uint64(pk, st.periods);
+	pk_str(pk, "members");
+	msgpack_pack_array(pk, (uint32_t)shown);
+	for (size_t i = 0; i < shown; i++) {
+		msgpack_pack_map(pk, 7);
+		pk_str(pk, "name");
+		pk_str(pk, mb[i].name);
+		pk_str(pk, "url");
+		pk_str(pk, mb[i].url);
+		pk_str(pk, "state");
+		pk_str(pk, nact_member_state_name(mb[i].state));
+		pk_str(pk, "incarnation");
+		msgpack_pack_uint64(pk, mb[i].incarnation);
+		pk_str(pk, "peer");
+		msgpack_pack_uint64(pk, mb[i].node);
+		pk_str(pk, "self");
+		if (mb[i].self)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		pk_str(pk, "connected");
+		if (mb[i].connected)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+	free(mb);
 }
 
 /* Publish one event without blocking (under the registry lock; see
@@ -745,6 +812,8 @@ static void answer(struct nacti_regsrv *sv, const void *buf, size_t len, nng_msg
 		do_stats(sv, &pk);
 	else if (keyis(q.verb, q.verbn, "tree"))
 		do_tree(sv, &pk);
+	else if (keyis(q.verb, q.verbn, "members"))
+		do_members(sv, &pk);
 	else if (keyis(q.verb, q.verbn, "actors")) { /* actors/monitor_srv.c */
 		const char *aerr = nacti_mon_pack_actors(sv->s_sys, q.sort, q.sortn, q.has_limit,
 		    q.limit, SRV_PROTO_V, &pk);

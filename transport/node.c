@@ -39,6 +39,7 @@
 #include "actors/internal.h"
 #include "mailbox/envelope.h"
 #include "transport/names_int.h"
+#include "transport/members.h"
 
 /* ---- frames (docs/wire.md) ---- */
 #define FR_MAGIC 0xA8
@@ -57,6 +58,7 @@ enum {
 	K_MONITOR = 19,
 	K_DEMONITOR = 20,
 	K_NAMES = 48, /* names area: remote spawn, global names (transport/names.c) */
+	K_SWIM = 21,  /* membership (transport/members.c, docs/wire.md) */
 };
 #define NONCE 32
 #define MAC 32
@@ -106,6 +108,7 @@ struct peer {
 	uint32_t in_pipe; /* authenticated inbound pipe id, 0 = none */
 	_Atomic int up;
 	_Atomic uint64_t last_rx; /* ms, any frame from this peer */
+	_Atomic int ondemand;     /* learned from membership, not dialed yet */
 };
 
 struct inconn {
@@ -167,6 +170,8 @@ struct nacti_node {
 	nng_mtx *rmtx; /* drbg */
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
+	nacti_members *members; /* set before receiving starts */
+	_Atomic int leaving;    /* nact_node_stop started: no more dials */
 	/* counters */
 	_Atomic uint64_t frames_out, frames_in, env_out, env_in, bad, refused, authfail, downs,
 	    dropped;
@@ -364,11 +369,12 @@ static void queue_drop_locked(struct peer *p)
 	nng_cv_wake(p->cv);
 }
 
-/* Queue a whole control frame (takes m). */
-static int queue_frame(struct peer *p, nng_msg *m)
+/* Queue a whole control frame (takes m). early: also while connecting (a
+ * few frames, sent after the handshake). */
+static int queue_frame_early(struct peer *p, nng_msg *m, int early)
 {
 	nng_mtx_lock(p->mtx);
-	if (p->out_state == OUT_NONE || p->rn == RING) {
+	if ((p->out_state == OUT_NONE && !(early && p->rn < 32)) || p->rn == RING) {
 		nng_mtx_unlock(p->mtx);
 		nng_msg_free(m);
 		return NACT_ENODEDOWN;
@@ -380,6 +386,11 @@ static int queue_frame(struct peer *p, nng_msg *m)
 	send_next_locked(p);
 	nng_mtx_unlock(p->mtx);
 	return 0;
+}
+
+static int queue_frame(struct peer *p, nng_msg *m)
+{
+	return queue_frame_early(p, m, 0);
 }
 
 static void send_cb(void *arg)
@@ -400,6 +411,8 @@ static void send_cb(void *arg)
 	nng_mtx_unlock(p->mtx);
 }
 
+static int peer_dial(struct nacti_node *n, struct peer *p);
+
 /* The node hook: m to remote id `to`. Ownership as nact_send. */
 static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeout_ms)
 {
@@ -413,6 +426,13 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 			atomic_fetch_add_explicit(&n->dropped, 1, memory_order_relaxed);
 		nacti_deadletter(sys, m, p == NULL ? NACT_DL_UNKNOWN : NACT_DL_DEAD);
 		return 0;
+	}
+	if (atomic_load(&p->ondemand) && atomic_exchange(&p->ondemand, 0)) {
+		/* a member known from membership only: connect now (this
+		 * message is a dead letter; nact_node_peer waits for it) */
+		nng_mtx_lock(n->mtx);
+		peer_dial(n, p);
+		nng_mtx_unlock(n->mtx);
 	}
 	nng_msg *nm = m->nm;
 	size_t len = nng_msg_len(nm);
@@ -1405,6 +1425,8 @@ static void in_recv_cb(void *arg)
 			in_demonitor(n, p, pid, m);
 		else if (kind == K_NAMES)
 			nacti_names_frame(n->sys, p->no, b + FR_HDR, len - FR_HDR);
+		else if (kind == K_SWIM)
+			nacti_members_receive(n->members, p->name, b + FR_HDR, len - FR_HDR);
 		else
 			bad = "unknown frame kind";
 		if (bad != NULL)
@@ -1717,7 +1739,6 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	atomic_store(&sys->node_send, node_send);
 	atomic_store(&sys->node_monitor, node_monitor);
 	atomic_store(&sys->node_demonitor, node_demonitor);
-	nng_recv_aio(n->lsock, n->lraio);
 	nng_mtx_lock(n->mtx);
 	for (uint32_t i = 0; i < o->nseeds; i++) {
 		struct peer *p = peer_new(n, NULL, o->seeds[i]);
@@ -1725,6 +1746,16 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 			peer_dial(n, p);
 	}
 	nng_mtx_unlock(n->mtx);
+	if ((rv = nacti_members_open(&n->members, n, sys, n->name, n->adv, o)) != 0) {
+		/* membership is part of the node: without it, no node */
+		nact_log(sys, NACT_LOG_ERROR, "node %s: membership: %s", n->name,
+		    nact_strerror(rv));
+		n->members = NULL;
+		nng_recv_aio(n->lsock, n->lraio);
+		nact_node_stop(sys);
+		return rv;
+	}
+	nng_recv_aio(n->lsock, n->lraio);
 	nact_log(sys, NACT_LOG_INFO, "node %s: listening on %s (%u URLs), %u seeds", n->name,
 	    n->adv, o->nlisten, o->nseeds);
 	return 0;
@@ -1748,6 +1779,21 @@ void nact_node_stop(nact_system *sys)
 	while (atomic_load(&sys->node_users) != 0)
 		nng_msleep(1);
 	nacti_names_node_stop(sys);
+	/* a graceful leave: tell a few members (over the connections that
+	 * exist: no dial now), give the frames a moment */
+	atomic_store(&n->leaving, 1);
+	nacti_members_leave(n->members);
+	nng_time ldl = nng_clock() + 300;
+	nng_mtx_lock(n->mtx);
+	uint32_t npl = n->npeers;
+	nng_mtx_unlock(n->mtx);
+	for (uint32_t i = 1; n->members != NULL && i <= npl; i++) {
+		struct peer *p = peer_at(n, (uint16_t)i);
+		nng_mtx_lock(p->mtx);
+		while ((p->rn > 0 || p->busy) && p->out_state == OUT_AUTHED && nng_clock() < ldl)
+			nng_cv_until(p->cv, nng_clock() + 5);
+		nng_mtx_unlock(p->mtx);
+	}
 	nng_mtx_lock(n->mtx);
 	n->stopping = 1;
 	for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
@@ -1765,6 +1811,8 @@ void nact_node_stop(nact_system *sys)
 		nng_cv_until(n->cv, nng_clock() + 10);
 	nng_mtx_unlock(n->mtx);
 	nng_aio_stop(n->lraio);
+	nacti_members_close(n->members); /* no more receives: stop ticking */
+	n->members = NULL;
 	nng_close(n->lsock);
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
@@ -1807,6 +1855,9 @@ int nact_node_peer(nact_system *sys, const char *name, uint16_t *nodep, int time
 	nng_mtx_lock(n->mtx);
 	for (;;) {
 		struct peer *p = peer_by_name(n, name);
+		if (p != NULL && timeout_ms > 0 && atomic_load(&p->ondemand) &&
+		    atomic_exchange(&p->ondemand, 0))
+			peer_dial(n, p); /* known from membership: connect now */
 		if (p != NULL && (timeout_ms <= 0 || atomic_load(&p->up))) {
 			*nodep = p->no;
 			rv = 0;
@@ -1980,4 +2031,135 @@ uint32_t nacti_node_npeers(nact_system *sys)
 		np++;
 	node_put(sys);
 	return np;
+}
+
+/* ---- membership glue (transport/members.h) ---- */
+
+void nacti_node_swim_send(struct nacti_node *n, const char *name, const char *url, const void *buf,
+    size_t len)
+{
+	nng_msg *m;
+	if (atomic_load(&n->stopping) || frame_new(&m, K_SWIM) != 0)
+		return;
+	if (nng_msg_append(m, buf, len) != 0) {
+		nng_msg_free(m);
+		return;
+	}
+	nng_mtx_lock(n->mtx);
+	struct peer *p = name[0] != '\0' ? peer_by_name(n, name) : NULL;
+	for (uint32_t i = 1; p == NULL && url[0] != '\0' && i <= n->npeers; i++) {
+		struct peer *q = n->peers[i];
+		if (!q->merged && (name[0] == '\0' || q->name[0] == '\0') &&
+		    strcmp(q->url, url) == 0)
+			p = q;
+	}
+	if (p == NULL && name[0] != '\0' && url[0] != '\0')
+		p = peer_new(n, name, url);
+	if (p != NULL && !p->out_open && !atomic_load(&n->leaving)) { /* dial on demand */
+		atomic_store(&p->ondemand, 0);
+		peer_dial(n, p);
+	}
+	int ok = p != NULL && p->out_open;
+	nng_mtx_unlock(n->mtx);
+	if (ok)
+		queue_frame_early(p, m, 1);
+	else
+		nng_msg_free(m);
+}
+
+/* Member p (re)joined with another advertised URL (restarted elsewhere,
+ * n->mtx held): while nothing is connected to the old one, dial the new
+ * one instead. */
+static void peer_moved(struct nacti_node *n, struct peer *p, const char *url)
+{
+	nng_mtx_lock(p->mtx);
+	int connected = p->out_state != OUT_NONE;
+	nng_dialer old = p->dialer;
+	nng_mtx_unlock(p->mtx);
+	if (connected || atomic_load(&p->up))
+		return;
+	nact_log(n->sys, NACT_LOG_INFO, "node %s: peer %s moved from %s to %s", n->name, p->name,
+	    p->url, url);
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	if (!p->out_open)
+		return; /* dialed on demand, at the new URL */
+	defer_dialer(n, old.id);
+	nng_dialer d;
+	if (nng_dial(p->out, p->url, &d, NNG_FLAG_NONBLOCK) == 0) {
+		nng_mtx_lock(p->mtx);
+		p->dialer = d;
+		p->redial_at = 0;
+		nng_mtx_unlock(p->mtx);
+	}
+}
+
+void nacti_node_member_event(struct nacti_node *n, int ev, const char *name, const char *url)
+{
+	nng_mtx_lock(n->mtx);
+	struct peer *p = peer_by_name(n, name);
+	if (ev == 0) {
+		/* known by name and URL from now on; connected on demand */
+		if (p == NULL && (p = peer_new(n, name, url)) != NULL)
+			atomic_store(&p->ondemand, 1);
+		else if (p != NULL && url[0] != '\0' && strcmp(p->url, url) != 0)
+			peer_moved(n, p, url);
+		nng_cv_wake(n->cv);
+	} else if (p != NULL) {
+		nact_log(n->sys, ev == 1 ? NACT_LOG_WARN : NACT_LOG_INFO,
+		    "node %s: peer %s (node %u) %s by membership", n->name, name, p->no,
+		    ev == 1 ? "declared down" : "left");
+		if (atomic_load(&p->up)) {
+			/* down: today's nodedown path; left: the leaving node
+			 * closes its connections itself, which takes the same
+			 * path (closing from both ends at once only races) */
+			if (ev == 1)
+				peer_silent(n, p);
+		} else {
+			/* not connected: nothing can wait on it but a stray
+			 * request or monitor; fail them the same way */
+			for (struct wreq *w = n->wreqs; w != NULL; w = w->next) {
+				if (w->node == p->no && !w->done) {
+					w->done = 1;
+					w->err = NACT_ENODEDOWN;
+				}
+			}
+			rmons_nodedown(n, p->no);
+			nng_cv_wake(n->cv);
+		}
+	}
+	nng_mtx_unlock(n->mtx);
+	flush_closes(n);
+}
+
+void nacti_node_peer_info(struct nacti_node *n, const char *name, uint16_t *no, int *up)
+{
+	nng_mtx_lock(n->mtx);
+	struct peer *p = peer_by_name(n, name);
+	*no = p != NULL ? p->no : 0;
+	*up = p != NULL && atomic_load(&p->up);
+	nng_mtx_unlock(n->mtx);
+}
+
+int nact_node_members(nact_system *sys, nact_node_member *out, size_t max, size_t *np)
+{
+	if (sys == NULL || np == NULL || (max > 0 && out == NULL))
+		return NACT_EINVAL;
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return NACT_ESTATE;
+	int rv = n->members != NULL ? nacti_members_list(n->members, out, max, np) : NACT_ESTATE;
+	node_put(sys);
+	return rv;
+}
+
+int nact_node_members_stats(nact_system *sys, nact_members_stats *st)
+{
+	if (sys == NULL || st == NULL)
+		return NACT_EINVAL;
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return NACT_ESTATE;
+	int rv = n->members != NULL ? nacti_members_stats(n->members, st) : NACT_ESTATE;
+	node_put(sys);
+	return rv;
 }

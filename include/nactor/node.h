@@ -80,6 +80,10 @@ typedef struct nact_node_opts {
 	                      NACT_EFULL (or wait, nact_send_wait); 0 = 16 MiB */
 	uint32_t proto;            /* test hook: protocol version to announce; 0 =
 	                      NACT_NODE_PROTO */
+	/* membership (docs/members.md) */
+	uint32_t swim_period_ms;      /* SWIM protocol period T; 0 = 1000 */
+	uint32_t swim_suspicion_mult; /* suspicion timeout = mult * max(1, log10 n)
+	                                 * T; 0 = 4 */
 } nact_node_opts;
 
 /* Defaults (no name, no URLs, no secret). */
@@ -256,6 +260,58 @@ NACT_DECL int nact_global_whereis(nact_system *sys, const char *name, nact_aid *
 
 /* Number of names in this node's replica (all owners). */
 NACT_DECL uint32_t nact_global_count(nact_system *sys);
+/* ---- membership (docs/members.md) ----
+ *
+ * Every node runs SWIM-style membership (transport/swim.h, docs/swim.md):
+ * each protocol period it probes one member, asks k = 3 others to probe
+ * indirectly before suspecting it, and piggybacks membership news on those
+ * messages, over the same authenticated connections as actor traffic
+ * (opened on demand: no full mesh is needed). A node joins through its
+ * seeds and then knows every member by name and URL: nact_node_peer(sys,
+ * name, &no, timeout_ms > 0) connects to a member it has not talked to yet.
+ * A member declared down by the gossip gets the same treatment as a broken
+ * connection (every monitor of its actors gets DOWN with NACT_EXIT_NODEDOWN,
+ * pending nact_node_whereis fail with NACT_ENODEDOWN); one that left
+ * (nact_node_stop) likewise, logged as a graceful leave. A restarted node
+ * rejoins with a higher incarnation.
+ */
+
+typedef enum nact_member_state {
+	NACT_MEMBER_ALIVE = 0,   /* answering probes */
+	NACT_MEMBER_SUSPECT = 1, /* missed a probe; down unless it refutes */
+	NACT_MEMBER_DOWN = 2,    /* confirmed down */
+	NACT_MEMBER_LEFT = 3     /* left gracefully */
+} nact_member_state;
+
+typedef struct nact_node_member {
+	char name[NACT_NODE_NAME_MAX + 1];
+	char url[256]; /* advertised listen URL */
+	nact_member_state state;
+	uint64_t incarnation; /* raised by the member itself (refutation, restart) */
+	uint16_t node;        /* local peer number; 0 for self or not numbered yet */
+	int self;             /* 1 for this node */
+	int connected;        /* 1 if connected both ways now (nact_node_up) */
+} nact_node_member;
+
+/* This node's view of the membership, self first: up to max entries into
+ * out (caller's array), the total in *np (may exceed max). Errors:
+ * NACT_EINVAL, NACT_ESTATE (not a node). Any thread. */
+NACT_DECL int nact_node_members(nact_system *sys, nact_node_member *out, size_t max, size_t *np);
+
+/* "alive", "suspect", "down", "left". */
+NACT_DECL const char *nact_member_state_name(nact_member_state st);
+
+typedef struct nact_members_stats {
+	uint64_t period_ms;                       /* protocol period T in effect */
+	uint64_t suspicion_ms;                    /* suspicion timeout for the current live count */
+	uint64_t periods;                         /* periods since the node started */
+	uint64_t live;                            /* members alive or suspect, self included */
+	uint64_t sent, sent_bytes, received, bad; /* SWIM messages */
+	uint64_t probes, ping_reqs, suspected, refuted, syncs;
+} nact_members_stats;
+
+/* Membership counters since start. NACT_EINVAL, NACT_ESTATE. */
+NACT_DECL int nact_node_members_stats(nact_system *sys, nact_members_stats *st);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@
 # watch's idle timeout;
 # show of a known id and of an unknown one (exit 4); cancel, then show says
 # cancelled with the message; stats; exit 2 for usage errors, 3 with no
-# node. top and doctor: on the plain node (metrics off) top says so and
+# node; members on a node outside a cluster (exit 1). top and doctor: on the plain node (metrics off) top says so and
 # doctor finds nothing (exit 0); on a node started with --busy, top lists
 # grower, feeder and crashy with their columns (--json parses, --count 2
 # prints two screens) and doctor (exit 5) names grower for a growing
@@ -89,7 +89,7 @@ run 2 tree 1
 grep -q "unexpected argument" "$tmp/err" || fail "tree with an argument"
 run 0 --help
 has "usage: nactorctl"
-for c in nodes ls show cancel stats tree watch top doctor; do
+for c in nodes ls show cancel stats tree watch top doctor members; do
 	run 0 "$c" --help
 	has "usage: nactorctl $c"
 done
@@ -107,10 +107,16 @@ done
 [ -s "$tmp/url" ] || fail "no url from the node"
 
 run 0 nodes
-has "^NODE  *PID  *LIVE ACTORS  *OPS  *STATE$"
-has "^ctltest  *$node_pid  *[0-9][0-9]*  *2/1  *running$"
+has "^NODE  *PID  *LIVE ACTORS  *OPS  *MEMBERS  *STATE$"
+has "^ctltest  *$node_pid  *[0-9][0-9]*  *2/1  *-  *running$"
 [ "$(wc -l <"$tmp/out")" -eq 2 ] || fail "nodes: the status stream listed as a node: $(cat "$tmp/out")"
 ok "nodes shows the node"
+
+# not a cluster node: members says so (exit 1); the cluster case is in
+# tests/members/test_members.c (test_nactorctl_members)
+run 1 members
+grep -q "not a cluster node" "$tmp/err" || fail "members on a plain node: $(cat "$tmp/err")"
+ok "members on a node that is not in a cluster"
 
 run 0 ls
 has "^ID  *PARENT  *NAME  *STATUS  *PROGRESS  *MESSAGE$"
@@ -229,7 +235,7 @@ kill -9 "$node_pid"
 wait "$node_pid" 2>/dev/null
 node_pid=
 run 3 nodes
-has "^ctltest  *-  *-  *-  *dead (stale socket)$"
+has "^ctltest  *-  *-  *-  *-  *dead (stale socket)$"
 run 3 ls
 run 3 show 1 --node ctltest
 ok "stale socket flagged, exit 3"

@@ -84,6 +84,7 @@ static const char *const usage_main =
     "  watch                 print status changes and progress as they happen\n"
     "  top                   the busiest actors, refreshed\n"
     "  doctor                run the concurrency checklist against a node\n"
+    "  members               the cluster membership as a node sees it\n"
     "\n"
     "options:\n"
     "  --timeout MS          wait at most MS ms for each send/receive (2000)\n"
@@ -102,9 +103,20 @@ static const struct cmd_help helps[] = {
         "usage: nactorctl nodes [--json] [--timeout MS]\n"
         "\n"
         "List the *.ipc sockets in the runtime directory, ask each node for its\n"
-        "stats and print NODE, PID, LIVE ACTORS, OPS (live/finished) and STATE.\n"
+        "stats and print NODE, PID, LIVE ACTORS, OPS (live/finished), MEMBERS\n"
+        "(cluster members alive or suspect / known, \"-\" when the node is not a\n"
+        "cluster node) and STATE.\n"
         "A socket nobody listens on is shown as \"dead (stale socket)\".\n"
         "Exit 0 if at least one node answered, else 3.\n"},
+    {"members",
+        "usage: nactorctl members [--node N] [--json] [--timeout MS]\n"
+        "\n"
+        "Show the cluster membership as node N sees it (docs/members.md): a\n"
+        "summary line (SWIM period, suspicion timeout, members, messages sent per\n"
+        "period), then NAME, URL, STATE (alive, suspect, down, left),\n"
+        "INCARNATION, PEER (local peer number) and CONNECTED, self first.\n"
+        "Exit 1 if the node is not a cluster node.\n"
+        "  --json         print the node's \"members\" reply as JSON\n"},
     {"ls",
         "usage: nactorctl ls [--node N] [--status S] [--name GLOB] [--limit N]\n"
         "                    [--json] [--timeout MS]\n"
@@ -1091,9 +1103,9 @@ static int cmd_nodes(int argc, char **argv)
 {
 	static char names[CTL_MAX_NODES][CTL_NODE_MAX + 1];
 	struct opts o;
-	struct table t = {.ncols = 5,
-	    .head = {"NODE", "PID", "LIVE ACTORS", "OPS", "STATE"},
-	    .right = {0, 1, 1, 1, 0}};
+	struct table t = {.ncols = 6,
+	    .head = {"NODE", "PID", "LIVE ACTORS", "OPS", "MEMBERS", "STATE"},
+	    .right = {0, 1, 1, 1, 1, 0}};
 	char dir[CTL_PATH_MAX];
 	int rv, nlive = 0, first = 1;
 	if ((rv = parse_opts("nodes", argc, argv, OPT_JSON, &o)) != 0)
@@ -1112,7 +1124,9 @@ static int cmd_nodes(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		struct req q = {.verb = "stats"};
 		struct reply rp;
-		char pid[24] = "-", live[24] = "-", ops[48] = "-";
+		char pid[24] = "-", live[24] = "-", ops[48] = "-", mem[48] = "-";
+		struct reply mr;
+		int mrv = -1;
 		const char *state;
 		nng_socket s;
 		if ((rv = node_dial(&s, names[i])) != 0) {
@@ -1126,6 +1140,17 @@ static int cmd_nodes(int argc, char **argv)
 			rv = request(names[i], &q, &rp);
 			g_quiet = 0;
 			state = rv == 0 ? "running" : "not answering";
+			if (rv == 0) { /* membership, when the node is a cluster node */
+				struct req mq = {.verb = "members"};
+				g_quiet = 1;
+				mrv = request(names[i], &mq, &mr);
+				g_quiet = 0;
+				int mok = 1;
+				uint64_t ml = mrv == 0 ? mp_uint(&mr.top, "live", &mok) : 0;
+				uint64_t mt = mrv == 0 ? mp_uint(&mr.top, "total", &mok) : 0;
+				if (mrv == 0 && mok)
+					snprintf(mem, sizeof(mem), "%" PRIu64 "/%" PRIu64, ml, mt);
+			}
 		}
 		if (rv == 0) {
 			int ok = 1;
@@ -1152,13 +1177,19 @@ static int cmd_nodes(int argc, char **argv)
 				fputs(", \"stats\": ", stdout);
 				json_value(stdout, &rp.top, 1);
 			}
+			if (mrv == 0) {
+				fputs(", \"members\": ", stdout);
+				json_value(stdout, &mr.top, 1);
+			}
 			fputs("}", stdout);
 		} else {
-			const char *row[5] = {names[i], pid, live, ops, state};
+			const char *row[6] = {names[i], pid, live, ops, mem, state};
 			table_row(&t, row);
 		}
 		if (rv == 0)
 			reply_fini(&rp);
+		if (mrv == 0)
+			reply_fini(&mr);
 	}
 	if (o.json) {
 		fputs(first ? "]\n" : "\n]\n", stdout);
@@ -1173,6 +1204,76 @@ static int cmd_nodes(int argc, char **argv)
 		table_print(&t);
 	}
 	return nlive > 0 ? EXIT_OK : EXIT_NOCONN;
+}
+
+static int cmd_members(int argc, char **argv)
+{
+	struct opts o;
+	struct reply rp;
+	char node[CTL_NODE_MAX + 1];
+	int rv, ok = 1;
+	if ((rv = parse_opts("members", argc, argv, OPT_NODE | OPT_JSON, &o)) != 0)
+		return rv < 0 ? EXIT_OK : rv;
+	if ((rv = pick_node(o.node, node)) != 0)
+		return rv;
+	struct req q = {.verb = "members"};
+	if ((rv = request(node, &q, &rp)) != 0)
+		return rv;
+	if (o.json) {
+		json_value(stdout, &rp.top, 0);
+		putchar('\n');
+		reply_fini(&rp);
+		return EXIT_OK;
+	}
+	char *name = mp_str(&rp.top, "node", &ok);
+	uint64_t total = mp_uint(&rp.top, "total", &ok), live = mp_uint(&rp.top, "live", &ok);
+	uint64_t per = mp_uint(&rp.top, "period_ms", &ok),
+	         sus = mp_uint(&rp.top, "suspicion_ms", &ok);
+	uint64_t sent = mp_uint(&rp.top, "sent", &ok), periods = mp_uint(&rp.top, "periods", &ok);
+	const msgpack_object *arr = mp_get(&rp.top, "members");
+	if (!ok || name == NULL || arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY) {
+		free(name);
+		reply_fini(&rp);
+		say("bad reply from node %s: members lack fields", node);
+		return EXIT_FAIL;
+	}
+	printf("cluster node %s: %" PRIu64 " members, %" PRIu64 " alive or suspect; period %" PRIu64
+	       " ms, suspicion timeout %" PRIu64 " ms, %.2f messages sent per period\n",
+	    name, total, live, per, sus, periods ? (double)sent / (double)periods : 0.0);
+	free(name);
+	struct table t = {.ncols = 6,
+	    .head = {"NAME", "URL", "STATE", "INCARNATION", "PEER", "CONNECTED"},
+	    .right = {0, 0, 0, 1, 1, 0}};
+	for (uint32_t i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *m = &arr->via.array.ptr[i];
+		int mok = 1;
+		char *mn = mp_str(m, "name", &mok), *mu = mp_str(m, "url", &mok);
+		char *st = mp_str(m, "state", &mok);
+		uint64_t inc = mp_uint(m, "incarnation", &mok), pr = mp_uint(m, "peer", &mok);
+		const msgpack_object *self = mp_get(m, "self"), *con = mp_get(m, "connected");
+		int is_self =
+		    self != NULL && self->type == MSGPACK_OBJECT_BOOLEAN && self->via.boolean;
+		int is_con = con != NULL && con->type == MSGPACK_OBJECT_BOOLEAN && con->via.boolean;
+		char incs[24], prs[24];
+		snprintf(incs, sizeof(incs), "%" PRIu64, inc);
+		snprintf(prs, sizeof(prs), "%" PRIu64, pr);
+		const char *row[6] = {mn, mu, st, incs, is_self ? "self" : prs,
+		    is_self ? "-" : (is_con ? "yes" : "no")};
+		if (mok)
+			table_row(&t, row);
+		else
+			ok = 0;
+		free(mn);
+		free(mu);
+		free(st);
+	}
+	reply_fini(&rp);
+	table_print(&t);
+	if (!ok || t.oom) {
+		say("bad reply from node %s: a member lacks fields", node);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
 }
 
 /* "25%" for a fraction; "-" for a bad value. */
@@ -2245,6 +2346,8 @@ int main(int argc, char **argv)
 		return cmd_top(sub_argc, sub_argv);
 	if (strcmp(cmd, "doctor") == 0)
 		return cmd_doctor(sub_argc, sub_argv);
+	if (strcmp(cmd, "members") == 0)
+		return cmd_members(sub_argc, sub_argv);
 	say("unknown command '%s' (see nactorctl --help)", cmd);
 	return EXIT_USAGE;
 }
