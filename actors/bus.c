@@ -188,6 +188,7 @@ static int skip_value(const unsigned char *b, size_t len, size_t *off)
 		if (c >= 0xa0 && c <= 0xbf) {
 			add = c & 0x1f;
 		} else {
+			size_t w = 0; /* width of a length (or count) field that follows */
 			switch (c) {
 			case 0xcc:
 			case 0xd0:
@@ -195,26 +196,24 @@ static int skip_value(const unsigned char *b, size_t len, size_t *off)
 				break;
 			case 0xcd:
 			case 0xd1:
-				add = 2;
-				break;
-			case 0xca:
-			case 0xce:
-			case 0xd2:
-				add = 4;
-				break;
-			case 0xcb:
-			case 0xcf:
-			case 0xd3:
-				add = 8;
-				break;
 			case 0xd4:
 				add = 2;
 				break;
 			case 0xd5:
 				add = 3;
 				break;
+			case 0xca:
+			case 0xce:
+			case 0xd2:
+				add = 4;
+				break;
 			case 0xd6:
 				add = 5;
+				break;
+			case 0xcb:
+			case 0xcf:
+			case 0xd3:
+				add = 8;
 				break;
 			case 0xd7:
 				add = 9;
@@ -222,56 +221,41 @@ static int skip_value(const unsigned char *b, size_t len, size_t *off)
 			case 0xd8:
 				add = 17;
 				break;
-			case 0xc4:
-			case 0xd9:
-				if (be_len(b, len, o, 1, &n))
-					return -1;
-				add = 1 + n;
-				break;
-			case 0xc5:
-			case 0xda:
-				if (be_len(b, len, o, 2, &n))
-					return -1;
-				add = 2 + n;
-				break;
-			case 0xc6:
-			case 0xdb:
-				if (be_len(b, len, o, 4, &n))
-					return -1;
-				add = 4 + n;
-				break;
-			case 0xc7:
-				if (be_len(b, len, o, 1, &n))
-					return -1;
-				add = 2 + n;
-				break;
+			case 0xc7: /* ext: the length, then a type byte */
 			case 0xc8:
-				if (be_len(b, len, o, 2, &n))
-					return -1;
-				add = 3 + n;
-				break;
 			case 0xc9:
-				if (be_len(b, len, o, 4, &n))
-					return -1;
-				add = 5 + n;
+				add = 1;
+				w = (size_t)1 << (c - 0xc7);
 				break;
-			case 0xdc:
+			case 0xc4: /* bin */
+			case 0xc5:
+			case 0xc6:
+				w = (size_t)1 << (c - 0xc4);
+				break;
+			case 0xd9: /* str */
+			case 0xda:
+			case 0xdb:
+				w = (size_t)1 << (c - 0xd9);
+				break;
+			case 0xdc: /* array 16/32, map 16/32 */
 			case 0xde:
-				if (be_len(b, len, o, 2, &n))
-					return -1;
-				o += 2;
-				todo += c == 0xde ? 2 * n : n;
-				continue;
+				w = 2;
+				break;
 			case 0xdd:
 			case 0xdf:
-				if (be_len(b, len, o, 4, &n))
-					return -1;
-				o += 4;
-				todo += c == 0xdf ? 2 * n : n;
-				continue;
+				w = 4;
+				break;
 			default:
 				return -1; /* 0xc1: never used */
 			}
+			if (w != 0 && be_len(b, len, o, w, &n))
+				return -1;
+			if (c >= 0xdc) {
+				o += w;
+				todo += c >= 0xde ? 2 * n : n;
+				continue;
+			}
+			add += w + n;
 		}
 		if (add > len - o)
 			return -1;
