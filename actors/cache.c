@@ -503,11 +503,15 @@ static int expired(struct cache *c, const struct centry *e, uint64_t now)
 	return e->expires != 0 && now >= e->expires;
 }
 
-/* Live entry for key, or NULL (an expired one is dropped). */
-static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t kl)
+/* Live entry for key, or NULL (an expired one is dropped), judged at
+ * now; now 0 reads the clock, and only when the entry can expire. A batch
+ * reads the time once and judges all its keys at that instant, so an entry
+ * found live stays live (and allocated) for the rest of the batch even if
+ * its key comes again. */
+static struct centry *lookup_at(struct cache *c, uint64_t h, const void *k, size_t kl, uint64_t now)
 {
 	struct centry *e = (struct centry *)htab_find(&c->tab, h, k, kl);
-	if (e != NULL && e->expires != 0 && expired(c, e, nact_now(c->sys))) {
+	if (e != NULL && e->expires != 0 && expired(c, e, now != 0 ? now : nact_now(c->sys))) {
 		entry_drop(c, e);
 		c->st.expirations++;
 		e = NULL;
@@ -515,17 +519,22 @@ static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t 
 	return e;
 }
 
-/* As lookup, at a time read once by the caller: a batch judges all its
- * keys at one instant, so an entry found live stays live (and allocated)
- * for the rest of the batch even if its key comes again. */
-static struct centry *lookup_at(struct cache *c, uint64_t h, const void *k, size_t kl, uint64_t now)
+static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t kl)
 {
-	struct centry *e = (struct centry *)htab_find(&c->tab, h, k, kl);
-	if (e != NULL && e->expires != 0 && expired(c, e, now)) {
-		entry_drop(c, e);
-		c->st.expirations++;
-		e = NULL;
+	return lookup_at(c, h, k, kl, 0);
+}
+
+/* Count a lookup's hit or miss; a hit moves to the front of the LRU.
+ * Returns e. */
+static struct centry *count_hit(struct cache *c, struct centry *e)
+{
+	if (e == NULL) {
+		c->st.misses++;
+		return NULL;
 	}
+	c->st.hits++;
+	lru_unlink(c, e);
+	lru_push(c, e);
 	return e;
 }
 
@@ -1130,17 +1139,9 @@ static int on_mget(struct cache *c, nact_msg *m, mcur *r)
 	uint64_t now = c->nexp > 0 ? nact_now(c->sys) : 0;
 	for (uint32_t i = 0; i < n; i++) {
 		mbytes(r, &k, &kl);
-		struct centry *e = lookup_at(c, khash(k, kl), k, kl, now);
+		struct centry *e = count_hit(c, lookup_at(c, khash(k, kl), k, kl, now));
 		found[i] = e;
-		if (e != NULL) {
-			c->st.hits++;
-			lru_unlink(c, e);
-			lru_push(c, e);
-			tot += 1 + e->vlen;
-		} else {
-			c->st.misses++;
-			tot += 2;
-		}
+		tot += e != NULL ? 1 + e->vlen : 2;
 	}
 	nact_msg *rep;
 	int rv = nact_msg_alloc(&rep, c->sys, NACT_T_CACHE_MVALUE);
@@ -1309,6 +1310,17 @@ static void on_event(struct cache *c, const nact_msg *m)
 	c->st.events++;
 }
 
+/* A get's lookup: on a hit, reply with the value and return 1; on a
+ * miss (counted), return 0. */
+static int reply_hit(struct cache *c, const nact_msg *m, uint64_t h, const void *k, size_t kl)
+{
+	struct centry *e = count_hit(c, lookup(c, h, k, kl));
+	if (e == NULL)
+		return 0;
+	reply_value(c, nact_msg_sender(m), nact_msg_corr(m), e->data + kl, e->vlen);
+	return 1;
+}
+
 static int cache_fn(nact_ctx *ctx, nact_msg *m)
 {
 	struct cache *c = nact_state(ctx);
@@ -1327,15 +1339,8 @@ static int cache_fn(nact_ctx *ctx, nact_msg *m)
 		if (marray(&r, &n) != 0 || n != 1 || mbytes(&r, &k, &kl) != 0 || r.off != r.n)
 			return bad(c, m, "cache get: body must be [key]");
 		uint64_t h = khash(k, kl);
-		struct centry *e = lookup(c, h, k, kl);
-		if (e != NULL) {
-			c->st.hits++;
-			lru_unlink(c, e);
-			lru_push(c, e);
-			reply_value(c, nact_msg_sender(m), nact_msg_corr(m), e->data + kl, e->vlen);
+		if (reply_hit(c, m, h, k, kl))
 			return 0;
-		}
-		c->st.misses++;
 		if (c->cfg.backing.v) {
 			pend_start(c, ctx, m, h, k, kl, NACT_AID_NONE, -1, 0);
 			return 0;
@@ -1407,15 +1412,8 @@ static int cache_fn(nact_ctx *ctx, nact_msg *m)
 			return bad(c, m,
 			    "cache get-or-compute: body must be [key, compute, ttl_ms?, timeout_ms?]");
 		uint64_t h = khash(k, kl);
-		struct centry *e = lookup(c, h, k, kl);
-		if (e != NULL) {
-			c->st.hits++;
-			lru_unlink(c, e);
-			lru_push(c, e);
-			reply_value(c, nact_msg_sender(m), nact_msg_corr(m), e->data + kl, e->vlen);
+		if (reply_hit(c, m, h, k, kl))
 			return 0;
-		}
-		c->st.misses++;
 		int t = tmo > 0 ? (int)tmo : (int)c->cfg.compute_timeout_ms;
 		pend_start(c, ctx, m, h, k, kl, (nact_aid){(uint64_t)cid}, ttl < 0 ? -1 : (int)ttl,
 		    t);
