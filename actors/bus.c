@@ -652,6 +652,18 @@ int nact_bus_msg(nact_msg **mp, nact_system *sys, const char *topic, nact_pack *
 	return rv;
 }
 
+/* Send a publish built with nact_bus_msg; freed instead when its packing
+ * failed. */
+static int pub_send(nact_system *sys, nact_aid bus, nact_msg *m, const nact_pack *pk)
+{
+	int rv = nact_pack_error(pk);
+	if (rv != 0) {
+		nact_msg_free(m);
+		return rv;
+	}
+	return send_or_free(sys, bus, m);
+}
+
 int nact_bus_publish(nact_system *sys, nact_aid bus, const char *topic, const void *payload,
     size_t plen)
 {
@@ -672,11 +684,7 @@ int nact_bus_publish(nact_system *sys, nact_aid bus, const char *topic, const vo
 		nact_pack_nil(&pk);
 	else if (nng_msg_append(nact_msg_nng(m), payload, plen) != 0)
 		pk.err = NACT_ENOMEM;
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nact_msg_free(m);
-		return rv;
-	}
-	return send_or_free(sys, bus, m);
+	return pub_send(sys, bus, m, &pk);
 }
 
 int nact_bus_publish_int(nact_system *sys, nact_aid bus, const char *topic, int64_t v)
@@ -687,11 +695,7 @@ int nact_bus_publish_int(nact_system *sys, nact_aid bus, const char *topic, int6
 	if (rv != 0)
 		return rv;
 	nact_pack_int(&pk, v);
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nact_msg_free(m);
-		return rv;
-	}
-	return send_or_free(sys, bus, m);
+	return pub_send(sys, bus, m, &pk);
 }
 
 int nact_bus_publish_str(nact_system *sys, nact_aid bus, const char *topic, const char *s)
@@ -704,11 +708,7 @@ int nact_bus_publish_str(nact_system *sys, nact_aid bus, const char *topic, cons
 	if (rv != 0)
 		return rv;
 	nact_pack_str(&pk, s);
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nact_msg_free(m);
-		return rv;
-	}
-	return send_or_free(sys, bus, m);
+	return pub_send(sys, bus, m, &pk);
 }
 
 static int sub_msg(nact_msg **mp, nact_system *sys, const char *pattern, nact_aid who,
@@ -741,6 +741,23 @@ int nact_bus_subscribe(nact_system *sys, nact_aid bus, const char *pattern, nact
 	return rv != 0 ? rv : send_or_free(sys, bus, m);
 }
 
+/* Read a body [uint] (possibly with more elements after it). */
+static int read_one_uint(const nact_msg *m, uint64_t *v)
+{
+	nact_reader r;
+	uint32_t n;
+	int rv = nact_reader_init(&r, m, NULL);
+	if (rv != 0)
+		return rv;
+	rv = nact_read_array(&r, &n);
+	if (rv == 0 && n < 1)
+		rv = NACT_EBADMSG;
+	if (rv == 0)
+		rv = nact_read_uint(&r, v);
+	nact_reader_fini(&r);
+	return rv;
+}
+
 /* nact_call and read one uint out of a [uint] reply of type `type`. */
 static int call_uint(nact_system *sys, nact_aid bus, nact_msg *req, uint32_t type, uint64_t *v,
     int timeout_ms)
@@ -758,17 +775,7 @@ static int call_uint(nact_system *sys, nact_aid bus, nact_msg *req, uint32_t typ
 		nact_msg_free(rep);
 		return code;
 	}
-	nact_reader r;
-	uint32_t n = 0;
-	rv = nact_msg_type(rep) == type ? nact_reader_init(&r, rep, NULL) : NACT_EBADMSG;
-	if (rv == 0) {
-		rv = nact_read_array(&r, &n);
-		if (rv == 0 && n < 1)
-			rv = NACT_EBADMSG;
-		if (rv == 0)
-			rv = nact_read_uint(&r, v);
-		nact_reader_fini(&r);
-	}
+	rv = nact_msg_type(rep) == type ? read_one_uint(rep, v) : NACT_EBADMSG;
 	nact_msg_free(rep);
 	return rv;
 }
@@ -1137,23 +1144,6 @@ static void reply_uint(nact_ctx *ctx, const nact_msg *req, uint32_t type, uint64
 	}
 	if (nact_reply(nact_sys(ctx), req, m) != 0)
 		nact_msg_free(m);
-}
-
-/* Read a body [uint] (possibly with more elements after it). */
-static int read_one_uint(const nact_msg *m, uint64_t *v)
-{
-	nact_reader r;
-	uint32_t n;
-	int rv = nact_reader_init(&r, m, NULL);
-	if (rv != 0)
-		return rv;
-	rv = nact_read_array(&r, &n);
-	if (rv == 0 && n < 1)
-		rv = NACT_EBADMSG;
-	if (rv == 0)
-		rv = nact_read_uint(&r, v);
-	nact_reader_fini(&r);
-	return rv;
 }
 
 static void on_pub(nact_ctx *ctx, nact_bus *b, nact_msg *m)
