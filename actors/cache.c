@@ -679,6 +679,15 @@ static int append_parts(nng_msg *nm, const void *const *pp, const size_t *pl, in
 	return 0;
 }
 
+/* A tag byte, then the low w bytes of v big-endian; returns 1 + w. */
+static size_t enc_tag(uint8_t *b, uint8_t tag, uint64_t v, int w)
+{
+	b[0] = tag;
+	for (int i = 0; i < w; i++)
+		b[1 + i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+	return 1 + (size_t)w;
+}
+
 /* msgpack of an int (smallest form); returns the length (at most 9). */
 static size_t enc_int(uint8_t *b, int64_t v)
 {
@@ -686,16 +695,9 @@ static size_t enc_int(uint8_t *b, int64_t v)
 		b[0] = (uint8_t)v;
 		return 1;
 	}
-	if (v >= INT32_MIN && v <= INT32_MAX) {
-		b[0] = 0xd2;
-		for (int i = 0; i < 4; i++)
-			b[1 + i] = (uint8_t)((uint64_t)v >> (24 - 8 * i));
-		return 5;
-	}
-	b[0] = 0xd3;
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-	return 9;
+	if (v >= INT32_MIN && v <= INT32_MAX)
+		return enc_tag(b, 0xd2, (uint64_t)v, 4);
+	return enc_tag(b, 0xd3, (uint64_t)v, 8);
 }
 
 static size_t enc_uint(uint8_t *b, uint64_t v)
@@ -704,10 +706,15 @@ static size_t enc_uint(uint8_t *b, uint64_t v)
 		b[0] = (uint8_t)v;
 		return 1;
 	}
-	b[0] = 0xcf;
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-	return 9;
+	return enc_tag(b, 0xcf, v, 8);
+}
+
+/* A bin header for n bytes; returns its length (2, 3 or 5). */
+static size_t enc_bin(uint8_t *b, size_t n)
+{
+	if (n < 256)
+		return enc_tag(b, 0xc4, n, 1);
+	return n < 65536 ? enc_tag(b, 0xc5, n, 2) : enc_tag(b, 0xc6, n, 4);
 }
 
 static void send_reply(struct cache *c, nact_aid to, uint64_t corr, nact_msg *m)
@@ -1083,16 +1090,7 @@ static size_t enc_arr(uint8_t *b, uint32_t n)
 		b[0] = (uint8_t)(0x90 | n);
 		return 1;
 	}
-	if (n <= 0xffff) {
-		b[0] = 0xdc;
-		b[1] = (uint8_t)(n >> 8);
-		b[2] = (uint8_t)n;
-		return 3;
-	}
-	b[0] = 0xdd;
-	for (int i = 0; i < 4; i++)
-		b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-	return 5;
+	return n <= 0xffff ? enc_tag(b, 0xdc, n, 2) : enc_tag(b, 0xdd, n, 4);
 }
 
 static int batch_refused(struct cache *c, const nact_msg *m, int code, const char *why)
@@ -1551,18 +1549,8 @@ static int build_req(nact_msg **mp, nact_system *sys, uint32_t type, uint32_t n,
 	uint8_t h[6];
 	size_t hl = 0;
 	h[hl++] = (uint8_t)(0x90 | n);
-	if (n > 0 && kl < 256) {
-		h[hl++] = 0xc4;
-		h[hl++] = (uint8_t)kl;
-	} else if (n > 0 && kl < 65536) {
-		h[hl++] = 0xc5;
-		h[hl++] = (uint8_t)(kl >> 8);
-		h[hl++] = (uint8_t)kl;
-	} else if (n > 0) {
-		h[hl++] = 0xc6;
-		for (int i = 3; i >= 0; i--)
-			h[hl++] = (uint8_t)(kl >> (8 * i));
-	}
+	if (n > 0)
+		hl += enc_bin(h + hl, kl);
 	int rv = nact_msg_alloc(mp, sys, type);
 	if (rv != 0)
 		return rv;
@@ -1616,26 +1604,6 @@ int nact_cache_msg_compute_get(nact_msg **mp, nact_system *sys, const void *key,
 int nact_cache_msg_stats(nact_msg **mp, nact_system *sys)
 {
 	return build_req(mp, sys, NACT_T_CACHE_STATS, 0, NULL, 0, NULL, 0, NULL, 0);
-}
-
-/* A bin header for n bytes; returns its length (2, 3 or 5). */
-static size_t enc_bin(uint8_t *b, size_t n)
-{
-	if (n < 256) {
-		b[0] = 0xc4;
-		b[1] = (uint8_t)n;
-		return 2;
-	}
-	if (n < 65536) {
-		b[0] = 0xc5;
-		b[1] = (uint8_t)(n >> 8);
-		b[2] = (uint8_t)n;
-		return 3;
-	}
-	b[0] = 0xc6;
-	for (int i = 0; i < 4; i++)
-		b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-	return 5;
 }
 
 /* A batch request: the array header, the ttl if set, then each key (bin)
