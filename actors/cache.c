@@ -1669,39 +1669,58 @@ int nact_cache_msg_mset(nact_msg **mp, nact_system *sys, const nact_cache_item *
 /* ------------------------------------------------------------------ */
 /* reading replies                                                      */
 
-static int reply_errcode(const nact_msg *rep)
+/* 0 when rep is of type want; else the code of an error reply, or
+ * NACT_EBADMSG. */
+static int reply_check(const nact_msg *rep, uint32_t want)
 {
+	uint32_t type = nact_msg_type(rep);
 	int code = NACT_EBADMSG;
-	if (nact_error_read(rep, &code, NULL, 0) != 0 || code == 0)
+	if (type == want)
+		return 0;
+	if (type != NACT_T_ERROR || nact_error_read(rep, &code, NULL, 0) != 0 || code == 0)
 		return NACT_EBADMSG;
 	return code;
+}
+
+/* One hit flag and value of a reply at r: on a hit, *v and *vl the
+ * value's bytes (pointing into the reply), else NULL and 0. 0, or -1
+ * when malformed. */
+static int read_hit(mcur *r, int *hit, const void **v, size_t *vl)
+{
+	if (r->off >= r->n)
+		return -1;
+	uint8_t b = r->p[r->off++];
+	if (b != 0xc2 && b != 0xc3)
+		return -1;
+	size_t v0 = r->off;
+	if (mskip(r) != 0)
+		return -1;
+	*hit = b == 0xc3;
+	*v = *hit ? r->p + v0 : NULL;
+	*vl = *hit ? r->off - v0 : 0;
+	return 0;
 }
 
 int nact_cache_reply_value(const nact_msg *rep, int *hitp, const void **valp, size_t *vlenp)
 {
 	if (rep == NULL || hitp == NULL)
 		return NACT_EINVAL;
-	uint32_t type = nact_msg_type(rep);
-	if (type == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (type != NACT_T_CACHE_VALUE)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_VALUE);
+	if (rv != 0)
+		return rv;
 	mcur r;
 	uint32_t n;
 	mcur_msg(&r, rep);
-	if (marray(&r, &n) != 0 || n != 2 || r.off >= r.n)
+	int hit;
+	const void *v;
+	size_t vl;
+	if (marray(&r, &n) != 0 || n != 2 || read_hit(&r, &hit, &v, &vl) != 0 || r.off != r.n)
 		return NACT_EBADMSG;
-	uint8_t b = r.p[r.off++];
-	if (b != 0xc2 && b != 0xc3)
-		return NACT_EBADMSG;
-	size_t v0 = r.off;
-	if (mskip(&r) != 0 || r.off != r.n)
-		return NACT_EBADMSG;
-	*hitp = b == 0xc3;
+	*hitp = hit;
 	if (valp)
-		*valp = *hitp ? r.p + v0 : NULL;
+		*valp = v;
 	if (vlenp)
-		*vlenp = *hitp ? r.off - v0 : 0;
+		*vlenp = vl;
 	return 0;
 }
 
@@ -1709,11 +1728,9 @@ int nact_cache_reply_done(const nact_msg *rep, uint64_t *np)
 {
 	if (rep == NULL)
 		return NACT_EINVAL;
-	uint32_t type = nact_msg_type(rep);
-	if (type == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (type != NACT_T_CACHE_DONE)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_DONE);
+	if (rv != 0)
+		return rv;
 	mcur r;
 	uint32_t n;
 	int64_t v;
@@ -1734,27 +1751,17 @@ int nact_cache_reply_mvalue(const nact_msg *rep, nact_cache_item *items, size_t 
 {
 	if (rep == NULL || (items == NULL && n > 0))
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_MVALUE)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_MVALUE);
+	if (rv != 0)
+		return rv;
 	mcur r;
 	uint32_t cnt;
 	mcur_msg(&r, rep);
 	if (marray(&r, &cnt) != 0 || cnt % 2 != 0 || cnt / 2 != n)
 		return NACT_EBADMSG;
 	for (size_t i = 0; i < n; i++) {
-		if (r.off >= r.n)
+		if (read_hit(&r, &items[i].hit, &items[i].val, &items[i].vlen) != 0)
 			return NACT_EBADMSG;
-		uint8_t b = r.p[r.off++];
-		if (b != 0xc2 && b != 0xc3)
-			return NACT_EBADMSG;
-		size_t v0 = r.off;
-		if (mskip(&r) != 0)
-			return NACT_EBADMSG;
-		items[i].hit = b == 0xc3;
-		items[i].val = items[i].hit ? r.p + v0 : NULL;
-		items[i].vlen = items[i].hit ? r.off - v0 : 0;
 	}
 	return r.off == r.n ? 0 : NACT_EBADMSG;
 }
@@ -1782,16 +1789,15 @@ int nact_cache_reply_stats(const nact_msg *rep, nact_cache_stats *st)
 {
 	if (rep == NULL || st == NULL)
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_STATS_R)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_STATS_R);
+	if (rv != 0)
+		return rv;
 	nact_reader r;
 	uint32_t np;
 	memset(st, 0, sizeof(*st));
 	if (nact_reader_init(&r, rep, NULL) != 0)
 		return NACT_EBADMSG;
-	int rv = nact_read_map(&r, &np);
+	rv = nact_read_map(&r, &np);
 	for (uint32_t i = 0; rv == 0 && i < np; i++) {
 		const char *s;
 		size_t sl;
