@@ -516,6 +516,23 @@ static int msg_uint1(nact_msg **mp, nact_system *sys, uint32_t type, uint64_t v)
 	return rv;
 }
 
+/* Unlink the pending subscription id (prepared, not attached yet) and
+ * return it (the caller owns it), or NULL. Any thread. */
+static struct bus_sub *pending_take(nact_bus *b, uint64_t id)
+{
+	struct bus_sub *x = NULL;
+	nng_mtx_lock(b->mtx);
+	for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			x = *pp;
+			*pp = x->next;
+			break;
+		}
+	}
+	nng_mtx_unlock(b->mtx);
+	return x;
+}
+
 int nact_bus_on(nact_bus *b, const nact_bus_sub *s, uint64_t *idp)
 {
 	if (b == NULL || s == NULL || s->pattern == NULL)
@@ -565,16 +582,7 @@ int nact_bus_on(nact_bus *b, const nact_bus_sub *s, uint64_t *idp)
 		nact_msg_free(m);
 		/* Take it back unless the bus already did (it cannot have: the
 		 * message was not sent), so it is still pending. */
-		nng_mtx_lock(b->mtx);
-		for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
-				struct bus_sub *x = *pp;
-				*pp = x->next;
-				sub_free(x);
-				break;
-			}
-		}
-		nng_mtx_unlock(b->mtx);
+		sub_free(pending_take(b, id));
 		return rv;
 	}
 	if (idp != NULL)
@@ -614,17 +622,11 @@ int nact_bus_off(nact_bus *b, uint64_t id)
 {
 	if (b == NULL || id == 0)
 		return NACT_EINVAL;
-	nng_mtx_lock(b->mtx);
-	for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->id == id) {
-			struct bus_sub *x = *pp;
-			*pp = x->next;
-			nng_mtx_unlock(b->mtx);
-			sub_free(x);
-			return 0;
-		}
+	struct bus_sub *x = pending_take(b, id);
+	if (x != NULL) {
+		sub_free(x);
+		return 0;
 	}
-	nng_mtx_unlock(b->mtx);
 	nact_msg *m;
 	int rv = msg_uint1(&m, b->sys, NACT_T_BUS_UNSUB, id);
 	if (rv != 0)
@@ -1211,17 +1213,8 @@ static void on_attach(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 {
 	uint64_t id;
 	struct bus_sub *s = NULL;
-	if (read_one_uint(m, &id) == 0) {
-		nng_mtx_lock(b->mtx);
-		for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
-				s = *pp;
-				*pp = s->next;
-				break;
-			}
-		}
-		nng_mtx_unlock(b->mtx);
-	}
+	if (read_one_uint(m, &id) == 0)
+		s = pending_take(b, id);
 	if (s == NULL) {
 		/* Already attached by bus_init after a restart: not an error. */
 		for (struct bus_sub *x = b->subs; x != NULL; x = x->next) {
@@ -1245,18 +1238,10 @@ static void on_unsub(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 		return;
 	}
 	int removed = sub_remove(ctx, b, id);
-	if (!removed) {
-		nng_mtx_lock(b->mtx);
-		for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
-				struct bus_sub *x = *pp;
-				*pp = x->next;
-				sub_free(x);
-				removed = 1;
-				break;
-			}
-		}
-		nng_mtx_unlock(b->mtx);
+	struct bus_sub *x = removed ? NULL : pending_take(b, id);
+	if (x != NULL) {
+		sub_free(x);
+		removed = 1;
 	}
 	reply_uint(ctx, m, NACT_T_BUS_UNSUB, (uint64_t)removed);
 }
