@@ -583,6 +583,20 @@ static int node_names(char (*names)[CTL_NODE_MAX + 1], int max)
 	return n;
 }
 
+/* The node names in the runtime directory (written to dir, cap bytes):
+ * their count, or -1 after saying why. */
+static int scan_nodes(char (*names)[CTL_NODE_MAX + 1], char *dir, size_t cap)
+{
+	if (runtime_dir(dir, cap) != 0) {
+		say("runtime directory path too long");
+		return -1;
+	}
+	int n = node_names(names, CTL_MAX_NODES);
+	if (n < 0)
+		say("cannot read %s: %s", dir, strerror(errno));
+	return n < 0 ? -1 : n;
+}
+
 /* The node to talk to: the one given, else the only one that accepts a
  * connection. 0, or an exit status after saying why. */
 static int pick_node(const char *given, char *out)
@@ -594,15 +608,9 @@ static int pick_node(const char *given, char *out)
 		snprintf(out, CTL_NODE_MAX + 1, "%s", given);
 		return 0;
 	}
-	if (runtime_dir(dir, sizeof(dir)) != 0) {
-		say("runtime directory path too long");
+	int n = scan_nodes(names, dir, sizeof(dir));
+	if (n < 0)
 		return EXIT_NOCONN;
-	}
-	int n = node_names(names, CTL_MAX_NODES);
-	if (n < 0) {
-		say("cannot read %s: %s", dir, strerror(errno));
-		return EXIT_NOCONN;
-	}
 	for (int i = 0; i < n; i++) {
 		nng_socket s;
 		if (node_dial(&s, names[i]) == 0) {
@@ -1098,15 +1106,9 @@ static int cmd_nodes(int argc, char **argv)
 	int rv, nlive = 0, first = 1;
 	if ((rv = parse_opts("nodes", argc, argv, OPT_JSON, &o)) != 0)
 		return rv < 0 ? EXIT_OK : rv;
-	if (runtime_dir(dir, sizeof(dir)) != 0) {
-		say("runtime directory path too long");
+	int n = scan_nodes(names, dir, sizeof(dir));
+	if (n < 0)
 		return EXIT_NOCONN;
-	}
-	int n = node_names(names, CTL_MAX_NODES);
-	if (n < 0) {
-		say("cannot read %s: %s", dir, strerror(errno));
-		return EXIT_NOCONN;
-	}
 	if (o.json)
 		fputs("[", stdout);
 	for (int i = 0; i < n; i++) {
