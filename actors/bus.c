@@ -188,6 +188,7 @@ static int skip_value(const unsigned char *b, size_t len, size_t *off)
 		if (c >= 0xa0 && c <= 0xbf) {
 			add = c & 0x1f;
 		} else {
+			size_t w = 0; /* width of a length (or count) field that follows */
 			switch (c) {
 			case 0xcc:
 			case 0xd0:
@@ -195,26 +196,24 @@ static int skip_value(const unsigned char *b, size_t len, size_t *off)
 				break;
 			case 0xcd:
 			case 0xd1:
-				add = 2;
-				break;
-			case 0xca:
-			case 0xce:
-			case 0xd2:
-				add = 4;
-				break;
-			case 0xcb:
-			case 0xcf:
-			case 0xd3:
-				add = 8;
-				break;
 			case 0xd4:
 				add = 2;
 				break;
 			case 0xd5:
 				add = 3;
 				break;
+			case 0xca:
+			case 0xce:
+			case 0xd2:
+				add = 4;
+				break;
 			case 0xd6:
 				add = 5;
+				break;
+			case 0xcb:
+			case 0xcf:
+			case 0xd3:
+				add = 8;
 				break;
 			case 0xd7:
 				add = 9;
@@ -222,56 +221,41 @@ static int skip_value(const unsigned char *b, size_t len, size_t *off)
 			case 0xd8:
 				add = 17;
 				break;
-			case 0xc4:
-			case 0xd9:
-				if (be_len(b, len, o, 1, &n))
-					return -1;
-				add = 1 + n;
-				break;
-			case 0xc5:
-			case 0xda:
-				if (be_len(b, len, o, 2, &n))
-					return -1;
-				add = 2 + n;
-				break;
-			case 0xc6:
-			case 0xdb:
-				if (be_len(b, len, o, 4, &n))
-					return -1;
-				add = 4 + n;
-				break;
-			case 0xc7:
-				if (be_len(b, len, o, 1, &n))
-					return -1;
-				add = 2 + n;
-				break;
+			case 0xc7: /* ext: the length, then a type byte */
 			case 0xc8:
-				if (be_len(b, len, o, 2, &n))
-					return -1;
-				add = 3 + n;
-				break;
 			case 0xc9:
-				if (be_len(b, len, o, 4, &n))
-					return -1;
-				add = 5 + n;
+				add = 1;
+				w = (size_t)1 << (c - 0xc7);
 				break;
-			case 0xdc:
+			case 0xc4: /* bin */
+			case 0xc5:
+			case 0xc6:
+				w = (size_t)1 << (c - 0xc4);
+				break;
+			case 0xd9: /* str */
+			case 0xda:
+			case 0xdb:
+				w = (size_t)1 << (c - 0xd9);
+				break;
+			case 0xdc: /* array 16/32, map 16/32 */
 			case 0xde:
-				if (be_len(b, len, o, 2, &n))
-					return -1;
-				o += 2;
-				todo += c == 0xde ? 2 * n : n;
-				continue;
+				w = 2;
+				break;
 			case 0xdd:
 			case 0xdf:
-				if (be_len(b, len, o, 4, &n))
-					return -1;
-				o += 4;
-				todo += c == 0xdf ? 2 * n : n;
-				continue;
+				w = 4;
+				break;
 			default:
 				return -1; /* 0xc1: never used */
 			}
+			if (w != 0 && be_len(b, len, o, w, &n))
+				return -1;
+			if (c >= 0xdc) {
+				o += w;
+				todo += c >= 0xde ? 2 * n : n;
+				continue;
+			}
+			add += w + n;
 		}
 		if (add > len - o)
 			return -1;
@@ -532,6 +516,23 @@ static int msg_uint1(nact_msg **mp, nact_system *sys, uint32_t type, uint64_t v)
 	return rv;
 }
 
+/* Unlink the pending subscription id (prepared, not attached yet) and
+ * return it (the caller owns it), or NULL. Any thread. */
+static struct bus_sub *pending_take(nact_bus *b, uint64_t id)
+{
+	struct bus_sub *x = NULL;
+	nng_mtx_lock(b->mtx);
+	for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			x = *pp;
+			*pp = x->next;
+			break;
+		}
+	}
+	nng_mtx_unlock(b->mtx);
+	return x;
+}
+
 int nact_bus_on(nact_bus *b, const nact_bus_sub *s, uint64_t *idp)
 {
 	if (b == NULL || s == NULL || s->pattern == NULL)
@@ -581,16 +582,7 @@ int nact_bus_on(nact_bus *b, const nact_bus_sub *s, uint64_t *idp)
 		nact_msg_free(m);
 		/* Take it back unless the bus already did (it cannot have: the
 		 * message was not sent), so it is still pending. */
-		nng_mtx_lock(b->mtx);
-		for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
-				struct bus_sub *x = *pp;
-				*pp = x->next;
-				sub_free(x);
-				break;
-			}
-		}
-		nng_mtx_unlock(b->mtx);
+		sub_free(pending_take(b, id));
 		return rv;
 	}
 	if (idp != NULL)
@@ -630,17 +622,11 @@ int nact_bus_off(nact_bus *b, uint64_t id)
 {
 	if (b == NULL || id == 0)
 		return NACT_EINVAL;
-	nng_mtx_lock(b->mtx);
-	for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->id == id) {
-			struct bus_sub *x = *pp;
-			*pp = x->next;
-			nng_mtx_unlock(b->mtx);
-			sub_free(x);
-			return 0;
-		}
+	struct bus_sub *x = pending_take(b, id);
+	if (x != NULL) {
+		sub_free(x);
+		return 0;
 	}
-	nng_mtx_unlock(b->mtx);
 	nact_msg *m;
 	int rv = msg_uint1(&m, b->sys, NACT_T_BUS_UNSUB, id);
 	if (rv != 0)
@@ -668,6 +654,18 @@ int nact_bus_msg(nact_msg **mp, nact_system *sys, const char *topic, nact_pack *
 	return rv;
 }
 
+/* Send a publish built with nact_bus_msg; freed instead when its packing
+ * failed. */
+static int pub_send(nact_system *sys, nact_aid bus, nact_msg *m, const nact_pack *pk)
+{
+	int rv = nact_pack_error(pk);
+	if (rv != 0) {
+		nact_msg_free(m);
+		return rv;
+	}
+	return send_or_free(sys, bus, m);
+}
+
 int nact_bus_publish(nact_system *sys, nact_aid bus, const char *topic, const void *payload,
     size_t plen)
 {
@@ -688,11 +686,7 @@ int nact_bus_publish(nact_system *sys, nact_aid bus, const char *topic, const vo
 		nact_pack_nil(&pk);
 	else if (nng_msg_append(nact_msg_nng(m), payload, plen) != 0)
 		pk.err = NACT_ENOMEM;
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nact_msg_free(m);
-		return rv;
-	}
-	return send_or_free(sys, bus, m);
+	return pub_send(sys, bus, m, &pk);
 }
 
 int nact_bus_publish_int(nact_system *sys, nact_aid bus, const char *topic, int64_t v)
@@ -703,11 +697,7 @@ int nact_bus_publish_int(nact_system *sys, nact_aid bus, const char *topic, int6
 	if (rv != 0)
 		return rv;
 	nact_pack_int(&pk, v);
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nact_msg_free(m);
-		return rv;
-	}
-	return send_or_free(sys, bus, m);
+	return pub_send(sys, bus, m, &pk);
 }
 
 int nact_bus_publish_str(nact_system *sys, nact_aid bus, const char *topic, const char *s)
@@ -720,11 +710,7 @@ int nact_bus_publish_str(nact_system *sys, nact_aid bus, const char *topic, cons
 	if (rv != 0)
 		return rv;
 	nact_pack_str(&pk, s);
-	if ((rv = nact_pack_error(&pk)) != 0) {
-		nact_msg_free(m);
-		return rv;
-	}
-	return send_or_free(sys, bus, m);
+	return pub_send(sys, bus, m, &pk);
 }
 
 static int sub_msg(nact_msg **mp, nact_system *sys, const char *pattern, nact_aid who,
@@ -757,6 +743,23 @@ int nact_bus_subscribe(nact_system *sys, nact_aid bus, const char *pattern, nact
 	return rv != 0 ? rv : send_or_free(sys, bus, m);
 }
 
+/* Read a body [uint] (possibly with more elements after it). */
+static int read_one_uint(const nact_msg *m, uint64_t *v)
+{
+	nact_reader r;
+	uint32_t n;
+	int rv = nact_reader_init(&r, m, NULL);
+	if (rv != 0)
+		return rv;
+	rv = nact_read_array(&r, &n);
+	if (rv == 0 && n < 1)
+		rv = NACT_EBADMSG;
+	if (rv == 0)
+		rv = nact_read_uint(&r, v);
+	nact_reader_fini(&r);
+	return rv;
+}
+
 /* nact_call and read one uint out of a [uint] reply of type `type`. */
 static int call_uint(nact_system *sys, nact_aid bus, nact_msg *req, uint32_t type, uint64_t *v,
     int timeout_ms)
@@ -774,17 +777,7 @@ static int call_uint(nact_system *sys, nact_aid bus, nact_msg *req, uint32_t typ
 		nact_msg_free(rep);
 		return code;
 	}
-	nact_reader r;
-	uint32_t n = 0;
-	rv = nact_msg_type(rep) == type ? nact_reader_init(&r, rep, NULL) : NACT_EBADMSG;
-	if (rv == 0) {
-		rv = nact_read_array(&r, &n);
-		if (rv == 0 && n < 1)
-			rv = NACT_EBADMSG;
-		if (rv == 0)
-			rv = nact_read_uint(&r, v);
-		nact_reader_fini(&r);
-	}
+	rv = nact_msg_type(rep) == type ? read_one_uint(rep, v) : NACT_EBADMSG;
 	nact_msg_free(rep);
 	return rv;
 }
@@ -1155,23 +1148,6 @@ static void reply_uint(nact_ctx *ctx, const nact_msg *req, uint32_t type, uint64
 		nact_msg_free(m);
 }
 
-/* Read a body [uint] (possibly with more elements after it). */
-static int read_one_uint(const nact_msg *m, uint64_t *v)
-{
-	nact_reader r;
-	uint32_t n;
-	int rv = nact_reader_init(&r, m, NULL);
-	if (rv != 0)
-		return rv;
-	rv = nact_read_array(&r, &n);
-	if (rv == 0 && n < 1)
-		rv = NACT_EBADMSG;
-	if (rv == 0)
-		rv = nact_read_uint(&r, v);
-	nact_reader_fini(&r);
-	return rv;
-}
-
 static void on_pub(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 {
 	pub p;
@@ -1237,17 +1213,8 @@ static void on_attach(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 {
 	uint64_t id;
 	struct bus_sub *s = NULL;
-	if (read_one_uint(m, &id) == 0) {
-		nng_mtx_lock(b->mtx);
-		for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
-				s = *pp;
-				*pp = s->next;
-				break;
-			}
-		}
-		nng_mtx_unlock(b->mtx);
-	}
+	if (read_one_uint(m, &id) == 0)
+		s = pending_take(b, id);
 	if (s == NULL) {
 		/* Already attached by bus_init after a restart: not an error. */
 		for (struct bus_sub *x = b->subs; x != NULL; x = x->next) {
@@ -1271,18 +1238,10 @@ static void on_unsub(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 		return;
 	}
 	int removed = sub_remove(ctx, b, id);
-	if (!removed) {
-		nng_mtx_lock(b->mtx);
-		for (struct bus_sub **pp = &b->pending; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
-				struct bus_sub *x = *pp;
-				*pp = x->next;
-				sub_free(x);
-				removed = 1;
-				break;
-			}
-		}
-		nng_mtx_unlock(b->mtx);
+	struct bus_sub *x = removed ? NULL : pending_take(b, id);
+	if (x != NULL) {
+		sub_free(x);
+		removed = 1;
 	}
 	reply_uint(ctx, m, NACT_T_BUS_UNSUB, (uint64_t)removed);
 }

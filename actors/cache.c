@@ -503,11 +503,15 @@ static int expired(struct cache *c, const struct centry *e, uint64_t now)
 	return e->expires != 0 && now >= e->expires;
 }
 
-/* Live entry for key, or NULL (an expired one is dropped). */
-static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t kl)
+/* Live entry for key, or NULL (an expired one is dropped), judged at
+ * now; now 0 reads the clock, and only when the entry can expire. A batch
+ * reads the time once and judges all its keys at that instant, so an entry
+ * found live stays live (and allocated) for the rest of the batch even if
+ * its key comes again. */
+static struct centry *lookup_at(struct cache *c, uint64_t h, const void *k, size_t kl, uint64_t now)
 {
 	struct centry *e = (struct centry *)htab_find(&c->tab, h, k, kl);
-	if (e != NULL && e->expires != 0 && expired(c, e, nact_now(c->sys))) {
+	if (e != NULL && e->expires != 0 && expired(c, e, now != 0 ? now : nact_now(c->sys))) {
 		entry_drop(c, e);
 		c->st.expirations++;
 		e = NULL;
@@ -515,17 +519,22 @@ static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t 
 	return e;
 }
 
-/* As lookup, at a time read once by the caller: a batch judges all its
- * keys at one instant, so an entry found live stays live (and allocated)
- * for the rest of the batch even if its key comes again. */
-static struct centry *lookup_at(struct cache *c, uint64_t h, const void *k, size_t kl, uint64_t now)
+static struct centry *lookup(struct cache *c, uint64_t h, const void *k, size_t kl)
 {
-	struct centry *e = (struct centry *)htab_find(&c->tab, h, k, kl);
-	if (e != NULL && e->expires != 0 && expired(c, e, now)) {
-		entry_drop(c, e);
-		c->st.expirations++;
-		e = NULL;
+	return lookup_at(c, h, k, kl, 0);
+}
+
+/* Count a lookup's hit or miss; a hit moves to the front of the LRU.
+ * Returns e. */
+static struct centry *count_hit(struct cache *c, struct centry *e)
+{
+	if (e == NULL) {
+		c->st.misses++;
+		return NULL;
 	}
+	c->st.hits++;
+	lru_unlink(c, e);
+	lru_push(c, e);
 	return e;
 }
 
@@ -670,6 +679,15 @@ static int append_parts(nng_msg *nm, const void *const *pp, const size_t *pl, in
 	return 0;
 }
 
+/* A tag byte, then the low w bytes of v big-endian; returns 1 + w. */
+static size_t enc_tag(uint8_t *b, uint8_t tag, uint64_t v, int w)
+{
+	b[0] = tag;
+	for (int i = 0; i < w; i++)
+		b[1 + i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+	return 1 + (size_t)w;
+}
+
 /* msgpack of an int (smallest form); returns the length (at most 9). */
 static size_t enc_int(uint8_t *b, int64_t v)
 {
@@ -677,16 +695,9 @@ static size_t enc_int(uint8_t *b, int64_t v)
 		b[0] = (uint8_t)v;
 		return 1;
 	}
-	if (v >= INT32_MIN && v <= INT32_MAX) {
-		b[0] = 0xd2;
-		for (int i = 0; i < 4; i++)
-			b[1 + i] = (uint8_t)((uint64_t)v >> (24 - 8 * i));
-		return 5;
-	}
-	b[0] = 0xd3;
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-	return 9;
+	if (v >= INT32_MIN && v <= INT32_MAX)
+		return enc_tag(b, 0xd2, (uint64_t)v, 4);
+	return enc_tag(b, 0xd3, (uint64_t)v, 8);
 }
 
 static size_t enc_uint(uint8_t *b, uint64_t v)
@@ -695,10 +706,15 @@ static size_t enc_uint(uint8_t *b, uint64_t v)
 		b[0] = (uint8_t)v;
 		return 1;
 	}
-	b[0] = 0xcf;
-	for (int i = 0; i < 8; i++)
-		b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-	return 9;
+	return enc_tag(b, 0xcf, v, 8);
+}
+
+/* A bin header for n bytes; returns its length (2, 3 or 5). */
+static size_t enc_bin(uint8_t *b, size_t n)
+{
+	if (n < 256)
+		return enc_tag(b, 0xc4, n, 1);
+	return n < 65536 ? enc_tag(b, 0xc5, n, 2) : enc_tag(b, 0xc6, n, 4);
 }
 
 static void send_reply(struct cache *c, nact_aid to, uint64_t corr, nact_msg *m)
@@ -1074,16 +1090,7 @@ static size_t enc_arr(uint8_t *b, uint32_t n)
 		b[0] = (uint8_t)(0x90 | n);
 		return 1;
 	}
-	if (n <= 0xffff) {
-		b[0] = 0xdc;
-		b[1] = (uint8_t)(n >> 8);
-		b[2] = (uint8_t)n;
-		return 3;
-	}
-	b[0] = 0xdd;
-	for (int i = 0; i < 4; i++)
-		b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-	return 5;
+	return n <= 0xffff ? enc_tag(b, 0xdc, n, 2) : enc_tag(b, 0xdd, n, 4);
 }
 
 static int batch_refused(struct cache *c, const nact_msg *m, int code, const char *why)
@@ -1130,17 +1137,9 @@ static int on_mget(struct cache *c, nact_msg *m, mcur *r)
 	uint64_t now = c->nexp > 0 ? nact_now(c->sys) : 0;
 	for (uint32_t i = 0; i < n; i++) {
 		mbytes(r, &k, &kl);
-		struct centry *e = lookup_at(c, khash(k, kl), k, kl, now);
+		struct centry *e = count_hit(c, lookup_at(c, khash(k, kl), k, kl, now));
 		found[i] = e;
-		if (e != NULL) {
-			c->st.hits++;
-			lru_unlink(c, e);
-			lru_push(c, e);
-			tot += 1 + e->vlen;
-		} else {
-			c->st.misses++;
-			tot += 2;
-		}
+		tot += e != NULL ? 1 + e->vlen : 2;
 	}
 	nact_msg *rep;
 	int rv = nact_msg_alloc(&rep, c->sys, NACT_T_CACHE_MVALUE);
@@ -1309,6 +1308,17 @@ static void on_event(struct cache *c, const nact_msg *m)
 	c->st.events++;
 }
 
+/* A get's lookup: on a hit, reply with the value and return 1; on a
+ * miss (counted), return 0. */
+static int reply_hit(struct cache *c, const nact_msg *m, uint64_t h, const void *k, size_t kl)
+{
+	struct centry *e = count_hit(c, lookup(c, h, k, kl));
+	if (e == NULL)
+		return 0;
+	reply_value(c, nact_msg_sender(m), nact_msg_corr(m), e->data + kl, e->vlen);
+	return 1;
+}
+
 static int cache_fn(nact_ctx *ctx, nact_msg *m)
 {
 	struct cache *c = nact_state(ctx);
@@ -1327,15 +1337,8 @@ static int cache_fn(nact_ctx *ctx, nact_msg *m)
 		if (marray(&r, &n) != 0 || n != 1 || mbytes(&r, &k, &kl) != 0 || r.off != r.n)
 			return bad(c, m, "cache get: body must be [key]");
 		uint64_t h = khash(k, kl);
-		struct centry *e = lookup(c, h, k, kl);
-		if (e != NULL) {
-			c->st.hits++;
-			lru_unlink(c, e);
-			lru_push(c, e);
-			reply_value(c, nact_msg_sender(m), nact_msg_corr(m), e->data + kl, e->vlen);
+		if (reply_hit(c, m, h, k, kl))
 			return 0;
-		}
-		c->st.misses++;
 		if (c->cfg.backing.v) {
 			pend_start(c, ctx, m, h, k, kl, NACT_AID_NONE, -1, 0);
 			return 0;
@@ -1407,15 +1410,8 @@ static int cache_fn(nact_ctx *ctx, nact_msg *m)
 			return bad(c, m,
 			    "cache get-or-compute: body must be [key, compute, ttl_ms?, timeout_ms?]");
 		uint64_t h = khash(k, kl);
-		struct centry *e = lookup(c, h, k, kl);
-		if (e != NULL) {
-			c->st.hits++;
-			lru_unlink(c, e);
-			lru_push(c, e);
-			reply_value(c, nact_msg_sender(m), nact_msg_corr(m), e->data + kl, e->vlen);
+		if (reply_hit(c, m, h, k, kl))
 			return 0;
-		}
-		c->st.misses++;
 		int t = tmo > 0 ? (int)tmo : (int)c->cfg.compute_timeout_ms;
 		pend_start(c, ctx, m, h, k, kl, (nact_aid){(uint64_t)cid}, ttl < 0 ? -1 : (int)ttl,
 		    t);
@@ -1553,18 +1549,8 @@ static int build_req(nact_msg **mp, nact_system *sys, uint32_t type, uint32_t n,
 	uint8_t h[6];
 	size_t hl = 0;
 	h[hl++] = (uint8_t)(0x90 | n);
-	if (n > 0 && kl < 256) {
-		h[hl++] = 0xc4;
-		h[hl++] = (uint8_t)kl;
-	} else if (n > 0 && kl < 65536) {
-		h[hl++] = 0xc5;
-		h[hl++] = (uint8_t)(kl >> 8);
-		h[hl++] = (uint8_t)kl;
-	} else if (n > 0) {
-		h[hl++] = 0xc6;
-		for (int i = 3; i >= 0; i--)
-			h[hl++] = (uint8_t)(kl >> (8 * i));
-	}
+	if (n > 0)
+		hl += enc_bin(h + hl, kl);
 	int rv = nact_msg_alloc(mp, sys, type);
 	if (rv != 0)
 		return rv;
@@ -1618,26 +1604,6 @@ int nact_cache_msg_compute_get(nact_msg **mp, nact_system *sys, const void *key,
 int nact_cache_msg_stats(nact_msg **mp, nact_system *sys)
 {
 	return build_req(mp, sys, NACT_T_CACHE_STATS, 0, NULL, 0, NULL, 0, NULL, 0);
-}
-
-/* A bin header for n bytes; returns its length (2, 3 or 5). */
-static size_t enc_bin(uint8_t *b, size_t n)
-{
-	if (n < 256) {
-		b[0] = 0xc4;
-		b[1] = (uint8_t)n;
-		return 2;
-	}
-	if (n < 65536) {
-		b[0] = 0xc5;
-		b[1] = (uint8_t)(n >> 8);
-		b[2] = (uint8_t)n;
-		return 3;
-	}
-	b[0] = 0xc6;
-	for (int i = 0; i < 4; i++)
-		b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-	return 5;
 }
 
 /* A batch request: the array header, the ttl if set, then each key (bin)
@@ -1703,39 +1669,58 @@ int nact_cache_msg_mset(nact_msg **mp, nact_system *sys, const nact_cache_item *
 /* ------------------------------------------------------------------ */
 /* reading replies                                                      */
 
-static int reply_errcode(const nact_msg *rep)
+/* 0 when rep is of type want; else the code of an error reply, or
+ * NACT_EBADMSG. */
+static int reply_check(const nact_msg *rep, uint32_t want)
 {
+	uint32_t type = nact_msg_type(rep);
 	int code = NACT_EBADMSG;
-	if (nact_error_read(rep, &code, NULL, 0) != 0 || code == 0)
+	if (type == want)
+		return 0;
+	if (type != NACT_T_ERROR || nact_error_read(rep, &code, NULL, 0) != 0 || code == 0)
 		return NACT_EBADMSG;
 	return code;
+}
+
+/* One hit flag and value of a reply at r: on a hit, *v and *vl the
+ * value's bytes (pointing into the reply), else NULL and 0. 0, or -1
+ * when malformed. */
+static int read_hit(mcur *r, int *hit, const void **v, size_t *vl)
+{
+	if (r->off >= r->n)
+		return -1;
+	uint8_t b = r->p[r->off++];
+	if (b != 0xc2 && b != 0xc3)
+		return -1;
+	size_t v0 = r->off;
+	if (mskip(r) != 0)
+		return -1;
+	*hit = b == 0xc3;
+	*v = *hit ? r->p + v0 : NULL;
+	*vl = *hit ? r->off - v0 : 0;
+	return 0;
 }
 
 int nact_cache_reply_value(const nact_msg *rep, int *hitp, const void **valp, size_t *vlenp)
 {
 	if (rep == NULL || hitp == NULL)
 		return NACT_EINVAL;
-	uint32_t type = nact_msg_type(rep);
-	if (type == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (type != NACT_T_CACHE_VALUE)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_VALUE);
+	if (rv != 0)
+		return rv;
 	mcur r;
 	uint32_t n;
 	mcur_msg(&r, rep);
-	if (marray(&r, &n) != 0 || n != 2 || r.off >= r.n)
+	int hit;
+	const void *v;
+	size_t vl;
+	if (marray(&r, &n) != 0 || n != 2 || read_hit(&r, &hit, &v, &vl) != 0 || r.off != r.n)
 		return NACT_EBADMSG;
-	uint8_t b = r.p[r.off++];
-	if (b != 0xc2 && b != 0xc3)
-		return NACT_EBADMSG;
-	size_t v0 = r.off;
-	if (mskip(&r) != 0 || r.off != r.n)
-		return NACT_EBADMSG;
-	*hitp = b == 0xc3;
+	*hitp = hit;
 	if (valp)
-		*valp = *hitp ? r.p + v0 : NULL;
+		*valp = v;
 	if (vlenp)
-		*vlenp = *hitp ? r.off - v0 : 0;
+		*vlenp = vl;
 	return 0;
 }
 
@@ -1743,11 +1728,9 @@ int nact_cache_reply_done(const nact_msg *rep, uint64_t *np)
 {
 	if (rep == NULL)
 		return NACT_EINVAL;
-	uint32_t type = nact_msg_type(rep);
-	if (type == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (type != NACT_T_CACHE_DONE)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_DONE);
+	if (rv != 0)
+		return rv;
 	mcur r;
 	uint32_t n;
 	int64_t v;
@@ -1768,27 +1751,17 @@ int nact_cache_reply_mvalue(const nact_msg *rep, nact_cache_item *items, size_t 
 {
 	if (rep == NULL || (items == NULL && n > 0))
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_MVALUE)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_MVALUE);
+	if (rv != 0)
+		return rv;
 	mcur r;
 	uint32_t cnt;
 	mcur_msg(&r, rep);
 	if (marray(&r, &cnt) != 0 || cnt % 2 != 0 || cnt / 2 != n)
 		return NACT_EBADMSG;
 	for (size_t i = 0; i < n; i++) {
-		if (r.off >= r.n)
+		if (read_hit(&r, &items[i].hit, &items[i].val, &items[i].vlen) != 0)
 			return NACT_EBADMSG;
-		uint8_t b = r.p[r.off++];
-		if (b != 0xc2 && b != 0xc3)
-			return NACT_EBADMSG;
-		size_t v0 = r.off;
-		if (mskip(&r) != 0)
-			return NACT_EBADMSG;
-		items[i].hit = b == 0xc3;
-		items[i].val = items[i].hit ? r.p + v0 : NULL;
-		items[i].vlen = items[i].hit ? r.off - v0 : 0;
 	}
 	return r.off == r.n ? 0 : NACT_EBADMSG;
 }
@@ -1816,16 +1789,15 @@ int nact_cache_reply_stats(const nact_msg *rep, nact_cache_stats *st)
 {
 	if (rep == NULL || st == NULL)
 		return NACT_EINVAL;
-	if (nact_msg_type(rep) == NACT_T_ERROR)
-		return reply_errcode(rep);
-	if (nact_msg_type(rep) != NACT_T_CACHE_STATS_R)
-		return NACT_EBADMSG;
+	int rv = reply_check(rep, NACT_T_CACHE_STATS_R);
+	if (rv != 0)
+		return rv;
 	nact_reader r;
 	uint32_t np;
 	memset(st, 0, sizeof(*st));
 	if (nact_reader_init(&r, rep, NULL) != 0)
 		return NACT_EBADMSG;
-	int rv = nact_read_map(&r, &np);
+	rv = nact_read_map(&r, &np);
 	for (uint32_t i = 0; rv == 0 && i < np; i++) {
 		const char *s;
 		size_t sl;

@@ -546,6 +546,26 @@ static void out_discard(nact_pl_out *o)
 	q_fini(&o->q);
 }
 
+/* The result of a user function that emitted into o: rc, or o's error
+ * when the function succeeded but an emit failed. */
+static int out_result(nact_pl_out *o, int rc)
+{
+	out_check(o);
+	return rc == 0 && o->err != 0 ? o->err : rc;
+}
+
+/* out_result for a stage: on success o's items go out, else they are
+ * dropped. */
+static int out_finish(struct stage *st, nact_pl_out *o, int rc)
+{
+	rc = out_result(o, rc);
+	if (rc == 0)
+		out_commit(st, o);
+	else
+		out_discard(o);
+	return rc;
+}
+
 /* Emit the batch buffer as one array of bcount items. */
 static void emit_batch_array(struct stage *st)
 {
@@ -743,13 +763,9 @@ static int process(struct stage *st, nact_msg *m, int owned)
 		nact_pl_out o;
 		int keep = 0;
 		out_init(&o, st->sys);
-		int rc = call_fn(st, b, len, &o, &keep);
-		out_check(&o);
-		if (rc == 0 && o.err != 0)
-			rc = o.err;
+		int rc = out_finish(st, &o, call_fn(st, b, len, &o, &keep));
 		if (rc == 0) {
 			st->attempt = 0;
-			out_commit(st, &o);
 			if (st->kind == NACT_PL_SINK)
 				sink_progress(st);
 			if (st->kind == NACT_PL_FILTER && keep) {
@@ -780,7 +796,6 @@ static int process(struct stage *st, nact_msg *m, int owned)
 			}
 			break;
 		}
-		out_discard(&o);
 		int e = on_error(st, rc, idx);
 		if (e == 1) {
 			st->cur = owned ? m : own_msg(st->sys, m);
@@ -811,20 +826,15 @@ static void source_call(struct stage *st)
 	int done = 0;
 	uint64_t idx = st->attempt == 0 ? st->nproc++ : st->cur_idx;
 	out_init(&o, st->sys);
-	int rc = s->source(s->arg, &o, &done);
-	out_check(&o);
-	if (rc == 0 && o.err != 0)
-		rc = o.err;
+	int rc = out_finish(st, &o, s->source(s->arg, &o, &done));
 	if (rc == 0) {
 		st->attempt = 0;
-		out_commit(st, &o);
 		if (done) {
 			st->src_done = 1;
 			st->eos_in = 1;
 		}
 		return;
 	}
-	out_discard(&o);
 	if (on_error(st, rc, idx) == 1) {
 		st->cur_idx = idx;
 		st->waiting = 1;
@@ -932,14 +942,9 @@ static void stage_eos(struct stage *st)
 		else if (s->flush != NULL) {
 			nact_pl_out o;
 			out_init(&o, st->sys);
-			int rc = s->flush(s->arg, st->kind == NACT_PL_SINK ? NULL : &o);
-			out_check(&o);
-			if (rc == 0 && o.err != 0)
-				rc = o.err;
-			if (rc == 0)
-				out_commit(st, &o);
-			else {
-				out_discard(&o);
+			int rc = out_finish(st, &o,
+			    s->flush(s->arg, st->kind == NACT_PL_SINK ? NULL : &o));
+			if (rc != 0) {
 				if (s->policy != NACT_PL_SKIP) {
 					char what[96];
 					snprintf(what, sizeof(what), "stage '%s' failed at flush",
@@ -1219,10 +1224,7 @@ static void worker_run(nact_ctx *ctx, struct worker *wk)
 	int64_t v[2] = {W_OK, 0};
 
 	out_init(&o, sys);
-	int rc = s->map(s->arg, b, len, &o);
-	out_check(&o);
-	if (rc == 0 && o.err != 0)
-		rc = o.err;
+	int rc = out_result(&o, s->map(s->arg, b, len, &o));
 	if (rc == 0) {
 		nact_msg *m;
 		while ((m = q_pop(&o.q)) != NULL) {

@@ -10,51 +10,10 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "registry/server_internal.h"
+#include "mputil.h"
 #include "testutil.h"
 
 static char tmpdir[64];
-
-static void fresh_runtime_dir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nact-cst-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	setenv("XDG_RUNTIME_DIR", tmpdir, 1);
-}
-
-static void cleanup_runtime_dir(void)
-{
-	char p[128];
-	snprintf(p, sizeof(p), "%s/nactor", tmpdir);
-	rmdir(p);
-	rmdir(tmpdir);
-}
-
-static const msgpack_object *mp_get(const msgpack_object *m, const char *k)
-{
-	if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *key = &m->via.map.ptr[i].key;
-		if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == strlen(k) &&
-		    memcmp(key->via.str.ptr, k, key->via.str.size) == 0)
-			return &m->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
-static int mp_is(const msgpack_object *o, const char *s)
-{
-	return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-	    memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-static uint64_t mp_u(const msgpack_object *o)
-{
-	return o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : UINT64_MAX;
-}
 
 /* One event: "op STATUS" or "progress P", appended to log (";"-separated). */
 static int next_event(nng_socket sub, char *log, size_t cap, uint64_t want_id)
@@ -131,7 +90,7 @@ static void test_progress_events(void)
 	nng_socket sub;
 	nact_opid a, b;
 	char log[512] = "";
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "cst");
 	REQUIRE_RV(nt_open(&sys, 1, NACT_CLOCK_MANUAL));
 	REQUIRE_RV(nact_registry_serve(sys, "prog", NULL, 0));
 	REQUIRE(subscribe(sys, "prog", &sub) == 0);
@@ -186,7 +145,7 @@ static void test_progress_events(void)
 	(void)got;
 	nng_close(sub);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 /* ---- supervision trees ---- */

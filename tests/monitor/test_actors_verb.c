@@ -19,27 +19,10 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <unistd.h>
 
+#include "mputil.h"
 #include "testutil.h"
 
 static char tmpdir[64];
-
-static void fresh_runtime_dir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nact-mon-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	setenv("XDG_RUNTIME_DIR", tmpdir, 1);
-}
-
-static void cleanup_runtime_dir(void)
-{
-	char p[128];
-	snprintf(p, sizeof(p), "%s/nactor", tmpdir);
-	rmdir(p);
-	rmdir(tmpdir);
-}
 
 /* One request: k/v pairs after "v" and "verb" given as (key, kind, str,
  * uint) where kind 's' packs str, 'u' packs uint, 'n' packs nil. The
@@ -101,28 +84,14 @@ static int ask(nng_socket s, const struct kv *kv, int n, msgpack_unpacked *up)
 	return rv;
 }
 
-static const msgpack_object *get(const msgpack_object *map, const char *key)
-{
-	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key;
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-		    memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
-			return &map->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
 static uint64_t uget(const msgpack_object *map, const char *key)
 {
-	const msgpack_object *o = get(map, key);
-	return o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : UINT64_MAX;
+	return mp_u(mp_get(map, key));
 }
 
 static int bget(const msgpack_object *map, const char *key)
 {
-	const msgpack_object *o = get(map, key);
+	const msgpack_object *o = mp_get(map, key);
 	return o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN ? o->via.boolean : -1;
 }
 
@@ -156,7 +125,7 @@ static void test_actors(void)
 {
 	nact_system *sys;
 	nng_socket s;
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "mon");
 	REQUIRE_RV(open_node(&sys, 1, "mon1", &s));
 	atomic_int cnt = 0;
 	nact_aid a[3];
@@ -177,14 +146,14 @@ static void test_actors(void)
 	CHECK_EQ_INT(bget(r, "ok"), 1);
 	CHECK_EQ_INT(bget(r, "metrics"), 1);
 	CHECK_EQ_U64(uget(r, "total"), 3);
-	const msgpack_object *node = get(r, "node");
+	const msgpack_object *node = mp_get(r, "node");
 	CHECK(uget(node, "rss") > 0 && uget(node, "rss") != UINT64_MAX);
 	CHECK_EQ_U64(uget(node, "workers"), 2);
 	CHECK_EQ_U64(uget(node, "live"), 3);
-	const msgpack_object *w = get(r, "workers");
+	const msgpack_object *w = mp_get(r, "workers");
 	REQUIRE(w != NULL && w->type == MSGPACK_OBJECT_ARRAY);
 	CHECK_EQ_U64(w->via.array.size, 2);
-	const msgpack_object *arr = get(r, "actors");
+	const msgpack_object *arr = mp_get(r, "actors");
 	REQUIRE(arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY);
 	CHECK_EQ_U64(arr->via.array.size, 2);
 	if (arr->via.array.size == 2) {
@@ -193,7 +162,7 @@ static void test_actors(void)
 		CHECK_EQ_U64(uget(&arr->via.array.ptr[1], "in"), 20);
 		CHECK_EQ_U64(uget(&arr->via.array.ptr[0], "depth"), 0);
 		CHECK_EQ_U64(uget(&arr->via.array.ptr[0], "handled"), 30);
-		const msgpack_object *nm = get(&arr->via.array.ptr[0], "name");
+		const msgpack_object *nm = mp_get(&arr->via.array.ptr[0], "name");
 		CHECK(nm != NULL && nm->type == MSGPACK_OBJECT_STR && nm->via.str.size == 2 &&
 		    memcmp(nm->via.str.ptr, "a2", 2) == 0);
 	}
@@ -205,7 +174,7 @@ static void test_actors(void)
 		struct kv k1[] = {{"sort", 's', keys[i], 0}};
 		REQUIRE(ask(s, k1, 1, &up) == 0);
 		CHECK_EQ_INT(bget(&up.data, "ok"), 1);
-		arr = get(&up.data, "actors");
+		arr = mp_get(&up.data, "actors");
 		if (i == 7 && arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
 		    arr->via.array.size == 3) {
 			CHECK_EQ_U64(uget(&arr->via.array.ptr[0], "id"), a[0].v);
@@ -228,7 +197,7 @@ static void test_actors(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		REQUIRE(ask(s, &bad[i].kv, 1, &up) == 0);
-		const msgpack_object *e = get(&up.data, "error");
+		const msgpack_object *e = mp_get(&up.data, "error");
 		int match = e != NULL && e->type == MSGPACK_OBJECT_STR &&
 		    e->via.str.size >= strlen(bad[i].err) &&
 		    memcmp(e->via.str.ptr, bad[i].err, strlen(bad[i].err)) == 0;
@@ -242,26 +211,26 @@ static void test_actors(void)
 	msgpack_unpacked_destroy(&up);
 	nng_close(s);
 	nact_system_close(sys, 2000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 static void test_metrics_off(void)
 {
 	nact_system *sys;
 	nng_socket s;
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "mon");
 	REQUIRE_RV(open_node(&sys, 0, "mon0", &s));
 	msgpack_unpacked up;
 	REQUIRE(ask(s, NULL, 0, &up) == 0);
 	CHECK_EQ_INT(bget(&up.data, "ok"), 1);
 	CHECK_EQ_INT(bget(&up.data, "metrics"), 0);
-	const msgpack_object *arr = get(&up.data, "actors");
+	const msgpack_object *arr = mp_get(&up.data, "actors");
 	CHECK(arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY && arr->via.array.size == 0);
-	CHECK(uget(get(&up.data, "node"), "threads") >= 3);
+	CHECK(uget(mp_get(&up.data, "node"), "threads") >= 3);
 	msgpack_unpacked_destroy(&up);
 	nng_close(s);
 	nact_system_close(sys, 2000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 NT_MAIN(NT_CASE(test_actors), NT_CASE(test_metrics_off))

@@ -26,31 +26,13 @@
 #include <unistd.h>
 
 #include <msgpack.h>
+#include "mputil.h"
 #include "testutil.h"
 
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
 static char tmpdir[64];
-
-/* A fresh private XDG_RUNTIME_DIR for each test. */
-static void fresh_runtime_dir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nact-srv-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	setenv("XDG_RUNTIME_DIR", tmpdir, 1);
-}
-
-static void cleanup_runtime_dir(void)
-{
-	char p[128];
-	snprintf(p, sizeof(p), "%s/nactor", tmpdir);
-	rmdir(p);
-	rmdir(tmpdir);
-}
 
 static nact_system *open_sys(void)
 {
@@ -125,30 +107,6 @@ static int roundtrip(nng_socket s, const void *buf, size_t len, msgpack_unpacked
 	return rv;
 }
 
-static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
-{
-	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key;
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-		    memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
-			return &map->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
-static int mp_is_str(const msgpack_object *o, const char *s)
-{
-	return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-	    memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-static uint64_t mp_uint(const msgpack_object *o)
-{
-	return o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : UINT64_MAX;
-}
-
 static int mp_ok(const msgpack_object *reply)
 {
 	const msgpack_object *o = mp_get(reply, "ok");
@@ -211,7 +169,7 @@ static void test_verbs(void)
 	char url[256];
 	nact_opid a, b, k, done;
 	msgpack_unpacked up;
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	REQUIRE((sys = open_sys()) != NULL);
 	REQUIRE_RV(nact_op_create(&a, sys, "build", NACT_OPID_NONE, "ci"));
 	REQUIRE_RV(nact_op_start(sys, a));
@@ -233,13 +191,13 @@ static void test_verbs(void)
 	CHECK_EQ_INT(ops->via.array.size, 4);
 	if (ops->via.array.size == 4) {
 		const msgpack_object *o0 = &ops->via.array.ptr[0];
-		CHECK_EQ_U64(mp_uint(mp_get(o0, "id")), a.v);
-		CHECK(mp_is_str(mp_get(o0, "name"), "build"));
-		CHECK(mp_is_str(mp_get(o0, "tags"), "ci"));
-		CHECK(mp_is_str(mp_get(o0, "status"), "running"));
-		CHECK(mp_is_str(mp_get(o0, "reason"), "none"));
-		CHECK_EQ_U64(mp_uint(mp_get(&ops->via.array.ptr[1], "parent")), a.v);
-		CHECK(mp_is_str(mp_get(&ops->via.array.ptr[3], "status"), "completed"));
+		CHECK_EQ_U64(mp_u(mp_get(o0, "id")), a.v);
+		CHECK(mp_is(mp_get(o0, "name"), "build"));
+		CHECK(mp_is(mp_get(o0, "tags"), "ci"));
+		CHECK(mp_is(mp_get(o0, "status"), "running"));
+		CHECK(mp_is(mp_get(o0, "reason"), "none"));
+		CHECK_EQ_U64(mp_u(mp_get(&ops->via.array.ptr[1], "parent")), a.v);
+		CHECK(mp_is(mp_get(&ops->via.array.ptr[3], "status"), "completed"));
 		CHECK_EQ_INT(mp_get(o0, "progress") != NULL, 1);
 		CHECK_EQ_INT(mp_get(o0, "actor") != NULL, 1);
 	}
@@ -262,17 +220,17 @@ static void test_verbs(void)
 	msgpack_unpacked_destroy(&up);
 	REQUIRE_RV(call(c, &up, "list", "status", 's', 0, "sleeping", NULL, 0, 0, NULL));
 	CHECK(!mp_ok(&up.data));
-	CHECK(mp_is_str(mp_get(&up.data, "error"), "unknown status"));
+	CHECK(mp_is(mp_get(&up.data, "error"), "unknown status"));
 	msgpack_unpacked_destroy(&up);
 
 	/* get */
 	REQUIRE_RV(call(c, &up, "get", "id", 'u', k.v, NULL, NULL, 0, 0, NULL));
 	CHECK(mp_ok(&up.data));
-	CHECK(mp_is_str(mp_get(mp_get(&up.data, "op"), "name"), "test"));
+	CHECK(mp_is(mp_get(mp_get(&up.data, "op"), "name"), "test"));
 	msgpack_unpacked_destroy(&up);
 	REQUIRE_RV(call(c, &up, "get", "id", 'u', 999, NULL, NULL, 0, 0, NULL));
 	CHECK(!mp_ok(&up.data));
-	CHECK(mp_is_str(mp_get(&up.data, "error"), "no such operation"));
+	CHECK(mp_is(mp_get(&up.data, "error"), "no such operation"));
 	msgpack_unpacked_destroy(&up);
 
 	/* cancel: a's child b goes first, with reason parent */
@@ -288,24 +246,24 @@ static void test_verbs(void)
 	CHECK_EQ_INT(in.reason, NACT_CANCEL_PARENT);
 	REQUIRE_RV(call(c, &up, "cancel", "id", 'u', a.v, NULL, NULL, 0, 0, NULL));
 	CHECK(!mp_ok(&up.data));
-	CHECK(mp_is_str(mp_get(&up.data, "error"), "operation already finished"));
+	CHECK(mp_is(mp_get(&up.data, "error"), "operation already finished"));
 	msgpack_unpacked_destroy(&up);
 
 	/* stats */
 	REQUIRE_RV(call(c, &up, "stats", NULL, 0, 0, NULL, NULL, 0, 0, NULL));
 	CHECK(mp_ok(&up.data));
-	CHECK(mp_is_str(mp_get(&up.data, "node"), "verbs"));
-	CHECK_EQ_U64(mp_uint(mp_get(&up.data, "pid")), (uint64_t)getpid());
-	CHECK_EQ_U64(mp_uint(mp_get(&up.data, "ops_live")), 1);
-	CHECK_EQ_U64(mp_uint(mp_get(&up.data, "ops_history")), 3);
-	CHECK(mp_uint(mp_get(&up.data, "live_actors")) != UINT64_MAX);
-	CHECK(mp_uint(mp_get(&up.data, "spawned")) != UINT64_MAX);
-	CHECK(mp_uint(mp_get(&up.data, "dead_letters")) != UINT64_MAX);
+	CHECK(mp_is(mp_get(&up.data, "node"), "verbs"));
+	CHECK_EQ_U64(mp_u(mp_get(&up.data, "pid")), (uint64_t)getpid());
+	CHECK_EQ_U64(mp_u(mp_get(&up.data, "ops_live")), 1);
+	CHECK_EQ_U64(mp_u(mp_get(&up.data, "ops_history")), 3);
+	CHECK(mp_u(mp_get(&up.data, "live_actors")) != UINT64_MAX);
+	CHECK(mp_u(mp_get(&up.data, "spawned")) != UINT64_MAX);
+	CHECK(mp_u(mp_get(&up.data, "dead_letters")) != UINT64_MAX);
 	msgpack_unpacked_destroy(&up);
 
 	nng_close(c);
 	nact_system_close(sys, 5000); /* unserves */
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 static void hex(char *out, size_t cap, const void *buf, size_t len)
@@ -335,7 +293,7 @@ static void test_doc_example(void)
 	nact_opid a;
 	msgpack_unpacked up;
 	nng_msg *raw = NULL;
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	REQUIRE((sys = open_sys()) != NULL);
 	REQUIRE_RV(nact_op_create(&a, sys, "backup", NACT_OPID_NONE, "nightly"));
 	REQUIRE_RV(nact_clock_advance(sys, 1000));
@@ -362,7 +320,7 @@ static void test_doc_example(void)
 	nng_close(c);
 	nact_registry_unserve(sys);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 static void test_bad_requests(void)
@@ -443,7 +401,7 @@ static void test_bad_requests(void)
 	nact_system *sys;
 	nng_socket c;
 	char url[256];
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	REQUIRE((sys = open_sys()) != NULL);
 	REQUIRE_RV(nact_registry_serve(sys, "bad", url, sizeof(url)));
 	REQUIRE_RV(client(&c, url));
@@ -460,19 +418,19 @@ static void test_bad_requests(void)
 		    e->via.str.size == 0) {
 			CHECK(!"error reply expected");
 			fprintf(stderr, "case %s: not an error reply\n", cases[i].what);
-		} else if (!mp_is_str(e, cases[i].err)) {
+		} else if (!mp_is(e, cases[i].err)) {
 			CHECK(!"other error text");
 			fprintf(stderr, "case %s: error \"%.*s\", want \"%s\"\n", cases[i].what,
 			    (int)e->via.str.size, e->via.str.ptr, cases[i].err);
 		}
-		CHECK_EQ_U64(mp_uint(mp_get(&up.data, "v")), 1);
+		CHECK_EQ_U64(mp_u(mp_get(&up.data, "v")), 1);
 		msgpack_unpacked_destroy(&up);
 		CHECK(stats_ok(c)); /* still serving */
 	}
 	free(big);
 	nng_close(c);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 static void test_files(void)
@@ -480,7 +438,7 @@ static void test_files(void)
 	nact_system *sys, *sys2;
 	char url[256], path[256], dir[256];
 	struct stat st;
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	snprintf(dir, sizeof(dir), "%s/nactor", tmpdir);
 	snprintf(path, sizeof(path), "%s/nactor/files.ipc", tmpdir);
 	REQUIRE((sys = open_sys()) != NULL);
@@ -534,7 +492,7 @@ static void test_files(void)
 	CHECK_ERR(nact_registry_serve(sys, "files", NULL, 0), NACT_ESYSERR + EPERM);
 	REQUIRE(chmod(dir, 0700) == 0);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 /* Raw SP-over-ipc REQ exchange in a forked child (no nng after fork):
@@ -584,7 +542,7 @@ static void test_peer_uid(void)
 		printf("skip test_peer_uid: needs root to act as another uid\n");
 		return;
 	}
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	snprintf(dir, sizeof(dir), "%s/nactor", tmpdir);
 	snprintf(path, sizeof(path), "%s/nactor/peer.ipc", tmpdir);
 	REQUIRE((sys = open_sys()) != NULL);
@@ -608,7 +566,7 @@ static void test_peer_uid(void)
 	nng_close(c);
 	chmod(dir, 0700);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 /* "tree": live operations nested under their live parents, oldest first;
@@ -638,7 +596,7 @@ static void test_tree(void)
 	char url[256];
 	nact_opid a, b, k, d, e, f, prev;
 	msgpack_unpacked up;
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	REQUIRE((sys = open_sys()) != NULL);
 	REQUIRE_RV(nact_op_create(&a, sys, "a", NACT_OPID_NONE, NULL));
 	REQUIRE_RV(nact_op_start(sys, a));
@@ -659,18 +617,18 @@ static void test_tree(void)
 	CHECK_EQ_INT(tree_len(roots), 3);
 	const msgpack_object *na = tree_node(roots, 0), *nd = tree_node(roots, 1),
 	                     *nf = tree_node(roots, 2);
-	CHECK_EQ_U64(mp_uint(mp_get(na, "id")), a.v);
-	CHECK(mp_is_str(mp_get(na, "name"), "a"));
-	CHECK(mp_is_str(mp_get(na, "status"), "running"));
+	CHECK_EQ_U64(mp_u(mp_get(na, "id")), a.v);
+	CHECK(mp_is(mp_get(na, "name"), "a"));
+	CHECK(mp_is(mp_get(na, "status"), "running"));
 	const msgpack_object *nb = tree_node(mp_get(na, "children"), 0);
 	CHECK_EQ_INT(tree_len(mp_get(na, "children")), 1);
-	CHECK_EQ_U64(mp_uint(mp_get(nb, "id")), b.v);
-	CHECK(mp_is_str(mp_get(nb, "status"), "pending"));
-	CHECK_EQ_U64(mp_uint(mp_get(tree_node(mp_get(nb, "children"), 0), "id")), k.v);
+	CHECK_EQ_U64(mp_u(mp_get(nb, "id")), b.v);
+	CHECK(mp_is(mp_get(nb, "status"), "pending"));
+	CHECK_EQ_U64(mp_u(mp_get(tree_node(mp_get(nb, "children"), 0), "id")), k.v);
 	CHECK_EQ_INT(tree_len(mp_get(tree_node(mp_get(nb, "children"), 0), "children")), 0);
-	CHECK_EQ_U64(mp_uint(mp_get(nd, "id")), d.v);
+	CHECK_EQ_U64(mp_u(mp_get(nd, "id")), d.v);
 	CHECK_EQ_INT(tree_len(mp_get(nd, "children")), 0); /* e finished */
-	CHECK_EQ_U64(mp_uint(mp_get(nf, "id")), f.v);
+	CHECK_EQ_U64(mp_u(mp_get(nf, "id")), f.v);
 	msgpack_unpacked_destroy(&up);
 
 	/* Depth cap: a chain of 20 under k shows 12 levels in all. */
@@ -703,12 +661,12 @@ static void test_tree(void)
 	CHECK_EQ_INT(tree_truncated(&up.data), 1);
 	roots = mp_get(&up.data, "roots");
 	CHECK_EQ_INT(tree_len(roots), 1000);
-	CHECK_EQ_U64(mp_uint(mp_get(tree_node(roots, 0), "id")), d.v);
+	CHECK_EQ_U64(mp_u(mp_get(tree_node(roots, 0), "id")), d.v);
 	msgpack_unpacked_destroy(&up);
 
 	nng_close(c);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 /* The "tree" example in docs/registry-protocol.md, byte for byte. */
@@ -730,7 +688,7 @@ static void test_doc_tree_example(void)
 	/* {"v":1,"verb":"tree"} */
 	static const unsigned char req[] = {0x82, 0xa1, 0x76, 0x01, 0xa4, 0x76, 0x65, 0x72, 0x62,
 	    0xa4, 0x74, 0x72, 0x65, 0x65};
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	REQUIRE((sys = open_sys()) != NULL);
 	REQUIRE_RV(nact_op_create(&a, sys, "backup", NACT_OPID_NONE, NULL));
 	REQUIRE_RV(nact_op_start(sys, a));
@@ -747,7 +705,7 @@ static void test_doc_tree_example(void)
 	nng_msg_free(raw);
 	nng_close(c);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 /* The status stream: NODE.pub.ipc (0600) publishes every status change,
@@ -761,7 +719,7 @@ static void test_pub(void)
 	nact_opid a;
 	msgpack_unpacked up;
 	static const char *want[] = {"pending", "running", "cancelled"};
-	fresh_runtime_dir();
+	rundir_fresh(tmpdir, "srv");
 	REQUIRE((sys = open_sys()) != NULL);
 	CHECK_ERR(nact_registry_serve(sys, "x.pub", NULL, 0), NACT_EINVAL);
 	/* a stale status socket (a crashed node left it) is replaced */
@@ -793,14 +751,14 @@ static void test_pub(void)
 		REQUIRE(msgpack_unpack_next(&up, nng_msg_body(m), nng_msg_len(m), &off) ==
 		    MSGPACK_UNPACK_SUCCESS);
 		CHECK_EQ_U64(off, nng_msg_len(m));
-		CHECK_EQ_U64(mp_uint(mp_get(&up.data, "v")), 1);
-		CHECK(mp_is_str(mp_get(&up.data, "event"), "op"));
+		CHECK_EQ_U64(mp_u(mp_get(&up.data, "v")), 1);
+		CHECK(mp_is(mp_get(&up.data, "event"), "op"));
 		const msgpack_object *op = mp_get(&up.data, "op");
-		CHECK_EQ_U64(mp_uint(mp_get(op, "id")), a.v);
-		CHECK(mp_is_str(mp_get(op, "status"), want[i]));
+		CHECK_EQ_U64(mp_u(mp_get(op, "id")), a.v);
+		CHECK(mp_is(mp_get(op, "status"), want[i]));
 		if (i == 2) {
-			CHECK(mp_is_str(mp_get(op, "reason"), "manual"));
-			CHECK(mp_is_str(mp_get(op, "message"), "stop"));
+			CHECK(mp_is(mp_get(op, "reason"), "manual"));
+			CHECK(mp_is(mp_get(op, "message"), "stop"));
 		}
 		msgpack_unpacked_destroy(&up);
 		nng_msg_free(m);
@@ -808,7 +766,7 @@ static void test_pub(void)
 	nng_socket c;
 	REQUIRE_RV(client(&c, url));
 	REQUIRE_RV(call(c, &up, "stats", NULL, 0, 0, NULL, NULL, 0, 0, NULL));
-	CHECK_EQ_U64(mp_uint(mp_get(&up.data, "pub_dropped")), 0);
+	CHECK_EQ_U64(mp_u(mp_get(&up.data, "pub_dropped")), 0);
 	msgpack_unpacked_destroy(&up);
 	nng_close(c);
 	nact_registry_unserve(sys);
@@ -817,7 +775,7 @@ static void test_pub(void)
 	REQUIRE_RV(nact_op_create(&a, sys, "later", NACT_OPID_NONE, NULL));
 	nng_close(sub);
 	nact_system_close(sys, 5000);
-	cleanup_runtime_dir();
+	rundir_cleanup(tmpdir);
 }
 
 NT_MAIN(NT_CASE(test_verbs), NT_CASE(test_doc_example), NT_CASE(test_bad_requests),

@@ -595,6 +595,20 @@ static int node_names(char (*names)[CTL_NODE_MAX + 1], int max)
 	return n;
 }
 
+/* The node names in the runtime directory (written to dir, cap bytes):
+ * their count, or -1 after saying why. */
+static int scan_nodes(char (*names)[CTL_NODE_MAX + 1], char *dir, size_t cap)
+{
+	if (runtime_dir(dir, cap) != 0) {
+		say("runtime directory path too long");
+		return -1;
+	}
+	int n = node_names(names, CTL_MAX_NODES);
+	if (n < 0)
+		say("cannot read %s: %s", dir, strerror(errno));
+	return n < 0 ? -1 : n;
+}
+
 /* The node to talk to: the one given, else the only one that accepts a
  * connection. 0, or an exit status after saying why. */
 static int pick_node(const char *given, char *out)
@@ -606,15 +620,9 @@ static int pick_node(const char *given, char *out)
 		snprintf(out, CTL_NODE_MAX + 1, "%s", given);
 		return 0;
 	}
-	if (runtime_dir(dir, sizeof(dir)) != 0) {
-		say("runtime directory path too long");
+	int n = scan_nodes(names, dir, sizeof(dir));
+	if (n < 0)
 		return EXIT_NOCONN;
-	}
-	int n = node_names(names, CTL_MAX_NODES);
-	if (n < 0) {
-		say("cannot read %s: %s", dir, strerror(errno));
-		return EXIT_NOCONN;
-	}
 	for (int i = 0; i < n; i++) {
 		nng_socket s;
 		if (node_dial(&s, names[i]) == 0) {
@@ -1110,15 +1118,9 @@ static int cmd_nodes(int argc, char **argv)
 	int rv, nlive = 0, first = 1;
 	if ((rv = parse_opts("nodes", argc, argv, OPT_JSON, &o)) != 0)
 		return rv < 0 ? EXIT_OK : rv;
-	if (runtime_dir(dir, sizeof(dir)) != 0) {
-		say("runtime directory path too long");
+	int n = scan_nodes(names, dir, sizeof(dir));
+	if (n < 0)
 		return EXIT_NOCONN;
-	}
-	int n = node_names(names, CTL_MAX_NODES);
-	if (n < 0) {
-		say("cannot read %s: %s", dir, strerror(errno));
-		return EXIT_NOCONN;
-	}
 	if (o.json)
 		fputs("[", stdout);
 	for (int i = 0; i < n; i++) {
@@ -1504,80 +1506,72 @@ static int cmd_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* Print the tree nodes of arr, each line prefix + branch + "NAME (ID)
- * STATUS"; roots (prefix NULL) get no branch. 0, or -1 when a node has
- * the wrong shape. */
-static int tree_print(const msgpack_object *arr, const char *prefix)
+/* Print one node n of a tree after lead and branch (the line's start);
+ * 0, or -1 when the node has the wrong shape. */
+typedef int (*node_line_fn)(const msgpack_object *n, const char *lead, const char *branch);
+
+/* Draw the nodes of arr, each line prefix + branch + line(n); roots
+ * (prefix NULL) get no branch, and children line up under their
+ * parent's name. 0, or -1 when a node has the wrong shape. */
+static int tree_walk(const msgpack_object *arr, const char *prefix, node_line_fn line)
 {
 	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
 		return -1;
 	for (uint32_t i = 0; i < arr->via.array.size; i++) {
 		const msgpack_object *n = &arr->via.array.ptr[i];
-		int ok = 1, last = i + 1 == arr->via.array.size;
+		int last = i + 1 == arr->via.array.size;
 		char sub[512];
-		uint64_t id = mp_uint(n, "id", &ok);
-		char *name = mp_str(n, "name", &ok);
-		char *status = mp_str(n, "status", &ok);
-		if (ok && name != NULL && status != NULL)
-			printf("%s%s%s (%" PRIu64 ") %s\n", prefix ? prefix : "",
-			    prefix ? (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ") : "",
-			    name, id, status);
-		free(name);
-		free(status);
-		if (!ok)
+		if (line(n, prefix ? prefix : "",
+		        prefix ? (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ") : "") != 0)
 			return -1;
-		/* Children line up under their parent's name. */
 		int w = snprintf(sub, sizeof(sub), "%s%s", prefix ? prefix : "",
 		    prefix ? (last ? "    " : "\u2502   ") : "");
 		if (w < 0 || (size_t)w >= sizeof(sub))
 			return -1;
-		if (tree_print(mp_get(n, "children"), sub) != 0)
+		if (tree_walk(mp_get(n, "children"), sub, line) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* The supervision nodes of arr (the "supervisors" key), drawn like
- * tree_print: "ID [KIND] (aid AID) STATUS[, N restarts][, last exit E]". */
-static int sup_print(const msgpack_object *arr, const char *prefix)
+/* An actor tree node: "NAME (ID) STATUS". */
+static int actor_line(const msgpack_object *n, const char *lead, const char *branch)
 {
-	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
-		return -1;
-	for (uint32_t i = 0; i < arr->via.array.size; i++) {
-		const msgpack_object *n = &arr->via.array.ptr[i];
-		int ok = 1, last = i + 1 == arr->via.array.size;
-		char sub[512];
-		char *kind = mp_str(n, "kind", &ok);
-		char *id = mp_str(n, "id", &ok);
-		uint64_t aid = mp_uint(n, "aid", &ok);
-		char *status = mp_str(n, "status", &ok);
-		uint64_t restarts = mp_uint(n, "restarts", &ok);
-		char *lx = mp_str(n, "last_exit", &ok);
-		if (ok && kind && id && status && lx) {
-			printf("%s%s%s [%s] (aid %" PRIu64 ") %s", prefix ? prefix : "",
-			    prefix ? (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ") : "",
-			    id, kind, aid, status);
-			if (restarts > 0)
-				printf(", %" PRIu64 " restart%s", restarts,
-				    restarts == 1 ? "" : "s");
-			if (*lx)
-				printf(", last exit %s", lx);
-			putchar('\n');
-		}
-		free(kind);
-		free(id);
-		free(status);
-		free(lx);
-		if (!ok)
-			return -1;
-		int w = snprintf(sub, sizeof(sub), "%s%s", prefix ? prefix : "",
-		    prefix ? (last ? "    " : "\u2502   ") : "");
-		if (w < 0 || (size_t)w >= sizeof(sub))
-			return -1;
-		if (sup_print(mp_get(n, "children"), sub) != 0)
-			return -1;
+	int ok = 1;
+	uint64_t id = mp_uint(n, "id", &ok);
+	char *name = mp_str(n, "name", &ok);
+	char *status = mp_str(n, "status", &ok);
+	if (ok && name != NULL && status != NULL)
+		printf("%s%s%s (%" PRIu64 ") %s\n", lead, branch, name, id, status);
+	free(name);
+	free(status);
+	return ok ? 0 : -1;
+}
+
+/* A supervision node (the "supervisors" key): "ID [KIND] (aid AID)
+ * STATUS[, N restarts][, last exit E]". */
+static int sup_line(const msgpack_object *n, const char *lead, const char *branch)
+{
+	int ok = 1;
+	char *kind = mp_str(n, "kind", &ok);
+	char *id = mp_str(n, "id", &ok);
+	uint64_t aid = mp_uint(n, "aid", &ok);
+	char *status = mp_str(n, "status", &ok);
+	uint64_t restarts = mp_uint(n, "restarts", &ok);
+	char *lx = mp_str(n, "last_exit", &ok);
+	if (ok && kind && id && status && lx) {
+		printf("%s%s%s [%s] (aid %" PRIu64 ") %s", lead, branch, id, kind, aid, status);
+		if (restarts > 0)
+			printf(", %" PRIu64 " restart%s", restarts, restarts == 1 ? "" : "s");
+		if (*lx)
+			printf(", last exit %s", lx);
+		putchar('\n');
 	}
-	return 0;
+	free(kind);
+	free(id);
+	free(status);
+	free(lx);
+	return ok ? 0 : -1;
 }
 
 static int cmd_tree(int argc, char **argv)
@@ -1606,7 +1600,7 @@ static int cmd_tree(int argc, char **argv)
 		reply_fini(&rp);
 		return EXIT_OK;
 	}
-	rv = tree_print(roots, NULL);
+	rv = tree_walk(roots, NULL, actor_line);
 	if (rv == 0 && roots->via.array.size == 0)
 		say("no live operations on node %s", node);
 	if (rv == 0 && tr->via.boolean)
@@ -1618,7 +1612,7 @@ static int cmd_tree(int argc, char **argv)
 	if (rv == 0 && sups != NULL && sups->type == MSGPACK_OBJECT_ARRAY &&
 	    sups->via.array.size > 0) {
 		printf("%ssupervisors:\n", roots->via.array.size > 0 ? "\n" : "");
-		if (sup_print(sups, NULL) != 0) {
+		if (tree_walk(sups, NULL, sup_line) != 0) {
 			reply_fini(&rp);
 			say("bad reply from node %s: a supervision node lacks fields", node);
 			return EXIT_FAIL;
