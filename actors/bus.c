@@ -1212,9 +1212,11 @@ static void on_sub(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 static void on_attach(nact_ctx *ctx, nact_bus *b, nact_msg *m)
 {
 	uint64_t id;
-	struct bus_sub *s = NULL;
-	if (read_one_uint(m, &id) == 0)
-		s = pending_take(b, id);
+	if (read_one_uint(m, &id) != 0) {
+		bad(ctx, b, m, "attach: body is not [id]");
+		return;
+	}
+	struct bus_sub *s = pending_take(b, id);
 	if (s == NULL) {
 		/* Already attached by bus_init after a restart: not an error. */
 		for (struct bus_sub *x = b->subs; x != NULL; x = x->next) {
