@@ -1,1 +1,2 @@
 # transport/netsec.cmake — sources of the netsec area, appended to the library.
+list(APPEND NACT_SOURCES transport/tls.c)

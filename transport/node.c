@@ -38,6 +38,7 @@
 
 #include "actors/internal.h"
 #include "mailbox/envelope.h"
+#include "transport/netsec.h"
 
 /* ---- frames (docs/wire.md) ---- */
 #define FR_MAGIC 0xA8
@@ -138,6 +139,8 @@ struct nacti_node {
 	uint8_t *secret;
 	size_t secret_len;
 	int insecure;
+	struct nacti_tls *tls; /* netsec: certificates, NULL = no TLS */
+	int tls_only;          /* netsec: TLS certificates alone authenticate */
 	uint32_t proto;
 	uint32_t hb_ms, down_ms;
 	uint32_t rmin, rmax;
@@ -615,7 +618,7 @@ static int peer_dial(struct nacti_node *n, struct peer *p)
 	p->out_open = 1;
 	p->none_since = now_ms();
 	nng_recv_aio(p->out, p->raio);
-	if ((rv = nng_dial(p->out, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((rv = nacti_tls_dial(n->tls, p->out, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
 		nact_log(n->sys, NACT_LOG_ERROR, "node %s: cannot dial %s: %s", n->name, p->url,
 		    nng_strerror(rv));
 		return NACT_ETRANERR + rv;
@@ -1113,7 +1116,7 @@ static void in_auth(struct nacti_node *n, struct inconn *c, nng_msg *m)
 		in_refuse(n, c, "authentication failed (wrong secret?)", 1);
 		return;
 	}
-	if (n->insecure)
+	if (n->insecure && !n->tls_only)
 		nact_log(n->sys, NACT_LOG_WARN,
 		    "node %s: INSECURE connection from %s accepted without authentication", n->name,
 		    c->name);
@@ -1474,7 +1477,8 @@ static void tick_main(void *arg)
 				defer_dialer(n, dd.id);
 			if (redial && p->out_open) {
 				nng_dialer d;
-				if (nng_dial(p->out, p->url, &d, NNG_FLAG_NONBLOCK) == 0) {
+				if (nacti_tls_dial(n->tls, p->out, p->url, &d, NNG_FLAG_NONBLOCK) ==
+				    0) {
 					nng_mtx_lock(p->mtx);
 					p->dialer = d;
 					nng_mtx_unlock(p->mtx);
@@ -1610,6 +1614,7 @@ static void node_free(struct nacti_node *n)
 		nng_aio_free(n->lraio);
 	mbedtls_ctr_drbg_free(&n->drbg);
 	mbedtls_entropy_free(&n->ent);
+	nacti_tls_free(n->tls);
 	if (n->secret) {
 		memset(n->secret, 0, n->secret_len);
 		free(n->secret);
@@ -1633,7 +1638,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	    strlen(o->name) > NACT_NODE_NAME_MAX || o->nlisten == 0 || o->listen == NULL ||
 	    (o->nseeds > 0 && o->seeds == NULL))
 		return NACT_EINVAL;
-	if (o->secret == NULL && !o->allow_insecure) {
+	if (o->secret == NULL && !o->allow_insecure && !o->tls_only) {
 		nact_log(sys, NACT_LOG_ERROR,
 		    "node %s: no secret given and allow_insecure not set: refusing to start",
 		    o->name);
@@ -1652,6 +1657,12 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	snprintf(n->name, sizeof(n->name), "%s", o->name);
 	snprintf(n->adv, sizeof(n->adv), "%s", o->listen[0]);
 	n->insecure = o->secret == NULL;
+	n->tls_only = o->tls_only != 0;
+	int rv = nacti_tls_init(sys, o, &n->tls);
+	if (rv != 0) {
+		free(n);
+		return rv;
+	}
 	n->proto = o->proto ? o->proto : NACT_NODE_PROTO;
 	n->hb_ms = o->heartbeat_ms ? o->heartbeat_ms : 200;
 	n->down_ms = o->down_after_ms ? o->down_after_ms : 1500;
@@ -1660,7 +1671,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	n->qmax = o->queue_max ? o->queue_max : (size_t)16 * 1024 * 1024;
 	mbedtls_entropy_init(&n->ent);
 	mbedtls_ctr_drbg_init(&n->drbg);
-	int rv = NACT_ENOMEM;
+	rv = NACT_ENOMEM;
 	if (nng_mtx_alloc(&n->mtx) != 0 || nng_cv_alloc(&n->cv, n->mtx) != 0 ||
 	    nng_mtx_alloc(&n->rmtx) != 0)
 		goto fail;
@@ -1669,6 +1680,10 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 			goto fail;
 		memcpy(n->secret, o->secret, o->secret_len);
 		n->secret_len = o->secret_len;
+	} else if (o->tls_only) {
+		nact_log(sys, NACT_LOG_INFO,
+		    "node %s: tls_only: peers are authenticated by their TLS certificates alone",
+		    n->name);
 	} else {
 		nact_log(sys, NACT_LOG_WARN,
 		    "node %s: RUNNING WITHOUT AUTHENTICATION (allow_insecure): any process "
@@ -1691,7 +1706,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 		goto fail_close;
 	for (uint32_t i = 0; i < o->nlisten; i++) {
 		nng_listener l;
-		if ((e = nng_listen(n->lsock, o->listen[i], &l, 0)) != 0) {
+		if ((e = nacti_tls_listen(n->tls, n->lsock, o->listen[i], &l)) != 0) {
 			nact_log(sys, NACT_LOG_ERROR, "node %s: cannot listen on %s: %s", n->name,
 			    o->listen[i], nng_strerror(e));
 			goto fail_close;
@@ -1699,8 +1714,10 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 		/* tcp://host:0: advertise the port the system chose */
 		size_t ul = strlen(o->listen[i]);
 		int port;
-		if (i == 0 && strncmp(o->listen[i], "tcp://", 6) == 0 && ul > 2 &&
-		    strcmp(o->listen[i] + ul - 2, ":0") == 0 &&
+		if (i == 0 &&
+		    (strncmp(o->listen[i], "tcp://", 6) == 0 ||
+		        strncmp(o->listen[i], "tls+tcp://", 10) == 0) &&
+		    ul > 2 && strcmp(o->listen[i] + ul - 2, ":0") == 0 &&
 		    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
 			snprintf(n->adv, sizeof(n->adv), "%.*s:%d", (int)(ul - 2), o->listen[i],
 			    port);
