@@ -64,3 +64,50 @@ const char *nacti_frame_check(const uint8_t *b, size_t len, uint32_t *nrec);
 int nacti_frame_next(const uint8_t *b, size_t len, size_t *off, nacti_rec *r);
 
 #endif
+
+/* ---- credit flow control, receiving side (transport/credit.c) ---- */
+
+/* A node's inboxes and their delivery thread ("pump"). A DATA frame from
+ * a peer that speaks credits is checked (nacti_frame_check), pushed on
+ * that peer's inbox, and delivered by the pump in order; a record whose
+ * target mailbox is full (NACT_EFULL) stays at the head of its inbox and
+ * is retried every NACTI_PUMP_RETRY_MS, so nothing accepted is dropped and
+ * the peer's FIFO order holds. A frame's bytes are granted back to the
+ * sender once all its records left the inbox. */
+#define NACTI_PUMP_RETRY_MS 2
+
+struct nacti_credit;
+struct nacti_inq;
+
+/* Deliver one record from `peer` (a node.c struct peer). retry = 1: the
+ * pump will retry on NACT_EFULL; returns 0 (consumed: delivered or
+ * dropped) or NACT_EFULL (keep it, retry later). */
+typedef int (*nacti_deliver_fn)(void *node, void *peer, const nacti_rec *r, int retry);
+/* The inbox of `peer` consumed more bytes: time to send a CREDIT. */
+typedef void (*nacti_grant_fn)(void *node, void *peer);
+
+/* Start the pump thread. Errors: NACT_ENOMEM, NACT_ESYSERR. */
+int nacti_credit_start(struct nacti_credit **cp, void *node, nacti_deliver_fn deliver,
+    nacti_grant_fn grant);
+/* Stop the pump thread (waits for it), no more deliveries. Idempotent. */
+void nacti_credit_stop(struct nacti_credit *c);
+/* Stop, then free every inbox and queued frame. NULL-safe. */
+void nacti_credit_free(struct nacti_credit *c);
+
+/* A new inbox for peer (owned by c, freed by nacti_credit_free). NULL on
+ * ENOMEM. */
+struct nacti_inq *nacti_inq_new(struct nacti_credit *c, void *peer);
+/* A new authenticated connection from the peer: from now on frames count
+ * against connection id cid and a window of `window` bytes; frames of an
+ * older connection still queued are delivered but no longer counted. */
+void nacti_inq_reset(struct nacti_inq *q, uint64_t cid, uint64_t window);
+/* Queue a checked DATA frame that arrived on connection cid (takes m on
+ * success). NACT_ELIMIT: the peer exceeded its window (a protocol
+ * violation: close the connection), NACT_ENOMEM; the caller still owns m
+ * on error. */
+int nacti_inq_push(struct nacti_inq *q, nng_msg *m, uint64_t cid);
+/* The state a CREDIT frame carries: connection id (0 = none yet), window,
+ * bytes consumed on that connection. */
+void nacti_inq_state(struct nacti_inq *q, uint64_t *cid, uint64_t *window, uint64_t *consumed);
+/* Bytes queued in q (all connections). */
+size_t nacti_inq_bytes(struct nacti_inq *q);
