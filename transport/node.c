@@ -1960,18 +1960,22 @@ void nact_node_stop(nact_system *sys)
 	while (n->wreqs != NULL)
 		nng_cv_until(n->cv, nng_clock() + 10);
 	nng_mtx_unlock(n->mtx);
-	nng_aio_stop(n->lraio);
+	/* close first, then wait for the callbacks: with the receive aio
+	 * stopped first, frames still arriving fill pair1's receive queue and
+	 * nng 1.5.2's nng_close can wait for them forever (netsec: seen with
+	 * CREDIT traffic) */
 	nng_close(n->lsock);
+	nng_aio_stop(n->lraio);
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
-		if (p->raio)
-			nng_aio_stop(p->raio);
-		if (p->saio)
-			nng_aio_stop(p->saio);
 		if (p->out_open) {
 			nng_close(p->out);
 			p->out_open = 0;
 		}
+		if (p->raio)
+			nng_aio_stop(p->raio);
+		if (p->saio)
+			nng_aio_stop(p->saio);
 	}
 	node_free(n);
 }
