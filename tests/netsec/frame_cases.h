@@ -33,7 +33,8 @@ static int fc_rec(uint8_t *buf, size_t cap, size_t *len, uint64_t target, uint64
 	h.target = target;
 	h.sender = sender;
 	nact_hdr_encode(&h, p + 4);
-	memcpy(p + 4 + NACT_HDR_SIZE, body, bl);
+	if (bl > 0)
+		memcpy(p + 4 + NACT_HDR_SIZE, body, bl);
 	*len += need;
 	return 0;
 }
