@@ -40,6 +40,7 @@
 #include "mailbox/envelope.h"
 #include "transport/names_int.h"
 #include "transport/members.h"
+#include "transport/netsec.h"
 
 /* ---- frames (docs/wire.md) ---- */
 #define FR_MAGIC 0xA8
@@ -57,14 +58,16 @@ enum {
 	K_WHEREIS_R = 18,
 	K_MONITOR = 19,
 	K_DEMONITOR = 20,
-	K_NAMES = 48, /* names area: remote spawn, global names (transport/names.c) */
-	K_SWIM = 21,  /* membership (transport/members.c, docs/wire.md) */
+	K_NAMES = 48,  /* names area: remote spawn, global names (transport/names.c) */
+	K_SWIM = 21,   /* membership (transport/members.c, docs/wire.md) */
+	K_CREDIT = 22, /* netsec: credit flow control (transport/credit.c) */
 };
 #define NONCE 32
 #define MAC 32
 #define CAP_HMAC 0x1u    /* authenticates with the shared secret */
 #define CAP_BATCH 0x2u   /* DATA frames carry many envelopes */
 #define CAP_MONITOR 0x4u /* K_MONITOR */
+#define CAP_CREDIT 0x8u  /* netsec: DATA is credit flow-controlled */
 #define CAPS_REQUIRED (CAP_BATCH)
 #define FRAME_TARGET (64 * 1024) /* start a new frame past this size */
 #define RING 1024                /* frames queued per peer */
@@ -109,6 +112,15 @@ struct peer {
 	_Atomic int up;
 	_Atomic uint64_t last_rx; /* ms, any frame from this peer */
 	_Atomic int ondemand;     /* learned from membership, not dialed yet */
+	/* netsec: credit flow control (docs/wire.md). Sending side (p->mtx):
+	 * the peer grants window bytes on our connection cr_cid; DATA goes
+	 * out while cr_sent - cr_consumed stays within it. */
+	int cr_on; /* the peer speaks credits (CHALLENGE caps) */
+	uint64_t cr_cid, cr_window, cr_consumed, cr_sent;
+	int want_credit, want_ping; /* control frames sent ahead of DATA */
+	/* receiving side: inbox of the peer's DATA (transport/credit.c) */
+	struct nacti_inq *inq;
+	_Atomic int in_credit; /* its current inbound connection speaks credits */
 };
 
 struct inconn {
@@ -120,6 +132,7 @@ struct inconn {
 	char name[NACT_NODE_NAME_MAX + 1];
 	char url[URL_MAX + 1];
 	struct peer *p;
+	uint64_t caps; /* the dialer's HELLO capabilities */
 };
 
 struct wreq {
@@ -143,6 +156,10 @@ struct nacti_node {
 	uint8_t *secret;
 	size_t secret_len;
 	int insecure;
+	struct nacti_tls *tls;   /* netsec: certificates, NULL = no TLS */
+	int tls_only;            /* netsec: TLS certificates alone authenticate */
+	struct nacti_credit *cr; /* netsec: inboxes and their delivery thread */
+	size_t cwin;             /* netsec: credit window granted to each peer */
 	uint32_t proto;
 	uint32_t hb_ms, down_ms;
 	uint32_t rmin, rmax;
@@ -339,21 +356,89 @@ static void flush_closes(struct nacti_node *n)
 
 /* ---- outgoing queue ---- */
 
+/* netsec: the connection id of a credit window: the dialer's nonce. */
+static uint64_t cid_of(const uint8_t *nonce)
+{
+	uint64_t v = nacti_le64(nonce);
+	return v != 0 ? v : 1;
+}
+
+/* netsec: may frame m go out now (credit)? p->mtx held. */
+static int credit_ok_locked(struct peer *p, nng_msg *m)
+{
+	const uint8_t *b = nng_msg_body(m);
+	if (!p->cr_on || b[2] != K_DATA)
+		return 1;
+	uint64_t pl = nng_msg_len(m) - FR_HDR;
+	uint64_t out = p->cr_sent - p->cr_consumed;
+	return p->cr_window > 0 && (out == 0 || out + pl <= p->cr_window);
+}
+
+/* netsec: a CREDIT frame [cid, window, consumed] for p's inbox (kind
+ * K_CREDIT, or the payload of K_OK). NULL: none yet, or no memory. */
+static nng_msg *credit_frame(struct peer *p, int kind)
+{
+	uint64_t cid, win, used;
+	nacti_inq_state(p->inq, &cid, &win, &used);
+	nng_msg *m;
+	if (cid == 0 || frame_new(&m, kind) != 0)
+		return NULL;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, m, wr_nng);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, cid);
+	msgpack_pack_uint64(&pk, win);
+	msgpack_pack_uint64(&pk, used);
+	return m;
+}
+
 static void send_next_locked(struct peer *p)
 {
-	if (p->busy || p->rn == 0 || p->out_state != OUT_AUTHED ||
+	if (p->busy || p->out_state != OUT_AUTHED ||
 	    atomic_load_explicit(&p->node->stopping, memory_order_relaxed))
 		return;
-	nng_msg *m = p->ring[p->rh];
-	p->ring[p->rh] = NULL;
-	p->rh = (p->rh + 1) % RING;
-	p->rn--;
-	p->qbytes -= nng_msg_len(m);
+	nng_msg *m = NULL;
+	/* netsec: CREDIT and PING are not subject to credit and go first, so
+	 * two nodes waiting for each other's credit still exchange grants */
+	if (p->want_credit) {
+		p->want_credit = 0;
+		m = credit_frame(p, K_CREDIT);
+	}
+	if (m == NULL && p->rn > 0 && credit_ok_locked(p, p->ring[p->rh])) {
+		m = p->ring[p->rh];
+		p->ring[p->rh] = NULL;
+		p->rh = (p->rh + 1) % RING;
+		p->rn--;
+		p->qbytes -= nng_msg_len(m);
+		if (p->cr_on && ((uint8_t *)nng_msg_body(m))[2] == K_DATA)
+			p->cr_sent += nng_msg_len(m) - FR_HDR;
+	}
+	if (m == NULL && p->want_ping) {
+		p->want_ping = 0;
+		if (frame_new(&m, K_PING) != 0)
+			m = NULL;
+	}
+	if (m == NULL)
+		return;
 	p->busy = 1;
 	p->inflight = m;
 	nng_cv_wake(p->cv);
 	nng_aio_set_msg(p->saio, m);
 	nng_send_aio(p->out, p->saio);
+}
+
+/* netsec: send p a CREDIT for its connection to us. It travels on OUR
+ * connection to p, ahead of queued DATA (the listener side only sends the
+ * handshake, OK included, which carries the first grant). A CREDIT is
+ * cumulative and repeated every heartbeat, so one lost costs nothing. */
+static void credit_send(struct peer *p)
+{
+	if (!atomic_load(&p->in_credit))
+		return;
+	nng_mtx_lock(p->mtx);
+	p->want_credit = 1;
+	send_next_locked(p);
+	nng_mtx_unlock(p->mtx);
 }
 
 static void queue_drop_locked(struct peer *p)
@@ -539,6 +624,12 @@ static struct peer *peer_new(struct nacti_node *n, const char *name, const char 
 		return NULL;
 	}
 	p->node = n;
+	if ((p->inq = nacti_inq_new(n->cr, p)) == NULL) { /* netsec */
+		nng_cv_free(p->cv);
+		nng_mtx_free(p->mtx);
+		free(p);
+		return NULL;
+	}
 	p->no = (uint16_t)(n->npeers + 1);
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
 	snprintf(p->url, sizeof(p->url), "%s", url ? url : "");
@@ -579,11 +670,15 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		msgpack_pack_uint32(&pk, n->proto);
 		msgpack_pack_uint32(&pk, n->proto);
 		msgpack_pack_str_with_body(&pk, n->name, strlen(n->name));
-		msgpack_pack_uint32(&pk, (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR);
+		msgpack_pack_uint32(&pk,
+		    (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR | CAP_CREDIT);
 		msgpack_pack_bin_with_body(&pk, nc, NONCE);
 		msgpack_pack_str_with_body(&pk, n->adv, strlen(n->adv));
 		nng_mtx_lock(p->mtx);
 		memcpy(p->nonce_c, nc, NONCE);
+		p->cr_cid = cid_of(nc); /* netsec: a fresh window per connection */
+		p->cr_window = p->cr_consumed = p->cr_sent = 0;
+		p->cr_on = 0;
 		p->out_state = OUT_HELLO;
 		p->out_pipe = pipe;
 		p->none_since = 0;
@@ -637,7 +732,7 @@ static int peer_dial(struct nacti_node *n, struct peer *p)
 	p->out_open = 1;
 	p->none_since = now_ms();
 	nng_recv_aio(p->out, p->raio);
-	if ((rv = nng_dial(p->out, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((rv = nacti_tls_dial(n->tls, p->out, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
 		nact_log(n->sys, NACT_LOG_ERROR, "node %s: cannot dial %s: %s", n->name, p->url,
 		    nng_strerror(rv));
 		return NACT_ETRANERR + rv;
@@ -774,6 +869,8 @@ static void out_refused(struct peer *p, const char *why, int close)
 	}
 }
 
+static const char *in_credit(struct nacti_node *n, struct peer *p, nng_msg *m);
+
 static void out_handle(struct peer *p, nng_msg *m)
 {
 	struct nacti_node *n = p->node;
@@ -796,7 +893,19 @@ static void out_handle(struct peer *p, nng_msg *m)
 		out_refused(p, why, 1);
 		return;
 	}
+	if (kind == K_CREDIT) { /* netsec */
+		if (in_credit(n, p, m) != NULL) {
+			atomic_fetch_add(&n->bad, 1);
+			out_refused(p, "malformed credit", 1);
+		}
+		return;
+	}
 	if (kind == K_OK) {
+		if (len > FR_HDR && p->cr_on && in_credit(n, p, m) != NULL) {
+			atomic_fetch_add(&n->bad, 1);
+			out_refused(p, "malformed credit", 1);
+			return;
+		}
 		nng_mtx_lock(p->mtx);
 		int ok = p->out_state == OUT_AUTH_SENT;
 		if (ok) {
@@ -847,6 +956,9 @@ static void out_handle(struct peer *p, nng_msg *m)
 	}
 	uint8_t nsb[NONCE], nc[NONCE], mymac[MAC];
 	memcpy(nsb, ns, NONCE);
+	nng_mtx_lock(p->mtx); /* netsec: the peer grants credits */
+	p->cr_on = (caps & CAP_CREDIT) != 0;
+	nng_mtx_unlock(p->mtx);
 	int secure = (caps & CAP_HMAC) != 0;
 	int macok = 1;
 	nng_mtx_lock(p->mtx);
@@ -1076,6 +1188,7 @@ static void in_hello(struct nacti_node *n, struct inconn *c, nng_msg *m)
 		in_refuse(n, c, why, 0);
 		return;
 	}
+	c->caps = caps; /* netsec */
 	int secure = (caps & CAP_HMAC) != 0;
 	if (secure != !n->insecure) {
 		in_refuse(n, c,
@@ -1102,7 +1215,8 @@ static void in_hello(struct nacti_node *n, struct inconn *c, nng_msg *m)
 	msgpack_pack_array(&pk, 5);
 	msgpack_pack_uint32(&pk, n->proto);
 	msgpack_pack_str_with_body(&pk, n->name, strlen(n->name));
-	msgpack_pack_uint32(&pk, (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR);
+	msgpack_pack_uint32(&pk,
+	    (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR | CAP_CREDIT);
 	msgpack_pack_bin_with_body(&pk, c->nonce_s, NONCE);
 	msgpack_pack_bin_with_body(&pk, mac, n->insecure ? 0 : MAC);
 	c->state = IN_CHALLENGED;
@@ -1137,7 +1251,7 @@ static void in_auth(struct nacti_node *n, struct inconn *c, nng_msg *m)
 		in_refuse(n, c, "authentication failed (wrong secret?)", 1);
 		return;
 	}
-	if (n->insecure)
+	if (n->insecure && !n->tls_only)
 		nact_log(n->sys, NACT_LOG_WARN,
 		    "node %s: INSECURE connection from %s accepted without authentication", n->name,
 		    c->name);
@@ -1168,111 +1282,163 @@ static void in_auth(struct nacti_node *n, struct inconn *c, nng_msg *m)
 	c->state = IN_AUTHED;
 	c->close_at = 0;
 	atomic_store_explicit(&p->last_rx, now_ms(), memory_order_relaxed);
+	/* netsec: a fresh credit window for this connection, granted on our
+	 * own connection to the peer (now, or once it is authenticated) */
+	int cred = (c->caps & CAP_CREDIT) != 0;
+	atomic_store(&p->in_credit, cred);
+	if (cred)
+		nacti_inq_reset(p->inq, cid_of(c->nonce_c), n->cwin);
 	peer_dial(n, p);
-	nng_msg *o;
-	if (frame_new(&o, K_OK) == 0) {
+	nng_msg *o = cred ? credit_frame(p, K_OK) : NULL; /* OK carries the first grant */
+	if (o != NULL || frame_new(&o, K_OK) == 0) {
 		nng_pipe pp = {c->pipe};
 		send_now(n->lsock, o, pp);
 	}
 	peer_set_up(n, p, 1);
 }
 
-/* Deliver the envelopes of a DATA frame from peer p. 0, or why it is bad. */
-static const char *in_data(struct nacti_node *n, struct peer *p, const uint8_t *b, size_t len)
+/* Deliver one checked record from peer p (nacti_deliver_fn). retry: a full
+ * bounded mailbox answers NACT_EFULL and the caller keeps the record;
+ * else it is dropped (at-most-once). */
+static int deliver_rec(void *node, void *peer, const nacti_rec *r, int retry)
 {
+	struct nacti_node *n = node;
+	struct peer *p = peer;
 	nact_system *sys = n->sys;
-	size_t off = FR_HDR;
-	uint64_t cnt = 0;
-	const char *bad = NULL;
-	if (off == len)
-		bad = "empty data frame";
-	while (off < len && bad == NULL) {
-		if (len - off < 4) {
-			bad = "truncated record length";
-			break;
-		}
-		uint32_t rl = nacti_le32(b + off);
-		off += 4;
-		if (rl < NACT_HDR_SIZE || rl > len - off) {
-			bad = "record length out of range";
-			break;
-		}
-		const uint8_t *e = b + off;
-		off += rl;
-		uint64_t tgt = nacti_le64(e + NACTI_OFF_TARGET);
-		uint16_t fl = nacti_le16(e + NACTI_OFF_FLAGS);
-		if (nact_hdr_check(e, rl) != 0) {
-			bad = "bad envelope header";
-			break;
-		}
-		uint16_t sn = NACTI_ID_NODE(nacti_le64(e + NACTI_OFF_SENDER));
-		if (tgt == 0 || NACTI_ID_NODE(tgt) != 0 || (fl & NACTI_MF_COUNTED) ||
-		    (sn != 0 && sn != WIRE_YOURS)) {
-			bad = "bad envelope target or flags";
-			break;
-		}
-		if (nact_msgpack_validate(e + NACT_HDR_SIZE, rl - NACT_HDR_SIZE, NULL) != 0) {
-			bad = "bad msgpack body";
-			break;
-		}
-		/* a pooled envelope (its nng_msg is recycled): header over
-		 * the fresh one, then the body */
-		nact_msg *m;
-		if (nact_msg_alloc(&m, sys, 0) != 0) {
-			atomic_fetch_add(&n->dropped, 1);
-			continue;
-		}
-		memcpy(nacti_hdr(m), e, NACT_HDR_SIZE);
-		if (rl > NACT_HDR_SIZE &&
-		    nng_msg_append(m->nm, e + NACT_HDR_SIZE, rl - NACT_HDR_SIZE) != 0) {
-			nact_msg_free(m);
-			atomic_fetch_add(&n->dropped, 1);
-			continue;
-		}
-		uint8_t *h = nacti_hdr(m);
-		uint64_t snd = nacti_le64(h + NACTI_OFF_SENDER);
-		if (NACTI_ID_NODE(snd) == WIRE_YOURS)
-			nacti_put64(h + NACTI_OFF_SENDER, snd & ID_LOW);
-		else if (snd != 0)
-			nacti_put64(h + NACTI_OFF_SENDER, (snd & ID_LOW) | ((uint64_t)p->no << 48));
-		uint32_t type = nacti_le32(h + NACTI_OFF_TYPE);
-		if (type == NACT_T_DOWN) {
-			/* a remote monitor fired: only if we still hold it */
-			uint64_t ref = nacti_le64(h + NACTI_OFF_CORR);
-			int held = 0;
-			nact_aid rt = NACT_AID_NONE;
-			nng_mtx_lock(n->mtx);
-			for (uint32_t i = 0; i < n->nrmons; i++) {
-				if (n->rmons[i].ref == ref && n->rmons[i].watcher.v == tgt) {
-					rt = n->rmons[i].target;
-					n->rmons[i] = n->rmons[--n->nrmons];
-					held = 1;
-					break;
-				}
-			}
-			nng_mtx_unlock(n->mtx);
-			/* the body's id is the peer's: send our own DOWN naming
-			 * the target as this node knows it */
-			nact_exit_info ei;
-			if (held && nact_exit_info_read(m, &ei) == 0) {
-				nact_aid to = {tgt};
-				nacti_send_exitinfo(sys, to, NACT_T_DOWN, ref, rt, rt, ei.reason,
-				    ei.text);
-				cnt++;
-			}
-			nact_msg_free(m);
-			continue;
-		}
-		cnt++;
-		nact_aid to = {tgt};
-		if (nacti_deliver(sys, to, m, (fl & NACT_MF_CONTROL) != 0, 0) != 0) {
-			nact_msg_free(m); /* full bounded mailbox: at-most-once */
-			atomic_fetch_add(&n->dropped, 1);
-		}
+	const uint8_t *e = r->env;
+	uint32_t rl = r->len;
+	uint64_t tgt = r->target;
+	/* a pooled envelope (its nng_msg is recycled): header over the fresh
+	 * one, then the body */
+	nact_msg *m;
+	if (nact_msg_alloc(&m, sys, 0) != 0) {
+		atomic_fetch_add(&n->dropped, 1);
+		return 0;
 	}
-	atomic_fetch_add_explicit(&n->env_in, cnt, memory_order_relaxed);
+	memcpy(nacti_hdr(m), e, NACT_HDR_SIZE);
+	if (rl > NACT_HDR_SIZE &&
+	    nng_msg_append(m->nm, e + NACT_HDR_SIZE, rl - NACT_HDR_SIZE) != 0) {
+		nact_msg_free(m);
+		atomic_fetch_add(&n->dropped, 1);
+		return 0;
+	}
+	uint8_t *h = nacti_hdr(m);
+	uint64_t snd = r->sender;
+	if (NACTI_ID_NODE(snd) == WIRE_YOURS)
+		nacti_put64(h + NACTI_OFF_SENDER, snd & ID_LOW);
+	else if (snd != 0)
+		nacti_put64(h + NACTI_OFF_SENDER, (snd & ID_LOW) | ((uint64_t)p->no << 48));
+	if (r->type == NACT_T_DOWN) {
+		/* a remote monitor fired: only if we still hold it */
+		uint64_t ref = nacti_le64(h + NACTI_OFF_CORR);
+		int held = 0;
+		nact_aid rt = NACT_AID_NONE;
+		nng_mtx_lock(n->mtx);
+		for (uint32_t i = 0; i < n->nrmons; i++) {
+			if (n->rmons[i].ref == ref && n->rmons[i].watcher.v == tgt) {
+				rt = n->rmons[i].target;
+				n->rmons[i] = n->rmons[--n->nrmons];
+				held = 1;
+				break;
+			}
+		}
+		nng_mtx_unlock(n->mtx);
+		/* the body's id is the peer's: send our own DOWN naming the
+		 * target as this node knows it */
+		nact_exit_info ei;
+		if (held && nact_exit_info_read(m, &ei) == 0) {
+			nact_aid to = {tgt};
+			nacti_send_exitinfo(sys, to, NACT_T_DOWN, ref, rt, rt, ei.reason, ei.text);
+			atomic_fetch_add_explicit(&n->env_in, 1, memory_order_relaxed);
+		}
+		nact_msg_free(m);
+		return 0;
+	}
+	nact_aid to = {tgt};
+	int rv = nacti_deliver(sys, to, m, (r->flags & NACT_MF_CONTROL) != 0, 0);
+	if (rv == NACT_EFULL && retry) {
+		nact_msg_free(m);
+		return NACT_EFULL;
+	}
+	atomic_fetch_add_explicit(&n->env_in, 1, memory_order_relaxed);
+	if (rv != 0) {
+		nact_msg_free(m); /* full bounded mailbox: at-most-once */
+		atomic_fetch_add(&n->dropped, 1);
+	}
+	return 0;
+}
+
+/* netsec: the pump consumed more of p's inbox: send a CREDIT. */
+static void grant_credit(void *node, void *peer)
+{
+	(void)node;
+	credit_send(peer);
+}
+
+/* A DATA frame from peer p on connection c (n->mtx not held): checked as a
+ * whole first (transport/frame.c), then queued for the pump (a peer that
+ * speaks credits) or delivered now. Returns NULL, or why it is bad; *took
+ * = 1 when the frame m went to the inbox. */
+static const char *in_data(struct nacti_node *n, struct peer *p, uint64_t cid, int credit,
+    nng_msg *m, int *took)
+{
+	const uint8_t *b = nng_msg_body(m);
+	size_t len = nng_msg_len(m);
+	uint32_t nrec;
+	const char *bad = nacti_frame_check(b, len, &nrec);
+	*took = 0;
+	if (bad != NULL)
+		return bad;
 	atomic_fetch_add_explicit(&n->frames_in, 1, memory_order_relaxed);
-	return bad;
+	if (credit) {
+		int rv = nacti_inq_push(p->inq, m, cid);
+		if (rv == NACT_ELIMIT)
+			return "credit window exceeded";
+		if (rv == 0) {
+			*took = 1;
+			return NULL;
+		}
+		/* out of memory: deliver now, dropping what does not fit */
+	}
+	size_t off = FR_HDR;
+	nacti_rec r;
+	while (nacti_frame_next(b, len, &off, &r) == 0)
+		deliver_rec(n, p, &r, 0);
+	return NULL;
+}
+
+/* netsec: CREDIT [cid, window, consumed] from p for our connection to p
+ * (arrives on p's connection to us), or the OK that carries the first. */
+static const char *in_credit(struct nacti_node *n, struct peer *p, nng_msg *m)
+{
+	nact_reader r;
+	uint32_t cnt;
+	uint64_t cid, win, used;
+	int rv = hs_reader(&r, m);
+	if (rv != 0)
+		return "malformed credit";
+	rv = nact_read_array(&r, &cnt);
+	if (rv == 0 && cnt < 3)
+		rv = NACT_EMALFORMED;
+	if (rv == 0)
+		rv = nact_read_uint(&r, &cid);
+	if (rv == 0)
+		rv = nact_read_uint(&r, &win);
+	if (rv == 0)
+		rv = nact_read_uint(&r, &used);
+	nact_reader_fini(&r);
+	if (rv != 0)
+		return "malformed credit";
+	nng_mtx_lock(p->mtx);
+	if (cid == p->cr_cid && used <= p->cr_sent) {
+		p->cr_window = win;
+		if (used > p->cr_consumed)
+			p->cr_consumed = used;
+		send_next_locked(p);
+	}
+	nng_mtx_unlock(p->mtx);
+	(void)n;
+	return NULL;
 }
 
 static void in_whereis(struct nacti_node *n, struct peer *p, uint32_t pid, nng_msg *m, int reply)
@@ -1411,10 +1577,15 @@ static void in_recv_cb(void *arg)
 	} else {
 		struct peer *p = c->p;
 		int kind = b[2];
+		uint64_t cid = cid_of(c->nonce_c);
+		int credit = (c->caps & CAP_CREDIT) != 0;
 		nng_mtx_unlock(n->mtx);
 		atomic_store_explicit(&p->last_rx, now_ms(), memory_order_relaxed);
+		int took = 0;
 		if (kind == K_DATA)
-			bad = in_data(n, p, b, len);
+			bad = in_data(n, p, cid, credit, m, &took);
+		else if (kind == K_CREDIT)
+			bad = in_credit(n, p, m);
 		else if (kind == K_PING)
 			;
 		else if (kind == K_WHEREIS || kind == K_WHEREIS_R)
@@ -1431,13 +1602,16 @@ static void in_recv_cb(void *arg)
 			bad = "unknown frame kind";
 		if (bad != NULL)
 			in_bad(n, pid, bad);
+		if (took)
+			m = NULL; /* queued in p's inbox */
 		goto out;
 	}
 	nng_mtx_unlock(n->mtx);
 	if (bad != NULL)
 		in_bad(n, pid, bad);
 out:
-	nng_msg_free(m);
+	if (m != NULL)
+		nng_msg_free(m);
 	flush_closes(n);
 	nng_recv_aio(n->lsock, n->lraio);
 }
@@ -1481,7 +1655,11 @@ static void tick_main(void *arg)
 				continue;
 			}
 			nng_mtx_lock(p->mtx);
-			int idle = p->out_state == OUT_AUTHED && p->rn == 0 && !p->busy;
+			/* idle: nothing can go out now (empty, or waiting for
+			 * credit: then the PING jumps the queue) */
+			int idle = p->out_state == OUT_AUTHED && !p->busy &&
+			    (p->rn == 0 || !credit_ok_locked(p, p->ring[p->rh]));
+
 			int redial = p->redial_at != 0 && t >= p->redial_at;
 			if (redial)
 				p->redial_at = 0;
@@ -1502,15 +1680,22 @@ static void tick_main(void *arg)
 				defer_dialer(n, dd.id);
 			if (redial && p->out_open) {
 				nng_dialer d;
-				if (nng_dial(p->out, p->url, &d, NNG_FLAG_NONBLOCK) == 0) {
+				if (nacti_tls_dial(n->tls, p->out, p->url, &d, NNG_FLAG_NONBLOCK) ==
+				    0) {
 					nng_mtx_lock(p->mtx);
 					p->dialer = d;
 					nng_mtx_unlock(p->mtx);
 				}
 			}
-			nng_msg *m;
-			if (idle && frame_new(&m, K_PING) == 0)
-				queue_frame(p, m);
+			/* netsec: repeat the grant (a lost CREDIT must not stall
+			 * the peer) */
+			credit_send(p);
+			if (idle) {
+				nng_mtx_lock(p->mtx);
+				p->want_ping = 1;
+				send_next_locked(p);
+				nng_mtx_unlock(p->mtx);
+			}
 		}
 		nng_mtx_unlock(n->mtx);
 		flush_closes(n);
@@ -1615,6 +1800,7 @@ void nact_node_opts_init(nact_node_opts *o)
 
 static void node_free(struct nacti_node *n)
 {
+	nacti_credit_free(n->cr); /* netsec: stops the pump, frees inboxes */
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
 		if (p->out_open)
@@ -1638,6 +1824,7 @@ static void node_free(struct nacti_node *n)
 		nng_aio_free(n->lraio);
 	mbedtls_ctr_drbg_free(&n->drbg);
 	mbedtls_entropy_free(&n->ent);
+	nacti_tls_free(n->tls);
 	if (n->secret) {
 		memset(n->secret, 0, n->secret_len);
 		free(n->secret);
@@ -1661,7 +1848,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	    strlen(o->name) > NACT_NODE_NAME_MAX || o->nlisten == 0 || o->listen == NULL ||
 	    (o->nseeds > 0 && o->seeds == NULL))
 		return NACT_EINVAL;
-	if (o->secret == NULL && !o->allow_insecure) {
+	if (o->secret == NULL && !o->allow_insecure && !o->tls_only) {
 		nact_log(sys, NACT_LOG_ERROR,
 		    "node %s: no secret given and allow_insecure not set: refusing to start",
 		    o->name);
@@ -1680,15 +1867,22 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	snprintf(n->name, sizeof(n->name), "%s", o->name);
 	snprintf(n->adv, sizeof(n->adv), "%s", o->listen[0]);
 	n->insecure = o->secret == NULL;
+	n->tls_only = o->tls_only != 0;
+	int rv = nacti_tls_init(sys, o, &n->tls);
+	if (rv != 0) {
+		free(n);
+		return rv;
+	}
 	n->proto = o->proto ? o->proto : NACT_NODE_PROTO;
 	n->hb_ms = o->heartbeat_ms ? o->heartbeat_ms : 200;
 	n->down_ms = o->down_after_ms ? o->down_after_ms : 1500;
 	n->rmin = o->reconnect_min_ms ? o->reconnect_min_ms : 50;
 	n->rmax = o->reconnect_max_ms ? o->reconnect_max_ms : 2000;
 	n->qmax = o->queue_max ? o->queue_max : (size_t)16 * 1024 * 1024;
+	n->cwin = o->credit_window ? o->credit_window : (size_t)1024 * 1024;
 	mbedtls_entropy_init(&n->ent);
 	mbedtls_ctr_drbg_init(&n->drbg);
-	int rv = NACT_ENOMEM;
+	rv = NACT_ENOMEM;
 	if (nng_mtx_alloc(&n->mtx) != 0 || nng_cv_alloc(&n->cv, n->mtx) != 0 ||
 	    nng_mtx_alloc(&n->rmtx) != 0)
 		goto fail;
@@ -1697,6 +1891,10 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 			goto fail;
 		memcpy(n->secret, o->secret, o->secret_len);
 		n->secret_len = o->secret_len;
+	} else if (o->tls_only) {
+		nact_log(sys, NACT_LOG_INFO,
+		    "node %s: tls_only: peers are authenticated by their TLS certificates alone",
+		    n->name);
 	} else {
 		nact_log(sys, NACT_LOG_WARN,
 		    "node %s: RUNNING WITHOUT AUTHENTICATION (allow_insecure): any process "
@@ -1709,6 +1907,8 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 		goto fail;
 	}
 	int e;
+	if ((rv = nacti_credit_start(&n->cr, n, deliver_rec, grant_credit)) != 0)
+		goto fail;
 	if ((e = nng_pair1_open_poly(&n->lsock)) != 0)
 		goto fail_e;
 	nng_socket_set_size(n->lsock, NNG_OPT_RECVMAXSZ, NACT_NODE_MAX_FRAME);
@@ -1719,7 +1919,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 		goto fail_close;
 	for (uint32_t i = 0; i < o->nlisten; i++) {
 		nng_listener l;
-		if ((e = nng_listen(n->lsock, o->listen[i], &l, 0)) != 0) {
+		if ((e = nacti_tls_listen(n->tls, n->lsock, o->listen[i], &l)) != 0) {
 			nact_log(sys, NACT_LOG_ERROR, "node %s: cannot listen on %s: %s", n->name,
 			    o->listen[i], nng_strerror(e));
 			goto fail_close;
@@ -1727,8 +1927,10 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 		/* tcp://host:0: advertise the port the system chose */
 		size_t ul = strlen(o->listen[i]);
 		int port;
-		if (i == 0 && strncmp(o->listen[i], "tcp://", 6) == 0 && ul > 2 &&
-		    strcmp(o->listen[i] + ul - 2, ":0") == 0 &&
+		if (i == 0 &&
+		    (strncmp(o->listen[i], "tcp://", 6) == 0 ||
+		        strncmp(o->listen[i], "tls+tcp://", 10) == 0) &&
+		    ul > 2 && strcmp(o->listen[i] + ul - 2, ":0") == 0 &&
 		    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
 			snprintf(n->adv, sizeof(n->adv), "%.*s:%d", (int)(ul - 2), o->listen[i],
 			    port);
@@ -1805,25 +2007,30 @@ void nact_node_stop(nact_system *sys)
 	nng_cv_wake(n->cv);
 	nng_mtx_unlock(n->mtx);
 	nng_thread_destroy(n->tick);
+	nacti_credit_stop(n->cr); /* netsec: no more deliveries or grants */
 	/* wait for whereis callers to leave */
 	nng_mtx_lock(n->mtx);
 	while (n->wreqs != NULL)
 		nng_cv_until(n->cv, nng_clock() + 10);
 	nng_mtx_unlock(n->mtx);
+	/* close first, then wait for the callbacks: with the receive aio
+	 * stopped first, frames still arriving fill pair1's receive queue and
+	 * nng 1.5.2's nng_close can wait for them forever (netsec: seen with
+	 * CREDIT traffic) */
+	nng_close(n->lsock);
 	nng_aio_stop(n->lraio);
 	nacti_members_close(n->members); /* no more receives: stop ticking */
 	n->members = NULL;
-	nng_close(n->lsock);
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
-		if (p->raio)
-			nng_aio_stop(p->raio);
-		if (p->saio)
-			nng_aio_stop(p->saio);
 		if (p->out_open) {
 			nng_close(p->out);
 			p->out_open = 0;
 		}
+		if (p->raio)
+			nng_aio_stop(p->raio);
+		if (p->saio)
+			nng_aio_stop(p->saio);
 	}
 	node_free(n);
 }

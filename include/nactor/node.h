@@ -84,6 +84,22 @@ typedef struct nact_node_opts {
 	uint32_t swim_period_ms;      /* SWIM protocol period T; 0 = 1000 */
 	uint32_t swim_suspicion_mult; /* suspicion timeout = mult * max(1, log10 n)
 	                                 * T; 0 = 4 */
+	/* --- netsec (docs/netsec.md) --- TLS for tls+tcp:// listen and seed
+	 * URLs (nng's TLS transport, mbedTLS). Paths are copied. */
+	const char *tls_ca_file;   /* PEM CA chain a peer's certificate must
+	                              chain to (required with TLS) */
+	const char *tls_cert_file; /* PEM file: this node's certificate, then
+	                              its private key (required with TLS) */
+	const char *tls_key_pass;  /* password of an encrypted key, or NULL */
+	int tls_verify_optional;   /* 1: accept peers without a certificate
+	                              (default 0: a verified certificate is
+	                              required both ways) */
+	int tls_only;              /* 1: TLS alone authenticates: no secret, no
+	                              allow_insecure, every URL tls+ (default
+	                              0: a secret is still required on top) */
+	size_t credit_window;      /* bytes of DATA a peer may have in flight
+	                              to this node before it must wait for
+	                              credit (docs/wire.md); 0 = 1 MiB */
 } nact_node_opts;
 
 /* Defaults (no name, no URLs, no secret). */
