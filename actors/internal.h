@@ -259,6 +259,12 @@ struct nact_system {
 	_Atomic(int (*)(nact_system *, nact_aid, nact_msg *, int, int)) node_send;
 	_Atomic(int (*)(nact_system *, nact_aid, nact_aid, uint64_t)) node_monitor;
 	_Atomic(int (*)(nact_system *, nact_aid, uint64_t)) node_demonitor;
+	/* node_link: the remote half of a link between local actor self and
+	 * remote actor other (node bits set). op NACTI_NL_LINK: record it and
+	 * ask the other node to link back (NACT_ENODEDOWN if its node is
+	 * down); NACTI_NL_UNLINK: forget it on both nodes; NACTI_NL_EXIT:
+	 * self ended with reason/text, signal other (the link is gone). */
+	_Atomic(int (*)(nact_system *, int, nact_aid, nact_aid, int, const char *)) node_link;
 	_Atomic(void *) node;
 	_Atomic uint32_t node_users; /* hook calls in progress (stop waits) */
 	/* behaviours by name and cluster-wide names (transport/names.c):
@@ -342,6 +348,15 @@ int nacti_send_exitinfo(nact_system *sys, nact_aid to, uint32_t type, uint64_t r
 int nacti_monitor_add(nact_system *sys, nact_aid target, uint64_t ref, nact_aid watcher);
 /* Remove monitor ref from local actor target, if both still exist. */
 void nacti_monitor_del(nact_system *sys, nact_aid target, uint64_t ref);
+/* node_link ops (see nact_system.node_link). */
+enum { NACTI_NL_LINK = 1, NACTI_NL_UNLINK = 2, NACTI_NL_EXIT = 3 };
+/* Add remote actor `remote` to the links of local actor `local`: 0, or
+ * NACT_ENOENT if local is not alive (nothing added), NACT_ENOMEM. Any
+ * thread; takes local's ext mutex (callers may hold node locks). */
+int nacti_link_add_remote(nact_system *sys, nact_aid local, nact_aid remote);
+/* Remove remote from local's links: 1 if local is alive and was linked to
+ * it (the caller then delivers the exit signal), else 0. Any thread. */
+int nacti_link_take(nact_system *sys, nact_aid local, nact_aid remote);
 /* Reset the link/monitor state of a reused ext (spawn). */
 void nacti_links_reset(struct nacti_actor_ext *x);
 void nacti_links_free(struct nacti_actor_ext *x);

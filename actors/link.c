@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nactor/node.h>
+
 #include "actors/internal.h"
 
 /* ---- exit reasons ---- */
@@ -379,6 +381,66 @@ void nact_trap_exit(nact_ctx *ctx, int on)
 		x->trap = on != 0;
 }
 
+/* A link to a remote actor: our half here (so that our own end signals
+ * it, through the node hook), the other half on its node. A node that is
+ * down (or no node running) answers as a gone actor would: an exit signal
+ * right away, reason nodedown (noproc when there is no node at all). */
+static int link_remote(nact_ctx *ctx, struct nacti_actor_ext *me, nact_aid other)
+{
+	nact_system *sys = ctx->sys;
+	int (*nl)(nact_system *, int, nact_aid, nact_aid, int, const char *) =
+	    atomic_load_explicit(&sys->node_link, memory_order_acquire);
+	if (nl == NULL)
+		return nacti_send_exitinfo(sys, ctx->self, NACTI_T_EXITSIG, 0, other, other,
+		    NACT_EXIT_NOPROC, NULL);
+	nng_mtx_lock(me->mtx);
+	int had = link_has(me, other);
+	int rv = link_add(me, other);
+	nng_mtx_unlock(me->mtx);
+	if (rv != 0)
+		return rv;
+	if ((rv = nl(sys, NACTI_NL_LINK, ctx->self, other, 0, NULL)) == 0) {
+		NACTI_DEBUG(sys, "link %#llx <-> remote %#llx", (unsigned long long)ctx->self.v,
+		    (unsigned long long)other.v);
+		return 0;
+	}
+	if (!had) {
+		nng_mtx_lock(me->mtx);
+		link_del(me, other);
+		nng_mtx_unlock(me->mtx);
+	}
+	if (rv == NACT_ENODEDOWN)
+		return nacti_send_exitinfo(sys, ctx->self, NACTI_T_EXITSIG, 0, other, other,
+		    NACT_EXIT_NODEDOWN, "nodedown");
+	return rv;
+}
+
+int nacti_link_add_remote(nact_system *sys, nact_aid local, nact_aid remote)
+{
+	struct nacti_actor_ext *x;
+	int rv = NACT_ENOENT;
+	struct nacti_actor *a = live_ext(sys, local, &x);
+	if (a == NULL || NACTI_ID_NODE(remote.v) == 0)
+		return NACT_ENOENT;
+	nng_mtx_lock(x->mtx);
+	if (atomic_load_explicit(&a->id, memory_order_seq_cst) == local.v)
+		rv = link_add(x, remote);
+	nng_mtx_unlock(x->mtx);
+	return rv;
+}
+
+int nacti_link_take(nact_system *sys, nact_aid local, nact_aid remote)
+{
+	struct nacti_actor_ext *x = lock_if_live(sys, local);
+	int had = 0;
+	if (x != NULL) {
+		had = link_has(x, remote);
+		link_del(x, remote);
+		nng_mtx_unlock(x->mtx);
+	}
+	return had;
+}
+
 int nact_link(nact_ctx *ctx, nact_aid other)
 {
 	struct nacti_actor_ext *me, *ox;
@@ -390,6 +452,8 @@ int nact_link(nact_ctx *ctx, nact_aid other)
 		return rv;
 	nact_system *sys = ctx->sys;
 	int ok = 0;
+	if (NACTI_ID_NODE(other.v) != 0) /* node hook: a remote actor */
+		return link_remote(ctx, me, other);
 	struct nacti_actor *o = live_ext(sys, other, &ox);
 	if (o != NULL) {
 		nng_mtx_lock(ox->mtx);
@@ -437,6 +501,13 @@ int nact_unlink(nact_ctx *ctx, nact_aid other)
 		link_del(me, other);
 		nng_mtx_unlock(me->mtx);
 	}
+	if (NACTI_ID_NODE(other.v) != 0) { /* node hook: the remote half */
+		int (*nl)(nact_system *, int, nact_aid, nact_aid, int, const char *) =
+		    atomic_load_explicit(&ctx->sys->node_link, memory_order_acquire);
+		if (nl != NULL)
+			nl(ctx->sys, NACTI_NL_UNLINK, ctx->self, other, 0, NULL);
+		return 0;
+	}
 	unlink_at(ctx->sys, other, ctx->self);
 	return 0;
 }
@@ -468,7 +539,14 @@ void nacti_links_notify(nact_system *sys, struct nacti_actor_ext *x, nact_aid se
 	for (uint32_t i = 0; i < nmons; i++)
 		nacti_send_exitinfo(sys, mons[i].who, NACT_T_DOWN, mons[i].ref, self, self, reason,
 		    text);
+	int (*nl)(nact_system *, int, nact_aid, nact_aid, int, const char *) =
+	    nlinks > 0 ? atomic_load_explicit(&sys->node_link, memory_order_acquire) : NULL;
 	for (uint32_t i = 0; i < nlinks; i++) {
+		if (NACTI_ID_NODE(links[i].v) != 0) { /* node hook: a remote link */
+			if (nl != NULL)
+				nl(sys, NACTI_NL_EXIT, self, links[i], reason, text);
+			continue;
+		}
 		unlink_at(sys, links[i], self);
 		nacti_send_exitinfo(sys, links[i], NACTI_T_EXITSIG, 0, self, self, reason, text);
 	}

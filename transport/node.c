@@ -61,6 +61,9 @@ enum {
 	K_NAMES = 48,  /* names area: remote spawn, global names (transport/names.c) */
 	K_SWIM = 21,   /* membership (transport/members.c, docs/wire.md) */
 	K_CREDIT = 22, /* netsec: credit flow control (transport/credit.c) */
+	K_LINK = 40,   /* links: remote links (docs/wire.md "Links") */
+	K_UNLINK = 41,
+	K_EXIT = 42,
 };
 #define NONCE 32
 #define MAC 32
@@ -150,6 +153,11 @@ struct rmon {
 	nact_aid target;  /* remote (node bits set) */
 };
 
+struct rlink {
+	nact_aid local;
+	nact_aid remote; /* node bits set */
+};
+
 struct nacti_node {
 	nact_system *sys;
 	char name[NACT_NODE_NAME_MAX + 1];
@@ -184,6 +192,8 @@ struct nacti_node {
 	_Atomic uint32_t ncl; /* entries in both */
 	struct rmon *rmons;
 	uint32_t nrmons, caprmons;
+	struct rlink *rlinks; /* links between local and remote actors (mtx) */
+	uint32_t nrlinks, caprlinks;
 	nng_mtx *rmtx; /* drbg */
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
@@ -761,6 +771,54 @@ static void rmons_nodedown(struct nacti_node *n, uint16_t no)
 	}
 }
 
+/* ---- remote links (docs/node.md "Links") ---- */
+
+/* n->mtx held. 0 or NACT_ENOMEM; a pair already there is kept once. */
+static int rlink_add(struct nacti_node *n, nact_aid local, nact_aid remote)
+{
+	for (uint32_t i = 0; i < n->nrlinks; i++)
+		if (n->rlinks[i].local.v == local.v && n->rlinks[i].remote.v == remote.v)
+			return 0;
+	if (n->nrlinks == n->caprlinks) {
+		uint32_t c = n->caprlinks ? n->caprlinks * 2 : 16;
+		struct rlink *nr = realloc(n->rlinks, c * sizeof(*nr));
+		if (nr == NULL)
+			return NACT_ENOMEM;
+		n->rlinks = nr;
+		n->caprlinks = c;
+	}
+	n->rlinks[n->nrlinks++] = (struct rlink){local, remote};
+	return 0;
+}
+
+/* n->mtx held. */
+static void rlink_del(struct nacti_node *n, nact_aid local, nact_aid remote)
+{
+	for (uint32_t i = 0; i < n->nrlinks; i++) {
+		if (n->rlinks[i].local.v == local.v && n->rlinks[i].remote.v == remote.v) {
+			n->rlinks[i] = n->rlinks[--n->nrlinks];
+			return;
+		}
+	}
+}
+
+/* Node no is down (n->mtx held): every local actor still linked to one of
+ * its actors gets the exit signal nodedown. */
+static void rlinks_nodedown(struct nacti_node *n, uint16_t no)
+{
+	for (uint32_t i = 0; i < n->nrlinks;) {
+		struct rlink l = n->rlinks[i];
+		if (NACTI_ID_NODE(l.remote.v) != no) {
+			i++;
+			continue;
+		}
+		n->rlinks[i] = n->rlinks[--n->nrlinks];
+		if (nacti_link_take(n->sys, l.local, l.remote))
+			nacti_send_exitinfo(n->sys, l.local, NACTI_T_EXITSIG, 0, l.remote, l.remote,
+			    NACT_EXIT_NODEDOWN, "nodedown");
+	}
+}
+
 /* node->mtx held. */
 static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 {
@@ -793,6 +851,7 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 		}
 	}
 	rmons_nodedown(n, p->no);
+	rlinks_nodedown(n, p->no);
 	nacti_names_peer(n->sys, p->no, p->name, 0);
 	nng_cv_wake(n->cv);
 }
@@ -1538,6 +1597,84 @@ static void in_demonitor(struct nacti_node *n, struct peer *p, uint32_t pid, nng
 	nacti_monitor_del(n->sys, t, ref);
 }
 
+static int link_frame(struct peer *p, int kind, nact_aid to, nact_aid from, int reason,
+    const char *text)
+{
+	nng_msg *m;
+	int rv = frame_new(&m, kind);
+	if (rv != 0)
+		return rv;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, m, wr_nng);
+	msgpack_pack_array(&pk, kind == K_EXIT ? 4 : 2);
+	msgpack_pack_uint64(&pk, to.v & ID_LOW);
+	msgpack_pack_uint64(&pk, from.v & ID_LOW);
+	if (kind == K_EXIT) {
+		size_t tl = text != NULL ? strnlen(text, 255) : 0;
+		msgpack_pack_int64(&pk, reason);
+		msgpack_pack_str(&pk, tl);
+		msgpack_pack_str_body(&pk, text != NULL ? text : "", tl);
+	}
+	return queue_frame(p, m);
+}
+
+/* K_LINK / K_UNLINK [target, linker], K_EXIT [target, from, reason, text]:
+ * target is ours, the other id the peer's. */
+static void in_link(struct nacti_node *n, struct peer *p, uint32_t pid, nng_msg *m, int kind)
+{
+	nact_reader r;
+	uint32_t cnt = 0;
+	uint64_t target = 0, from = 0;
+	int64_t reason = 0;
+	char text[256] = "";
+	int rv = hs_reader(&r, m);
+	if (rv != 0) {
+		in_bad(n, pid, "malformed link");
+		return;
+	}
+	rv = nact_read_array(&r, &cnt);
+	if (rv == 0 && cnt != (kind == K_EXIT ? 4u : 2u))
+		rv = NACT_EBADMSG;
+	if (rv == 0)
+		rv = nact_read_uint(&r, &target);
+	if (rv == 0)
+		rv = nact_read_uint(&r, &from);
+	if (rv == 0 && kind == K_EXIT)
+		rv = nact_read_int(&r, &reason);
+	if (rv == 0 && kind == K_EXIT)
+		rv = rd_str(&r, text, sizeof(text));
+	nact_reader_fini(&r);
+	if (rv != 0 || NACTI_ID_NODE(target) != 0 || NACTI_ID_NODE(from) != 0 || target == 0 ||
+	    from == 0 || reason < INT32_MIN || reason > INT32_MAX) {
+		in_bad(n, pid, "malformed link");
+		return;
+	}
+	nact_aid t = {target};
+	nact_aid f = {from | ((uint64_t)p->no << 48)};
+	nng_mtx_lock(n->mtx);
+	if (kind == K_LINK) {
+		/* both records under n->mtx: a nodedown sees both or neither */
+		rv = NACT_ENODEDOWN;
+		if (atomic_load(&p->up) && (rv = rlink_add(n, t, f)) == 0 &&
+		    (rv = nacti_link_add_remote(n->sys, t, f)) != 0)
+			rlink_del(n, t, f);
+		nng_mtx_unlock(n->mtx);
+		/* a gone target: the linker gets noproc, as for a local link
+		 * (any other failure: that error as the reason) */
+		if (rv == NACT_ENOENT)
+			link_frame(p, K_EXIT, f, t, NACT_EXIT_NOPROC, "noproc");
+		else if (rv != 0 && rv != NACT_ENODEDOWN)
+			link_frame(p, K_EXIT, f, t, rv, NULL);
+		return;
+	}
+	rlink_del(n, t, f);
+	int had = nacti_link_take(n->sys, t, f);
+	nng_mtx_unlock(n->mtx);
+	if (kind == K_EXIT && had)
+		nacti_send_exitinfo(n->sys, t, NACTI_T_EXITSIG, 0, f, f, (int)reason,
+		    text[0] ? text : NULL);
+}
+
 static void in_recv_cb(void *arg)
 {
 	struct nacti_node *n = arg;
@@ -1594,6 +1731,8 @@ static void in_recv_cb(void *arg)
 			in_monitor(n, p, pid, m);
 		else if (kind == K_DEMONITOR)
 			in_demonitor(n, p, pid, m);
+		else if (kind == K_LINK || kind == K_UNLINK || kind == K_EXIT)
+			in_link(n, p, pid, m, kind);
 		else if (kind == K_NAMES)
 			nacti_names_frame(n->sys, p->no, b + FR_HDR, len - FR_HDR);
 		else if (kind == K_SWIM)
@@ -1791,6 +1930,42 @@ static int node_demonitor(nact_system *sys, nact_aid watcher, uint64_t ref)
 	return rv;
 }
 
+/* The node_link hook (actors/link.c): the remote half of a link. */
+static int node_link(nact_system *sys, int op, nact_aid self, nact_aid other, int reason,
+    const char *text)
+{
+	atomic_fetch_add_explicit(&sys->node_users, 1, memory_order_seq_cst);
+	struct nacti_node *n = atomic_load_explicit(&sys->node, memory_order_seq_cst);
+	struct peer *p = n ? peer_at(n, NACTI_ID_NODE(other.v)) : NULL;
+	int rv = 0;
+	if (p == NULL) {
+		rv = op == NACTI_NL_LINK ? NACT_ENODEDOWN : 0;
+		goto out;
+	}
+	nng_mtx_lock(n->mtx);
+	if (op == NACTI_NL_LINK) {
+		/* up checked under n->mtx: a nodedown after this finds the record */
+		rv = atomic_load(&p->up) ? rlink_add(n, self, other) : NACT_ENODEDOWN;
+	} else {
+		rlink_del(n, self, other);
+	}
+	nng_mtx_unlock(n->mtx);
+	if (rv != 0)
+		goto out;
+	int kind = op == NACTI_NL_LINK ? K_LINK : op == NACTI_NL_UNLINK ? K_UNLINK : K_EXIT;
+	rv = link_frame(p, kind, other, self, reason, text);
+	if (rv != 0 && op == NACTI_NL_LINK) {
+		nng_mtx_lock(n->mtx);
+		rlink_del(n, self, other);
+		nng_mtx_unlock(n->mtx);
+	} else if (op != NACTI_NL_LINK) {
+		rv = 0; /* the peer is down: its side broke the link already */
+	}
+out:
+	atomic_fetch_sub_explicit(&sys->node_users, 1, memory_order_release);
+	return rv;
+}
+
 /* ---- public API ---- */
 
 void nact_node_opts_init(nact_node_opts *o)
@@ -1831,6 +2006,7 @@ static void node_free(struct nacti_node *n)
 	}
 	free(n->in);
 	free(n->rmons);
+	free(n->rlinks);
 	free(n->cl_pipes);
 	free(n->cl_dialers);
 	if (n->cv)
@@ -1941,6 +2117,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	atomic_store(&sys->node_send, node_send);
 	atomic_store(&sys->node_monitor, node_monitor);
 	atomic_store(&sys->node_demonitor, node_demonitor);
+	atomic_store(&sys->node_link, node_link);
 	nng_mtx_lock(n->mtx);
 	for (uint32_t i = 0; i < o->nseeds; i++) {
 		struct peer *p = peer_new(n, NULL, o->seeds[i]);
@@ -2331,6 +2508,7 @@ void nacti_node_member_event(struct nacti_node *n, int ev, const char *name, con
 				}
 			}
 			rmons_nodedown(n, p->no);
+			rlinks_nodedown(n, p->no);
 			nng_cv_wake(n->cv);
 		}
 	}
