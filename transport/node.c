@@ -1653,9 +1653,10 @@ static void in_link(struct nacti_node *n, struct peer *p, uint32_t pid, nng_msg 
 	nact_aid f = {from | ((uint64_t)p->no << 48)};
 	nng_mtx_lock(n->mtx);
 	if (kind == K_LINK) {
-		/* both records under n->mtx: a nodedown sees both or neither */
-		rv = NACT_ENODEDOWN;
-		if (atomic_load(&p->up) && (rv = rlink_add(n, t, f)) == 0 &&
+		/* both records under n->mtx: a nodedown sees both or neither
+		 * (not gated on p->up: the frame itself shows the peer alive,
+		 * and its own view of us decided the link) */
+		if ((rv = rlink_add(n, t, f)) == 0 &&
 		    (rv = nacti_link_add_remote(n->sys, t, f)) != 0)
 			rlink_del(n, t, f);
 		nng_mtx_unlock(n->mtx);
@@ -1663,7 +1664,7 @@ static void in_link(struct nacti_node *n, struct peer *p, uint32_t pid, nng_msg 
 		 * (any other failure: that error as the reason) */
 		if (rv == NACT_ENOENT)
 			link_frame(p, K_EXIT, f, t, NACT_EXIT_NOPROC, "noproc");
-		else if (rv != 0 && rv != NACT_ENODEDOWN)
+		else if (rv != 0)
 			link_frame(p, K_EXIT, f, t, rv, NULL);
 		return;
 	}
@@ -2006,6 +2007,13 @@ static void node_free(struct nacti_node *n)
 	}
 	free(n->in);
 	free(n->rmons);
+	/* this node stopped: local actors' links to remote ones break */
+	for (uint32_t i = 0; i < n->nrlinks; i++) {
+		struct rlink l = n->rlinks[i];
+		if (nacti_link_take(n->sys, l.local, l.remote))
+			nacti_send_exitinfo(n->sys, l.local, NACTI_T_EXITSIG, 0, l.remote, l.remote,
+			    NACT_EXIT_NODEDOWN, "nodedown");
+	}
 	free(n->rlinks);
 	free(n->cl_pipes);
 	free(n->cl_dialers);

@@ -159,7 +159,8 @@ NACT_DECL int nact_node_whereis(nact_system *sys, uint16_t node, const char *nam
  * and target's reason; if target's node goes down first (or is down now),
  * the reason is NACT_EXIT_NODEDOWN. This is what nact_monitor does for a
  * remote id (from a handler), and nact_demonitor removes it. *refp gets
- * the reference. Links (nact_link) do not cross nodes yet.
+ * the reference. Links (nact_link) cross nodes too: see "Links across
+ * nodes" at the end of this header.
  * Errors: NACT_EINVAL, NACT_ENOMEM, delivery errors of the immediate DOWN. */
 NACT_DECL int nact_node_monitor(nact_system *sys, nact_aid watcher, nact_aid target,
     uint64_t *refp);
@@ -328,6 +329,35 @@ typedef struct nact_members_stats {
 
 /* Membership counters since start. NACT_EINVAL, NACT_ESTATE. */
 NACT_DECL int nact_node_members_stats(nact_system *sys, nact_members_stats *st);
+
+/* ---- Links across nodes ----
+ *
+ * nact_link(ctx, other) and nact_unlink(ctx, other) (supervisor.h) take a
+ * remote id with the same meaning as a local one; nothing else to call.
+ * A link is two records, one on each node (docs/wire.md "Links"), and
+ * follows the local rules (actors/link.c):
+ *   - when either actor ends, the other gets the exit signal with the same
+ *     reason and text: it ends with that reason, or, if it traps exits,
+ *     gets a NACT_T_EXIT message (nact_exit_info_read: id = the ended
+ *     actor as the receiving node names it). A normal end (reason 0)
+ *     only reaches trapping actors. Never a NACT_T_DOWN.
+ *   - when the other actor's node goes down (connection lost, silence,
+ *     nact_node_stop on either side), every local actor linked to one of
+ *     its actors gets the exit signal NACT_EXIT_NODEDOWN (abnormal: it
+ *     ends unless it traps exits). The link is then gone on both sides.
+ *   - linking to a remote actor that has ended (or never existed) gives
+ *     the exit signal NACT_EXIT_NOPROC, as for a gone local actor; if its
+ *     node is down (or unknown) the signal is NACT_EXIT_NODEDOWN, at once.
+ *     Without a running node the signal is NACT_EXIT_NOPROC.
+ *   - nact_unlink removes both records; a signal already on its way is
+ *     dropped on arrival (the receiving node checks the link still exists
+ *     before it delivers).
+ * Link frames travel in order with the other control frames of a
+ * connection, but not ordered with DATA: a message sent just before the
+ * sender ends may arrive after its exit signal.
+ * Errors of nact_link: NACT_EINVAL, NACT_ENOMEM, delivery errors of the
+ * immediate signal. A peer too old to know link frames ignores them: the
+ * link then exists on the caller's node only (nodedown still breaks it). */
 
 #ifdef __cplusplus
 }

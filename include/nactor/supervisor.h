@@ -90,9 +90,11 @@ NACT_DECL int nact_monitor(nact_ctx *ctx, nact_aid target, uint64_t *refp);
 /* Handler only. Remove a monitor; a DOWN already queued is still delivered.
  * NACT_ENOENT if no such monitor. */
 NACT_DECL int nact_demonitor(nact_ctx *ctx, uint64_t ref);
-/* Handler only. Link self and other (idempotent). */
+/* Handler only. Link self and other (idempotent). other may be an actor
+ * of another node (node.h "Links across nodes"): same rules, and its
+ * node going down is the exit signal NACT_EXIT_NODEDOWN. */
 NACT_DECL int nact_link(nact_ctx *ctx, nact_aid other);
-/* Handler only. Remove the link both ways (idempotent). */
+/* Handler only. Remove the link both ways (idempotent; also remote). */
 NACT_DECL int nact_unlink(nact_ctx *ctx, nact_aid other);
 /* Handler only. Trap exits: linked exits and nact_stop arrive as NACT_T_EXIT
  * messages instead of ending this actor. */

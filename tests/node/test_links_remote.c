@@ -371,6 +371,37 @@ static void test_link_gone(void)
 	two_down(&t);
 }
 
+/* nact_node_stop breaks links on both sides with nodedown: the stopping
+ * node's own actors, and the peer's (which sees the node leave). */
+static void test_stop(void)
+{
+	struct two t;
+	int rv = two_up(&t);
+	CHECK_EQ_INT(rv, 0);
+	if (rv != 0) {
+		two_down(&t);
+		return;
+	}
+	static struct lk la, rb;
+	memset(&la, 0, sizeof(la));
+	memset(&rb, 0, sizeof(rb));
+	nact_aid la_at_b, la_id = spawn_lk(t.a, &la, "la", t.b, t.ano, &la_at_b);
+	nact_aid rb_at_a, rb_id = spawn_lk(t.b, &rb, "rb", t.a, t.bno, &rb_at_a);
+	la.target = rb_at_a;
+	la.trap = rb.trap = 1;
+	CHECK_RV(tell(t.b, rb_id, L_LINK)); /* rb only traps */
+	CHECK(NT_WAIT(atomic_load(&rb.linked), NT_LONG_MS));
+	link_now(t.a, la_id, &la);
+	sync_to(t.a, t.bno);
+	nact_node_stop(t.a);
+	CHECK(NT_WAIT(atomic_load(&la.exits) == 1, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&la.exit_reason), NACT_EXIT_NODEDOWN);
+	CHECK(NT_WAIT(atomic_load(&rb.exits) == 1, NT_LONG_MS));
+	CHECK_EQ_INT(atomic_load(&rb.exit_reason), NACT_EXIT_NODEDOWN);
+	CHECK_EQ_U64(atomic_load(&rb.exit_id), la_at_b.v);
+	two_down(&t);
+}
+
 /* kill -9 of the remote node: linked actors end with nodedown (trapping:
  * EXIT nodedown); linking to an actor of the down node: nodedown too. */
 static void test_nodedown(void)
@@ -436,7 +467,7 @@ int main(int argc, char **argv)
 		return nt_child_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	static const nt_case cases[] = {NT_CASE(test_abnormal_both_ways), NT_CASE(test_trap),
-	    NT_CASE(test_normal_and_unlink), NT_CASE(test_link_gone), NT_CASE(test_nodedown),
-	    {NULL, NULL}};
+	    NT_CASE(test_normal_and_unlink), NT_CASE(test_link_gone), NT_CASE(test_stop),
+	    NT_CASE(test_nodedown), {NULL, NULL}};
 	return nt_run(argc, argv, cases);
 }
