@@ -5,6 +5,8 @@
  */
 #include "testutil.h"
 
+#include <nng/protocol/pair1/pair.h>
+
 #include <nactor/supervisor.h>
 
 #include "nodeutil.h"
@@ -461,6 +463,177 @@ out:
 	nt_child_stop(&ch);
 }
 
+/* ---- bad link frames from a raw nng socket (insecure node) ---- */
+
+struct raw {
+	nng_socket s;
+	_Atomic int closed;
+};
+
+static void raw_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct raw *r = arg;
+	(void)p;
+	if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_store(&r->closed, 1);
+}
+
+static int raw_send(struct raw *r, const void *b, size_t len)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0)
+		return -1;
+	nng_msg_append(m, b, len);
+	if (nng_sendmsg(r->s, m, 0) != 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+static int raw_recv(struct raw *r, uint8_t *kind)
+{
+	nng_msg *m;
+	if (nng_recvmsg(r->s, &m, 0) != 0)
+		return -1;
+	int ok = nng_msg_len(m) >= 4;
+	if (ok)
+		*kind = ((uint8_t *)nng_msg_body(m))[2];
+	nng_msg_free(m);
+	return ok ? 0 : -1;
+}
+
+/* Connect to url and do the insecure handshake as node "raw" (the frames
+ * of docs/wire.md, by hand). */
+static int raw_open(struct raw *r, const char *url)
+{
+	atomic_store(&r->closed, 0);
+	if (nng_pair1_open(&r->s) != 0)
+		return -1;
+	nng_socket_set_ms(r->s, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
+	nng_socket_set_ms(r->s, NNG_OPT_SENDTIMEO, (nng_duration)nt_slow(5000));
+	nng_pipe_notify(r->s, NNG_PIPE_EV_REM_POST, raw_pipe_cb, r);
+	nng_socket_set_ms(r->s, NNG_OPT_RECONNMINT, 600000);
+	nng_socket_set_ms(r->s, NNG_OPT_RECONNMAXT, 600000);
+	if (nng_dial(r->s, url, NULL, 0) != 0)
+		return -1;
+	/* HELLO [1, 1, "raw", caps=BATCH, nonce, ""] */
+	uint8_t h[128] = {0xA8, 1, 1, 0};
+	size_t n = 4;
+	h[n++] = 0x96;
+	h[n++] = 1;
+	h[n++] = 1;
+	h[n++] = 0xa3;
+	memcpy(h + n, "raw", 3);
+	n += 3;
+	h[n++] = 2;
+	h[n++] = 0xc4;
+	h[n++] = 32;
+	memset(h + n, 7, 32);
+	n += 32;
+	h[n++] = 0xa0;
+	uint8_t k = 0;
+	if (raw_send(r, h, n) != 0 || raw_recv(r, &k) != 0 || k != 2)
+		return -1;
+	uint8_t a[] = {0xA8, 1, 3, 0, 0x91, 0xc4, 0};
+	if (raw_send(r, a, sizeof(a)) != 0 || raw_recv(r, &k) != 0 || k != 4)
+		return -1;
+	return 0;
+}
+
+/* A frame: header of kind, then the msgpack bytes. */
+static size_t raw_frame(uint8_t *f, int kind, const uint8_t *body, size_t bl)
+{
+	f[0] = 0xA8, f[1] = 1, f[2] = (uint8_t)kind, f[3] = 0;
+	memcpy(f + 4, body, bl);
+	return 4 + bl;
+}
+
+/* Malformed LINK / UNLINK / EXIT frames close the connection and are
+ * counted; the node and its actors go on. A well-formed EXIT that names
+ * no existing link (forged, or late) is dropped: the actor lives. */
+static void test_bad_link_frames(void)
+{
+	nact_system *b = open_sys();
+	REQUIRE(b != NULL);
+	REQUIRE_RV(nt_node_start(b, "b", NULL, 0, NULL));
+	char url[256];
+	REQUIRE_RV(nact_node_url(b, url, sizeof(url)));
+	static struct lk v;
+	memset(&v, 0, sizeof(v));
+	nact_aid vid = spawn_lk(b, &v, "victim", NULL, 0, NULL);
+	static uint8_t big[4 + 8 + 300];
+	size_t bn = 0;
+	big[bn++] = 0x94, big[bn++] = 1, big[bn++] = 1, big[bn++] = 42;
+	big[bn++] = 0xda, big[bn++] = 0x01, big[bn++] = 0x00; /* str 16: 256 bytes */
+	memset(big + bn, 'x', 256);
+	bn += 256;
+	const uint8_t bits[] = {0x92, 0xcf, 0, 1, 0, 0, 0, 0, 0, 1, 1};  /* target node bits */
+	const uint8_t fbits[] = {0x92, 1, 0xcf, 0, 1, 0, 0, 0, 0, 0, 1}; /* from node bits */
+	const uint8_t i64[] = {0x94, 1, 1, 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xa0};
+	struct row {
+		const char *what;
+		int kind;
+		const uint8_t *body;
+		size_t len;
+	} rows[] = {
+	    {"LINK: no body", 40, (const uint8_t *)"", 0},
+	    {"LINK: not an array", 40, (const uint8_t *)"\xc0", 1},
+	    {"LINK: one element", 40, (const uint8_t *)"\x91\x01", 2},
+	    {"LINK: three elements", 40, (const uint8_t *)"\x93\x01\x01\x01", 4},
+	    {"LINK: truncated", 40, (const uint8_t *)"\x92\x01", 2},
+	    {"LINK: target 0", 40, (const uint8_t *)"\x92\x00\x01", 3},
+	    {"LINK: linker 0", 40, (const uint8_t *)"\x92\x01\x00", 3},
+	    {"LINK: target with node bits", 40, bits, sizeof(bits)},
+	    {"LINK: string ids", 40, (const uint8_t *)"\x92\xa1x\xa1y", 5},
+	    {"UNLINK: linker with node bits", 41, fbits, sizeof(fbits)},
+	    {"UNLINK: negative id", 41, (const uint8_t *)"\x92\xff\x01", 3},
+	    {"EXIT: two elements", 42, (const uint8_t *)"\x92\x01\x01", 3},
+	    {"EXIT: reason a string", 42, (const uint8_t *)"\x94\x01\x01\xa1x\xa0", 6},
+	    {"EXIT: text an int", 42, (const uint8_t *)"\x94\x01\x01\x01\x01", 5},
+	    {"EXIT: reason below int32", 42, i64, sizeof(i64)},
+	    {"EXIT: text of 256 bytes", 42, big, bn},
+	};
+	nact_node_stats st;
+	CHECK_RV(nact_node_stats_get(b, &st));
+	uint64_t bad0 = st.bad_frames;
+	static uint8_t f[1024];
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct raw r;
+		printf("  row: %s\n", rows[i].what);
+		REQUIRE(raw_open(&r, url) == 0);
+		CHECK(raw_send(&r, f, raw_frame(f, rows[i].kind, rows[i].body, rows[i].len)) == 0);
+		CHECK(NT_WAIT(atomic_load(&r.closed) == 1, NT_LONG_MS));
+		nng_close(r.s);
+		CHECK_RV(nact_node_stats_get(b, &st));
+		CHECK_EQ_U64(st.bad_frames - bad0, i + 1);
+	}
+	/* well-formed: EXIT 42 for the victim from the raw node's actor 1,
+	 * which it is not linked to; UNLINK of a link that is not there. Both
+	 * ignored. Then a bad frame: its close shows they were handled (the
+	 * frames of a connection are handled in order). */
+	struct raw r;
+	REQUIRE(raw_open(&r, url) == 0);
+	uint8_t ex[16] = {0x94, 0xcf}, ul[16] = {0x92, 0xcf}; /* target: uint 64 */
+	for (int i = 0; i < 8; i++)
+		ex[2 + i] = ul[2 + i] = (uint8_t)(vid.v >> (56 - 8 * i));
+	ex[10] = 1, ex[11] = 42, ex[12] = 0xa1, ex[13] = 'x';
+	ul[10] = 1;
+	CHECK(raw_send(&r, f, raw_frame(f, 42, ex, 14)) == 0);
+	CHECK(raw_send(&r, f, raw_frame(f, 41, ul, 11)) == 0);
+	nng_msleep(50);
+	CHECK_EQ_INT(atomic_load(&r.closed), 0);
+	CHECK(raw_send(&r, f, raw_frame(f, 40, (const uint8_t *)"\xc0", 1)) == 0);
+	CHECK(NT_WAIT(atomic_load(&r.closed) == 1, NT_LONG_MS));
+	nng_close(r.s);
+	CHECK(NT_STAYS_FALSE(!nact_alive(b, vid), NT_QUIET_MS));
+	CHECK_EQ_INT(atomic_load(&v.exits), 0);
+	CHECK_RV(nact_node_stats_get(b, &st));
+	CHECK_EQ_U64(st.bad_frames - bad0, sizeof(rows) / sizeof(rows[0]) + 1);
+	nact_node_stop(b);
+	nact_system_close(b, 2000);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
@@ -468,6 +641,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	static const nt_case cases[] = {NT_CASE(test_abnormal_both_ways), NT_CASE(test_trap),
 	    NT_CASE(test_normal_and_unlink), NT_CASE(test_link_gone), NT_CASE(test_stop),
-	    NT_CASE(test_nodedown), {NULL, NULL}};
+	    NT_CASE(test_nodedown), NT_CASE(test_bad_link_frames), {NULL, NULL}};
 	return nt_run(argc, argv, cases);
 }
