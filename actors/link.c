@@ -17,7 +17,16 @@
  * actor that traps exits, into a NACT_T_EXIT message for its behaviour. The
  * body is the msgpack map {"id", "reason", "text"} (nact_exit_info_read).
  *
- * Lock order: one ext mutex at a time; never two.
+ * A link to an actor of another node (node bits set) is kept in the
+ * links list like any other, plus the node's own record (transport/
+ * node.c, through sys->node_link): linking, unlinking and the end of a
+ * linked actor go to the other node as frames, and the node delivers
+ * the other side's exit signal (or nodedown) only while the link is still
+ * in the list (nacti_link_take).
+ *
+ * Lock order: one ext mutex at a time; never two. The node may hold its
+ * own mutex when it takes an ext mutex; the node hook is never called
+ * with an ext mutex held.
  */
 #include <stdio.h>
 #include <stdlib.h>

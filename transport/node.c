@@ -61,7 +61,8 @@ enum {
 	K_NAMES = 48,  /* names area: remote spawn, global names (transport/names.c) */
 	K_SWIM = 21,   /* membership (transport/members.c, docs/wire.md) */
 	K_CREDIT = 22, /* netsec: credit flow control (transport/credit.c) */
-	K_LINK = 40,   /* links: remote links (docs/wire.md "Links") */
+	/* links: remote links (docs/wire.md "Links") */
+	K_LINK = 40,
 	K_UNLINK = 41,
 	K_EXIT = 42,
 };

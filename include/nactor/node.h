@@ -333,7 +333,8 @@ NACT_DECL int nact_node_members_stats(nact_system *sys, nact_members_stats *st);
 /* ---- Links across nodes ----
  *
  * nact_link(ctx, other) and nact_unlink(ctx, other) (supervisor.h) take a
- * remote id with the same meaning as a local one; nothing else to call.
+ * remote id with the same meaning as a local one; nothing else to call
+ * (handler only, as for local ids).
  * A link is two records, one on each node (docs/wire.md "Links"), and
  * follows the local rules (actors/link.c):
  *   - when either actor ends, the other gets the exit signal with the same
@@ -348,7 +349,7 @@ NACT_DECL int nact_node_members_stats(nact_system *sys, nact_members_stats *st);
  *   - linking to a remote actor that has ended (or never existed) gives
  *     the exit signal NACT_EXIT_NOPROC, as for a gone local actor; if its
  *     node is down (or unknown) the signal is NACT_EXIT_NODEDOWN, at once.
- *     Without a running node the signal is NACT_EXIT_NOPROC.
+ *     (NACT_EXIT_NOPROC if no node ever ran in this system.)
  *   - nact_unlink removes both records; a signal already on its way is
  *     dropped on arrival (the receiving node checks the link still exists
  *     before it delivers).
