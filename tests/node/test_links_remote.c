@@ -45,6 +45,11 @@ static int lk_fn(nact_ctx *ctx, nact_msg *m)
 		break;
 	case NACT_T_EXIT: {
 		nact_exit_info ei;
+		if (nact_exit_info_read(m, &ei) == 0 && ei.id.v == 0 &&
+		    ei.reason == NACT_EXIT_SHUTDOWN) {
+			nact_exit(ctx, NACT_EXIT_SHUTDOWN); /* the system closes */
+			break;
+		}
 		if (nact_exit_info_read(m, &ei) == 0) {
 			atomic_store(&l->exit_reason, ei.reason);
 			atomic_store(&l->exit_id, ei.id.v);
