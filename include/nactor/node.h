@@ -357,8 +357,9 @@ NACT_DECL int nact_node_members_stats(nact_system *sys, nact_members_stats *st);
  * connection, but not ordered with DATA: a message sent just before the
  * sender ends may arrive after its exit signal.
  * Errors of nact_link: NACT_EINVAL, NACT_ENOMEM, delivery errors of the
- * immediate signal. A peer too old to know link frames ignores them: the
- * link then exists on the caller's node only (nodedown still breaks it). */
+ * immediate signal. A peer built before links counts link frames as
+ * unknown (a bad frame: it closes the connection): link only between
+ * nodes that have them (no capability bit is negotiated). */
 
 #ifdef __cplusplus
 }
