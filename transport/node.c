@@ -1762,12 +1762,27 @@ out:
 static void tick_main(void *arg)
 {
 	struct nacti_node *n = arg;
+	uint64_t last_tick = now_ms();
 	nng_mtx_lock(n->mtx);
 	while (!n->stopping) {
 		nng_cv_until(n->cv, nng_clock() + n->hb_ms);
 		if (n->stopping)
 			break;
 		uint64_t t = now_ms();
+		if (t - last_tick > n->down_ms / 2) {
+			/* this process did not run for a while (stopped, or
+			 * starved): what the peers sent meanwhile is still
+			 * waiting to be read, so restart their silence timers
+			 * rather than close connections on which frames are
+			 * arriving (see stop_wait_inbound) */
+			nact_log(n->sys, NACT_LOG_WARN,
+			    "node %s: stalled for %llu ms: silence timers restarted", n->name,
+			    (unsigned long long)(t - last_tick));
+			for (uint32_t i = 1; i <= n->npeers; i++)
+				atomic_store_explicit(&n->peers[i]->last_rx, t,
+				    memory_order_relaxed);
+		}
+		last_tick = t;
 		for (uint32_t i = 0; i < n->nin;) {
 			struct inconn *c = &n->in[i];
 			if (c->close_at != 0 && t >= c->close_at) {
