@@ -837,5 +837,7 @@ int main(int argc, char **argv)
 	    NT_CASE(test_insecure_refused), NT_CASE(test_version_mismatch),
 	    NT_CASE(test_bad_frames), NT_CASE(test_remote_monitor), NT_CASE(test_nodedown_kill9),
 	    NT_CASE(test_nodedown_silent), {NULL, NULL}};
-	return nt_run(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
+	nng_fini(); /* see nt_child_main */
+	return rv;
 }
