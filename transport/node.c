@@ -2497,6 +2497,7 @@ static void peer_moved(struct nacti_node *n, struct peer *p, const char *url)
 		nng_mtx_lock(p->mtx);
 		p->dialer = d;
 		p->redial_at = 0;
+		p->dclose_at = 0; /* was for the old dialer, closed above */
 		nng_mtx_unlock(p->mtx);
 	}
 }
