@@ -203,6 +203,26 @@ static uint32_t nkids(const msgpack_object *n)
 	return c != NULL && c->type == MSGPACK_OBJECT_ARRAY ? c->via.array.size : UINT32_MAX;
 }
 
+/* 1 once the tree shows "jobs" as a supervisor with its one child: a
+ * supervisor started by another's start function lists itself (and starts
+ * its children) when it runs its init, after the parent's start returned. */
+static int jobs_listed(nact_system *sys)
+{
+	msgpack_unpacked up;
+	nng_msg *m;
+	int ok = 0;
+	if (tree(sys, &up, &m) != 0)
+		return 0;
+	const msgpack_object *sups = mp_get(&up.data, "supervisors");
+	if (sups != NULL && sups->type == MSGPACK_OBJECT_ARRAY && sups->via.array.size == 1) {
+		const msgpack_object *jobs = kid(&sups->via.array.ptr[0], 1);
+		ok = jobs != NULL && mp_is(mp_get(jobs, "kind"), "supervisor") && nkids(jobs) == 1;
+	}
+	msgpack_unpacked_destroy(&up);
+	nng_msg_free(m);
+	return ok;
+}
+
 static void test_supervision_tree(void)
 {
 	nact_system *sys;
@@ -235,6 +255,7 @@ static void test_supervision_tree(void)
 		        ci[0].running && ci[0].aid.v != old.v,
 		    NT_LONG_MS));
 	}
+	CHECK(NT_WAIT(jobs_listed(sys), NT_LONG_MS));
 	REQUIRE(tree(sys, &up, &m) == 0);
 	const msgpack_object *sups = mp_get(&up.data, "supervisors");
 	REQUIRE(sups != NULL && sups->type == MSGPACK_OBJECT_ARRAY);
