@@ -251,7 +251,15 @@ while [ ! -s "$tmp/url" ] && [ $i -lt 100 ]; do
 	i=$((i + 1))
 done
 [ -s "$tmp/url" ] || fail "no url from the busy node"
-run 0 top --once --node busynode
+# crashy is restarted every 100 ms: a screen can fall between its crash
+# and its restart, so take screens until one shows it (5 s at most)
+i=0
+while :; do
+	run 0 top --once --node busynode
+	grep -q "^0x[0-9a-f]*  *crashy  *[0-9]" "$tmp/out" || [ $i -ge 50 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
 has "^ID  *NAME  *DEPTH  *MSG/S  *IN  *OUT  *RESTARTS  *STATUS$"
 has "^0x[0-9a-f]*  *grower  *[0-9]"
 has "^0x[0-9a-f]*  *feeder  *[0-9]"
