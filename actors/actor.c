@@ -30,7 +30,17 @@
 
 #include "actors/internal.h"
 
-__thread nact_ctx *nacti_cur; /* documented thread-local: running ctx */
+__thread nact_ctx *nacti_cur;         /* documented thread-local: running ctx */
+__thread void (*nacti_run_end)(void); /* documented thread-local (internal.h) */
+
+static inline void run_end(void)
+{
+	void (*f)(void) = nacti_run_end;
+	if (f != NULL) {
+		nacti_run_end = NULL;
+		f();
+	}
+}
 
 #define MQ(a) NACTI_MQ(&(a)->mq_head, &(a)->mq_tail)
 
@@ -912,6 +922,7 @@ void nacti_actor_run(struct nacti_worker *w, struct nacti_actor *a)
 				run_ctl(&ctx);
 			x = atomic_load_explicit(&a->cext, memory_order_acquire);
 		}
+		run_end(); /* the replies may be what brings the next message */
 		if (n >= batch) {
 			nacti_reschedule(w, a);
 			break;

@@ -265,6 +265,14 @@ struct nact_system {
 	 * down); NACTI_NL_UNLINK: forget it on both nodes; NACTI_NL_EXIT:
 	 * self ended with reason/text, signal other (the link is gone). */
 	_Atomic(int (*)(nact_system *, int, nact_aid, nact_aid, int, const char *)) node_link;
+	/* node_poll: handle the node's ready lane events on this thread
+	 * (transport/lane.h); returns how many. Idle and lingering workers
+	 * call it, so traffic from other nodes is read and run without a
+	 * thread hop. Set only by a node that has lanes. */
+	_Atomic(int (*)(nact_system *)) node_poll;
+	/* node_park: a worker that polled stops spinning and parks (the
+	 * node's lane thread takes the sockets over). Set with node_poll. */
+	_Atomic(void (*)(nact_system *)) node_park;
 	_Atomic(void *) node;
 	_Atomic uint32_t node_users; /* hook calls in progress (stop waits) */
 	/* behaviours by name and cluster-wide names (transport/names.c):
@@ -311,6 +319,12 @@ struct nact_ctx {
 /* The running ctx of this thread, NULL outside handlers (documented
  * thread-local). */
 extern __thread nact_ctx *nacti_cur;
+/* Work a handler left for the end of its actor's turn (documented
+ * thread-local): transport/node.c sets it when a send queued frames for a
+ * node's lane, so they leave in one write when the actor has drained its
+ * mailbox (before it lingers or gives up the worker), not one per send.
+ * Called once, then cleared. */
+extern __thread void (*nacti_run_end)(void);
 
 /* ---- actors/actor.c ---- */
 struct nacti_actor *nacti_actor_at(nact_system *sys, uint32_t idx);

@@ -214,6 +214,21 @@ void nacti_reschedule(struct nacti_worker *w, struct nacti_actor *a)
 
 static uint64_t mono_ns(void);
 
+/* Let an idle worker read what other nodes sent (sys->node_poll): 1 when
+ * something was handled. */
+static inline int node_poll(nact_system *sys)
+{
+	int (*f)(nact_system *) = atomic_load_explicit(&sys->node_poll, memory_order_relaxed);
+	return f != NULL && f(sys) > 0;
+}
+
+static inline void node_park(nact_system *sys)
+{
+	void (*f)(nact_system *) = atomic_load_explicit(&sys->node_park, memory_order_relaxed);
+	if (f != NULL)
+		f(sys);
+}
+
 int nacti_linger(struct nacti_worker *w, struct nacti_mq q)
 {
 	nact_system *sys = w->sys;
@@ -228,6 +243,8 @@ int nacti_linger(struct nacti_worker *w, struct nacti_mq q)
 		    atomic_load_explicit(&sys->glen, memory_order_relaxed) != 0 ||
 		    atomic_load_explicit(&sys->stopping, memory_order_relaxed))
 			return 0;
+		if (node_poll(sys)) /* lane traffic: maybe for this actor */
+			continue;
 		if ((i & 15) == 0) {
 			uint64_t now = mono_ns();
 			if (until == 0)
@@ -351,7 +368,8 @@ static struct nacti_actor *idle(struct nacti_worker *w)
 		 * pingpong equal; context switches in a counting run 340-510
 		 * -> 85. */
 		sched_yield();
-		if ((a = find_work(w)) != NULL || (a = steal(w)) != NULL) {
+		if ((a = find_work(w)) != NULL || (a = steal(w)) != NULL ||
+		    (node_poll(sys) && (a = find_work(w)) != NULL)) {
 			atomic_fetch_sub_explicit(&sys->n_spinning, 1, memory_order_seq_cst);
 			return a;
 		}
@@ -359,6 +377,7 @@ static struct nacti_actor *idle(struct nacti_worker *w)
 			break;
 	} while (mono_ns() < until);
 	atomic_fetch_sub_explicit(&sys->n_spinning, 1, memory_order_seq_cst);
+	node_park(sys);
 
 	for (;;) {
 		if (atomic_load_explicit(&sys->stopping, memory_order_acquire))
@@ -392,13 +411,16 @@ static struct nacti_actor *idle(struct nacti_worker *w)
 		atomic_fetch_add_explicit(&sys->n_spinning, 1, memory_order_seq_cst);
 		until = mono_ns() + (uint64_t)sys->cfg.spin_us * 1000u;
 		do {
-			if ((a = find_work(w)) != NULL || (a = steal(w)) != NULL)
+			if ((a = find_work(w)) != NULL || (a = steal(w)) != NULL ||
+			    (node_poll(sys) && (a = find_work(w)) != NULL))
 				break;
 			for (int i = 0; i < 64; i++)
 				cpu_relax();
 		} while (mono_ns() < until &&
 		    !atomic_load_explicit(&sys->stopping, memory_order_relaxed));
 		atomic_fetch_sub_explicit(&sys->n_spinning, 1, memory_order_seq_cst);
+		if (a == NULL)
+			node_park(sys);
 		if (a != NULL)
 			return a;
 	}

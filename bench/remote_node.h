@@ -10,7 +10,9 @@
  * stdin closes.
  *
  * NACT_BENCH_WORKERS (default 1) sets the worker threads of both systems,
- * NACT_BENCH_SPIN (default: the system's) their idle spin in us.
+ * NACT_BENCH_SPIN (default: the system's) their idle spin in us,
+ * NACT_BENCH_LANE_SPIN (default: the node's) the lane threads' spin in us,
+ * NACT_BENCH_LANES=0 keeps every frame on nng (no lanes), to compare.
  */
 #ifndef NACT_BENCH_REMOTE_NODE_H
 #define NACT_BENCH_REMOTE_NODE_H
@@ -118,6 +120,12 @@ static int b_node(nact_system *sys, const char *name, const char *seed)
 	o.nseeds = seed ? 1 : 0;
 	o.secret = B_SECRET;
 	o.secret_len = strlen(B_SECRET);
+	const char *ls = getenv("NACT_BENCH_LANE_SPIN");
+	if (ls != NULL)
+		o.lane_spin_us = atoi(ls) > 0 ? (uint32_t)atoi(ls) : UINT32_MAX;
+	const char *ln = getenv("NACT_BENCH_LANES");
+	if (ln != NULL && strcmp(ln, "0") == 0)
+		o.lanes = -1;
 	return nact_node_start(sys, &o);
 }
 

@@ -3,9 +3,13 @@
  * nodes (docs/wire.md, "Credit flow control"): per-peer inboxes of checked
  * DATA frames and the thread that delivers them into mailboxes.
  *
- * The pump is the only consumer of every inbox: it reads the head frame
- * without the lock (nobody else touches a head frame) and takes the lock
- * to pop it. Producers (nng's receive callback) append under the lock.
+ * A frame pushed on an empty inbox is delivered in place by the pushing
+ * thread (nng's receive callback, or the lane thread): no hop through the
+ * pump. Only when that finds a full bounded mailbox, or frames are already
+ * queued, does the pump take over. The pump is the only consumer of
+ * queued frames: it reads the head frame without the lock (nobody else
+ * touches a head frame; it skips an inbox whose producer is delivering in
+ * place) and takes the lock to pop it. Producers append under the lock.
  * When some record waits for room in a full bounded mailbox, the pump
  * retries every NACTI_PUMP_RETRY_MS; with nothing queued it sleeps until
  * a push wakes it.
@@ -40,6 +44,7 @@ struct nacti_inq {
 	uint64_t cur;      /* payload bytes of cid queued */
 	uint64_t consumed; /* payload bytes of cid delivered */
 	uint64_t granted;  /* consumed when the last grant was asked */
+	int direct;        /* a producer delivers in place (the pump skips q) */
 };
 
 struct nacti_credit {
@@ -54,6 +59,47 @@ struct nacti_credit {
 	nng_thread *thr;
 };
 
+/* The largest frame a sender builds (node.c's FRAME_TARGET): an idle
+ * inbox grants early when what the sender still counts as outstanding
+ * could keep a frame this big waiting. */
+#define GRANT_SLACK (64 * 1024)
+
+/* A frame of pl payload bytes from connection cid left q (c->mtx held).
+ * Returns 1 when the sender should be granted more: every quarter window
+ * consumed, or when the inbox ran empty and the sender could be short of
+ * room for its next frame. Not at every empty inbox: a request/reply
+ * exchange would send one CREDIT frame per message. */
+static int consumed_locked(struct nacti_inq *q, uint64_t cid, size_t pl)
+{
+	q->bytes -= pl;
+	if (cid != q->cid)
+		return 0;
+	q->cur -= pl;
+	q->consumed += pl;
+	uint64_t owed = q->consumed - q->granted;
+	if (owed < q->window / 4 && (q->cur != 0 || owed + GRANT_SLACK <= q->window))
+		return 0;
+	q->granted = q->consumed;
+	return 1;
+}
+
+/* Deliver f's records from f->off on (c->mtx not held). Returns 1 when all
+ * went, 0 when one waits for room (f->off names it). */
+static int deliver_frame(struct nacti_credit *c, struct nacti_inq *q, struct inframe *f)
+{
+	const uint8_t *b = nng_msg_body(f->m);
+	size_t len = nng_msg_len(f->m);
+	nacti_rec r;
+	for (;;) {
+		size_t o = f->off;
+		if (nacti_frame_next(b, len, &o, &r) != 0)
+			return 1;
+		if (c->deliver(c->node, q->peer, &r, 1) == NACT_EFULL)
+			return 0;
+		f->off = o;
+	}
+}
+
 static void pump(void *arg)
 {
 	struct nacti_credit *c = arg;
@@ -62,43 +108,21 @@ static void pump(void *arg)
 		int blocked = 0, work = 0;
 		c->kicked = 0;
 		for (struct nacti_inq *q = c->inqs; q != NULL && !c->stopping; q = q->next) {
-			while (q->head != NULL && !c->stopping) {
+			while (q->head != NULL && !q->direct && !c->stopping) {
 				struct inframe *f = q->head;
 				nng_mtx_unlock(c->mtx);
-				const uint8_t *b = nng_msg_body(f->m);
 				size_t len = nng_msg_len(f->m);
-				nacti_rec r;
-				int full = 0;
-				for (;;) {
-					size_t o = f->off;
-					if (nacti_frame_next(b, len, &o, &r) != 0)
-						break;
-					if (c->deliver(c->node, q->peer, &r, 1) == NACT_EFULL) {
-						full = 1;
-						break;
-					}
-					f->off = o;
-				}
+				int full = !deliver_frame(c, q, f);
 				nng_mtx_lock(c->mtx);
 				if (full) {
 					blocked = 1;
 					break;
 				}
 				work = 1;
-				size_t pl = len - FR_HDR;
 				q->head = f->next;
 				if (q->head == NULL)
 					q->tail = NULL;
-				q->bytes -= pl;
-				int grant = 0;
-				if (f->cid == q->cid) {
-					q->cur -= pl;
-					q->consumed += pl;
-					grant = q->cur == 0 ||
-					    q->consumed - q->granted >= q->window / 4;
-					if (grant)
-						q->granted = q->consumed;
-				}
+				int grant = consumed_locked(q, f->cid, len - FR_HDR);
 				nng_mtx_unlock(c->mtx);
 				nng_msg_free(f->m);
 				free(f);
@@ -225,6 +249,38 @@ int nacti_inq_push(struct nacti_inq *q, nng_msg *m, uint64_t cid)
 		q->cur += pl;
 	}
 	q->bytes += pl;
+	if (q->head == NULL && !q->direct) {
+		/* nothing queued before it: deliver in place, without waking
+		 * the pump (one thread hop less per frame); only a record
+		 * that finds a full mailbox leaves the rest to the pump */
+		q->direct = 1;
+		nng_mtx_unlock(c->mtx);
+		int all = deliver_frame(c, q, f);
+		int grant = 0;
+		nng_mtx_lock(c->mtx);
+		q->direct = 0;
+		if (all) {
+			grant = consumed_locked(q, cid, pl);
+		} else {
+			/* ahead of anything pushed meanwhile */
+			f->next = q->head;
+			q->head = f;
+			if (q->tail == NULL)
+				q->tail = f;
+		}
+		if (!all || q->head != NULL) {
+			c->kicked = 1;
+			nng_cv_wake(c->cv);
+		}
+		nng_mtx_unlock(c->mtx);
+		if (all) {
+			nng_msg_free(m);
+			free(f);
+			if (grant)
+				c->grant(c->node, q->peer);
+		}
+		return 0;
+	}
 	if (q->tail != NULL)
 		q->tail->next = f;
 	else

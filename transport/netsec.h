@@ -69,7 +69,8 @@ int nacti_frame_next(const uint8_t *b, size_t len, size_t *off, nacti_rec *r);
 
 /* A node's inboxes and their delivery thread ("pump"). A DATA frame from
  * a peer that speaks credits is checked (nacti_frame_check), pushed on
- * that peer's inbox, and delivered by the pump in order; a record whose
+ * that peer's inbox, and delivered in order: in place by the pushing
+ * thread when nothing is queued, else by the pump; a record whose
  * target mailbox is full (NACT_EFULL) stays at the head of its inbox and
  * is retried every NACTI_PUMP_RETRY_MS, so nothing accepted is dropped and
  * the peer's FIFO order holds. A frame's bytes are granted back to the

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -38,6 +39,7 @@
 
 #include "actors/internal.h"
 #include "mailbox/envelope.h"
+#include "transport/lane.h"
 #include "transport/names_int.h"
 #include "transport/members.h"
 #include "transport/netsec.h"
@@ -72,6 +74,7 @@ enum {
 #define CAP_BATCH 0x2u   /* DATA frames carry many envelopes */
 #define CAP_MONITOR 0x4u /* K_MONITOR */
 #define CAP_CREDIT 0x8u  /* netsec: DATA is credit flow-controlled */
+#define CAP_LANE 0x10u   /* frames may move to a direct TCP lane (docs/wire.md) */
 #define CAPS_REQUIRED (CAP_BATCH)
 #define FRAME_TARGET (64 * 1024) /* start a new frame past this size */
 #define RING 1024                /* frames queued per peer */
@@ -83,7 +86,12 @@ enum {
 #define WIRE_YOURS 0xFFFFu
 
 /* Outbound connection states (dialer side). */
-enum { OUT_NONE = 0, OUT_HELLO, OUT_AUTH_SENT, OUT_AUTHED };
+enum { OUT_NONE = 0, OUT_HELLO, OUT_AUTH_SENT, OUT_LANE, OUT_AUTHED };
+/* Lane states (dialer side): OUT_LANE while L_CONNECTING. */
+enum { L_NONE = 0, L_CONNECTING, L_UP };
+#define LANE_FRAME 4096      /* room reserved in a new DATA frame for a lane */
+#define LANE_CONNECT_MS 3000 /* a lane not up by then: frames stay on nng */
+#define LANE_DIRECT_NS 20000 /* a thread outside actors writes itself at most this often */
 /* Inbound pipe states (listener side). */
 enum { IN_NEW = 0, IN_CHALLENGED, IN_AUTHED, IN_REFUSED };
 
@@ -125,6 +133,20 @@ struct peer {
 	/* receiving side: inbox of the peer's DATA (transport/credit.c) */
 	struct nacti_inq *inq;
 	_Atomic int in_credit; /* its current inbound connection speaks credits */
+	/* lane (transport/lane.h; p->mtx): once up, every frame of this
+	 * connection is written to it instead of nng's socket */
+	uint16_t lport;                   /* the peer's lane port (its CHALLENGE), 0 = none */
+	int lfd;                          /* -1 = none */
+	uint32_t lgen;                    /* changes at each lane close: stale events ignored */
+	int lstate;                       /* L_* */
+	uint64_t lconn_at;                /* ms, when the lane's connect started */
+	size_t loff;                      /* bytes of inflight written, length prefix included */
+	uint8_t lhdr[4];                  /* inflight's length prefix */
+	int lkick;                        /* the lane thread is asked to flush */
+	int lflushq;                      /* a worker flushes at the end of its actor's turn */
+	nng_pipe lbroken;                 /* the lane failed: close this pipe (lane thread) */
+	uint64_t llast_ns;                /* last write by a thread outside actors */
+	uint8_t lhello[NACTI_LANE_HELLO]; /* written first on the lane */
 };
 
 struct inconn {
@@ -137,6 +159,7 @@ struct inconn {
 	char url[URL_MAX + 1];
 	struct peer *p;
 	uint64_t caps; /* the dialer's HELLO capabilities */
+	int laned;     /* a lane carries this connection's frames now */
 };
 
 struct wreq {
@@ -198,12 +221,17 @@ struct nacti_node {
 	nng_mtx *rmtx; /* drbg */
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
-	nacti_members *members; /* set before receiving starts */
-	_Atomic int leaving;    /* nact_node_stop started: no more dials */
+	nacti_members *members;    /* set before receiving starts */
+	struct nacti_lanes *lanes; /* lane thread, NULL = no lanes (TLS, ipc, opts) */
+	uint16_t lport;            /* the port lanes to this node connect to */
+	_Atomic int leaving;       /* nact_node_stop started: no more dials */
 	/* counters */
 	_Atomic uint64_t frames_out, frames_in, env_out, env_in, bad, refused, authfail, downs,
 	    dropped;
 };
+
+static struct nacti_node *node_get(nact_system *sys);
+static void node_put(nact_system *sys);
 
 static uint64_t now_ms(void)
 {
@@ -403,11 +431,10 @@ static nng_msg *credit_frame(struct peer *p, int kind)
 	return m;
 }
 
-static void send_next_locked(struct peer *p)
+/* The next frame to send (p->mtx held), or NULL: control frames first,
+ * then queued frames as credit allows, then a PING. */
+static nng_msg *next_frame_locked(struct peer *p)
 {
-	if (p->busy || p->out_state != OUT_AUTHED ||
-	    atomic_load_explicit(&p->node->stopping, memory_order_relaxed))
-		return;
 	nng_msg *m = NULL;
 	/* netsec: CREDIT and PING are not subject to credit and go first, so
 	 * two nodes waiting for each other's credit still exchange grants */
@@ -429,6 +456,93 @@ static void send_next_locked(struct peer *p)
 		if (frame_new(&m, K_PING) != 0)
 			m = NULL;
 	}
+	return m;
+}
+
+/* The lane of p failed (p->mtx held): close it, drop what was in flight,
+ * and have the lane thread close the connection (nng then redials, and a
+ * new handshake makes a new lane). */
+static void lane_fail_locked(struct peer *p)
+{
+	struct nacti_node *n = p->node;
+	if (p->lfd >= 0)
+		nacti_lane_close(n->lanes, p->lfd);
+	p->lfd = -1;
+	p->lgen++;
+	p->lstate = L_NONE;
+	if (p->inflight != NULL) {
+		nng_msg_free(p->inflight);
+		p->inflight = NULL;
+		atomic_fetch_add(&n->dropped, 1);
+	}
+	p->busy = 0;
+	if (p->out_pipe.id != 0) {
+		p->lbroken = p->out_pipe;
+		nacti_lanes_kick(n->lanes);
+	}
+	nng_cv_wake(p->cv);
+}
+
+/* Write p->inflight's rest to the lane (p->mtx held). 1: all of it went. */
+static int lane_write_locked(struct peer *p)
+{
+	size_t len = nng_msg_len(p->inflight);
+	struct iovec iov[2];
+	int k = 0;
+	if (p->loff < 4)
+		iov[k++] = (struct iovec){p->lhdr + p->loff, 4 - p->loff};
+	size_t bo = p->loff < 4 ? 0 : p->loff - 4;
+	iov[k++] = (struct iovec){(uint8_t *)nng_msg_body(p->inflight) + bo, len - bo};
+	long w = nacti_lane_writev(p->lfd, iov, k);
+	if (w < 0) {
+		nact_log(p->node->sys, NACT_LOG_WARN, "node %s: lane to %s broke: reconnecting",
+		    p->node->name, p->name);
+		lane_fail_locked(p);
+		return 0;
+	}
+	p->loff += (size_t)w;
+	if (p->loff < len + 4)
+		return 0;
+	nng_msg_free(p->inflight);
+	p->inflight = NULL;
+	atomic_fetch_add_explicit(&p->node->frames_out, 1, memory_order_relaxed);
+	return 1;
+}
+
+/* Send what can go now on p's lane (p->mtx held): frame after frame until
+ * none is left or the socket is full (then the lane thread reports room,
+ * see lane_out_event). */
+static void lane_send_locked(struct peer *p)
+{
+	while (!p->busy && p->lstate == L_UP) {
+		nng_msg *m = next_frame_locked(p);
+		if (m == NULL)
+			return;
+		nacti_put32(p->lhdr, (uint32_t)nng_msg_len(m));
+		p->inflight = m;
+		p->loff = 0;
+		if (lane_write_locked(p)) {
+			nng_cv_wake(p->cv);
+			continue;
+		}
+		if (p->lstate == L_UP) { /* the socket is full: wait for room */
+			p->busy = 1;
+			nacti_lane_watch(p->node->lanes, p->lfd, p->no, p->lgen, 1);
+		}
+		return;
+	}
+}
+
+static void send_next_locked(struct peer *p)
+{
+	if (p->busy || p->out_state != OUT_AUTHED ||
+	    atomic_load_explicit(&p->node->stopping, memory_order_relaxed))
+		return;
+	if (p->lstate == L_UP) {
+		lane_send_locked(p);
+		return;
+	}
+	nng_msg *m = next_frame_locked(p);
 	if (m == NULL)
 		return;
 	p->busy = 1;
@@ -437,6 +551,245 @@ static void send_next_locked(struct peer *p)
 	nng_aio_set_msg(p->saio, m);
 	nng_send_aio(p->out, p->saio);
 }
+
+/* ---- lanes (transport/lane.h, docs/wire.md "Lanes") ---- */
+
+static struct inconn *in_find(struct nacti_node *n, uint32_t pipe);
+static void in_bad(struct nacti_node *n, uint32_t pipe, const char *why);
+static const char *in_frame(struct nacti_node *n, struct peer *p, uint32_t pid, uint64_t cid,
+    int credit, nng_msg *m, int *took);
+
+/* The peer offered a lane and said OK (p->mtx held): connect to its lane
+ * port at the address our nng connection reached. Frames wait (OUT_LANE)
+ * until the lane is up, or stay on nng if it cannot be. */
+static void lane_start_locked(struct peer *p)
+{
+	struct nacti_node *n = p->node;
+	nng_sockaddr sa;
+	int fd = -1;
+	if (nng_pipe_get_addr(p->out_pipe, NNG_OPT_REMADDR, &sa) == 0)
+		fd = nacti_lane_connect(n->lanes, &sa, p->lport, p->no, p->lgen);
+	if (fd < 0) {
+		nact_log(n->sys, NACT_LOG_WARN,
+		    "node %s: no lane to %s (cannot connect): frames stay on nng", n->name,
+		    p->name);
+		return;
+	}
+	p->lfd = fd;
+	p->lstate = L_CONNECTING;
+	p->lconn_at = now_ms();
+	p->out_state = OUT_LANE;
+}
+
+/* The lane could not be made (p->mtx held): frames go on nng after all. */
+static void lane_giveup_locked(struct peer *p, const char *why)
+{
+	struct nacti_node *n = p->node;
+	nact_log(n->sys, NACT_LOG_WARN, "node %s: no lane to %s (%s): frames stay on nng", n->name,
+	    p->name, why);
+	if (p->lfd >= 0)
+		nacti_lane_close(n->lanes, p->lfd);
+	p->lfd = -1;
+	p->lgen++;
+	p->lstate = L_NONE;
+	if (p->out_state == OUT_LANE) {
+		p->out_state = OUT_AUTHED;
+		send_next_locked(p);
+	}
+}
+
+/* Lane thread: an event on the outbound lane of peer no. */
+static void lane_out_event(void *node, uint32_t no, uint32_t gen, unsigned ev)
+{
+	struct nacti_node *n = node;
+	struct peer *p = peer_at(n, (uint16_t)no);
+	if (p == NULL)
+		return;
+	nng_mtx_lock(p->mtx);
+	if (p->lgen != gen || p->lfd < 0) {
+		nng_mtx_unlock(p->mtx); /* a lane closed since */
+		return;
+	}
+	if (p->lstate == L_CONNECTING) {
+		int err = nacti_lane_connected(p->lfd);
+		if (err != 0 || (ev & NACTI_LANE_EV_ERR)) {
+			lane_giveup_locked(p, err != 0 ? strerror(err) : "connection error");
+		} else if (ev & NACTI_LANE_EV_OUT) {
+			struct iovec iov = {p->lhello, NACTI_LANE_HELLO};
+			if (nacti_lane_writev(p->lfd, &iov, 1) != NACTI_LANE_HELLO) {
+				lane_giveup_locked(p, "hello not written");
+			} else {
+				NACTI_DEBUG(n->sys, "node %s: lane to %s up", n->name, p->name);
+				p->lstate = L_UP;
+				nacti_lane_watch(n->lanes, p->lfd, p->no, p->lgen, 0);
+				if (p->out_state == OUT_LANE)
+					p->out_state = OUT_AUTHED;
+				send_next_locked(p);
+			}
+		}
+	} else if (p->lstate == L_UP) {
+		if (ev & (NACTI_LANE_EV_IN | NACTI_LANE_EV_ERR)) {
+			/* the receiver never writes: closed or reset */
+			nact_log(n->sys, NACT_LOG_WARN, "node %s: lane to %s closed: reconnecting",
+			    n->name, p->name);
+			lane_fail_locked(p);
+		} else if ((ev & NACTI_LANE_EV_OUT) && p->busy) {
+			if (lane_write_locked(p)) {
+				p->busy = 0;
+				nacti_lane_watch(n->lanes, p->lfd, p->no, p->lgen, 0);
+				nng_cv_wake(p->cv);
+				send_next_locked(p);
+			}
+		}
+	}
+	nng_mtx_unlock(p->mtx);
+}
+
+/* Lane thread: flush what threads outside actors left (send_data_locked),
+ * and close connections whose lane failed. */
+static void lane_kick(void *node)
+{
+	struct nacti_node *n = node;
+	struct peer *p;
+	for (uint32_t i = 1; i <= NACT_NODE_MAX_PEERS && (p = peer_at(n, (uint16_t)i)) != NULL;
+	     i++) {
+		nng_mtx_lock(p->mtx);
+		if (p->lkick) {
+			p->lkick = 0;
+			send_next_locked(p);
+		}
+		nng_pipe bp = p->lbroken;
+		p->lbroken.id = 0;
+		nng_mtx_unlock(p->mtx);
+		if (bp.id != 0)
+			nng_pipe_close(bp);
+	}
+}
+
+/* Lane thread: a new inbound lane's hello. It names an authenticated
+ * connection (its id, from the dialer's nonce) and proves the secret. */
+static uint32_t lane_accept(void *node, const uint8_t *h)
+{
+	struct nacti_node *n = node;
+	if (h[0] != FR_MAGIC || h[1] != 'L' || h[2] != 1) {
+		atomic_fetch_add(&n->bad, 1);
+		nact_log(n->sys, NACT_LOG_WARN, "node %s: lane with a bad hello: closed", n->name);
+		return 0;
+	}
+	uint64_t cid = nacti_le64(h + 4);
+	uint32_t pid = 0;
+	int auth = 0;
+	nng_mtx_lock(n->mtx);
+	for (uint32_t i = 0; i < n->nin; i++) {
+		struct inconn *c = &n->in[i];
+		if (c->state != IN_AUTHED || c->laned || cid_of(c->nonce_c) != cid)
+			continue;
+		uint8_t want[MAC];
+		if (n->insecure ||
+		    (mac_compute(n, "nactor-node lane", c->nonce_c, c->nonce_s, c->name, n->name,
+		         n->proto, want) == 0 &&
+		        ct_equal(want, h + 12, MAC))) {
+			c->laned = 1;
+			pid = c->pipe;
+		} else {
+			auth = 1;
+		}
+		break;
+	}
+	nng_mtx_unlock(n->mtx);
+	if (pid == 0) {
+		atomic_fetch_add(auth ? &n->authfail : &n->bad, 1);
+		nact_log(n->sys, NACT_LOG_WARN, "node %s: lane refused (%s)", n->name,
+		    auth ? "authentication failed" : "no such connection");
+	}
+	return pid;
+}
+
+/* Lane thread: a frame on the lane of inbound pipe pid. */
+static int lane_frame(void *node, uint32_t pid, nng_msg *m, const char **why)
+{
+	struct nacti_node *n = node;
+	const uint8_t *b = nng_msg_body(m);
+	if (b[0] != FR_MAGIC || b[1] != FR_VER) {
+		nng_msg_free(m);
+		*why = b[0] != FR_MAGIC ? "garbage" : "unknown frame version";
+		return -1;
+	}
+	nng_mtx_lock(n->mtx);
+	struct inconn *c = in_find(n, pid);
+	if (c == NULL || c->state != IN_AUTHED) {
+		nng_mtx_unlock(n->mtx);
+		nng_msg_free(m);
+		*why = NULL; /* the connection is gone: the lane goes too */
+		return -1;
+	}
+	struct peer *p = c->p;
+	uint64_t cid = cid_of(c->nonce_c);
+	int credit = (c->caps & CAP_CREDIT) != 0;
+	nng_mtx_unlock(n->mtx);
+	int took = 0;
+	const char *bad = in_frame(n, p, pid, cid, credit, m, &took);
+	if (!took)
+		nng_msg_free(m);
+	flush_closes(n);
+	*why = bad;
+	return bad != NULL ? -1 : 0;
+}
+
+/* Lane thread: the lane of inbound pipe pid ended. A bad frame counts and
+ * is logged; either way the connection closes with it (the dialer then
+ * reconnects, and a new lane comes with the new handshake). */
+static void lane_closed(void *node, uint32_t pid, const char *why)
+{
+	struct nacti_node *n = node;
+	if (why != NULL && strcmp(why, "closed by peer") != 0 &&
+	    strcmp(why, "connection error") != 0) {
+		in_bad(n, pid, why);
+		return;
+	}
+	NACTI_DEBUG(n->sys, "node %s: lane of connection %u ended (%s)", n->name, pid,
+	    why ? why : "connection gone");
+	nng_pipe pp = {pid};
+	nng_pipe_close(pp);
+}
+
+/* sys->node_poll: an idle worker handles ready lane events itself. */
+static int node_poll_hook(nact_system *sys)
+{
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return 0;
+	int k = n->lanes != NULL ? nacti_lanes_poll(n->lanes) : 0;
+	node_put(sys);
+	return k;
+}
+
+/* sys->node_park: a worker stops polling; the lane thread takes over. */
+static void node_park_hook(nact_system *sys)
+{
+	struct nacti_node *n = node_get(sys);
+	if (n == NULL)
+		return;
+	if (n->lanes != NULL && atomic_load_explicit(&sys->n_spinning, memory_order_seq_cst) == 0)
+		nacti_lanes_handoff(n->lanes);
+	node_put(sys);
+}
+
+/* Lane thread: idle workers poll the lanes (they spin now). */
+static int lane_covered(void *node)
+{
+	struct nacti_node *n = node;
+	return atomic_load_explicit(&n->sys->n_spinning, memory_order_seq_cst) > 0;
+}
+
+static const nacti_lane_ops lane_ops = {
+    .covered = lane_covered,
+    .accept = lane_accept,
+    .frame = lane_frame,
+    .closed = lane_closed,
+    .out_event = lane_out_event,
+    .kick = lane_kick,
+};
 
 /* netsec: send p a CREDIT for its connection to us. It travels on OUR
  * connection to p, ahead of queued DATA (the listener side only sends the
@@ -508,6 +861,73 @@ static void send_cb(void *arg)
 }
 
 static int peer_dial(struct nacti_node *n, struct peer *p);
+
+/* Peers a worker flushes at the end of its actor's turn (documented
+ * thread-local, see nacti_run_end): their lanes got DATA from this
+ * thread's handlers. */
+#define TL_FLUSH_MAX 16
+static __thread struct {
+	nact_system *sys;
+	uint32_t n;
+	uint16_t no[TL_FLUSH_MAX];
+} tl_flush;
+
+static void tl_flush_run(void)
+{
+	nact_system *sys = tl_flush.sys;
+	uint32_t k = tl_flush.n;
+	tl_flush.n = 0;
+	struct nacti_node *n = sys != NULL ? node_get(sys) : NULL;
+	if (n == NULL)
+		return;
+	for (uint32_t i = 0; i < k; i++) {
+		struct peer *p = peer_at(n, tl_flush.no[i]);
+		if (p == NULL)
+			continue;
+		nng_mtx_lock(p->mtx);
+		p->lflushq = 0;
+		send_next_locked(p);
+		nng_mtx_unlock(p->mtx);
+	}
+	node_put(sys);
+}
+
+/* DATA was queued for p (p->mtx held). Without a lane: on to nng now (it
+ * batches while a frame is in flight). With one, the write is a syscall on
+ * this thread, so batch first: a worker writes when its actor's turn ends
+ * (every send of the turn in one write); another thread writes itself
+ * unless it wrote a moment ago, then it leaves the write to the lane
+ * thread (a tight loop of sends then costs no syscall per message). */
+static void send_data_locked(nact_system *sys, struct peer *p)
+{
+	if (p->lstate != L_UP) {
+		send_next_locked(p);
+		return;
+	}
+	if (p->busy || p->lflushq || p->lkick)
+		return; /* a write is pending already: it takes this too */
+	if (nacti_cur != NULL) {
+		if (tl_flush.n == TL_FLUSH_MAX || (tl_flush.sys != sys && tl_flush.n > 0)) {
+			send_next_locked(p);
+			return;
+		}
+		tl_flush.sys = sys;
+		tl_flush.no[tl_flush.n++] = p->no;
+		p->lflushq = 1;
+		nacti_run_end = tl_flush_run;
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (now - p->llast_ns >= LANE_DIRECT_NS) {
+		p->llast_ns = now;
+		send_next_locked(p);
+		return;
+	}
+	p->lkick = 1;
+	nacti_lanes_kick(p->node->lanes);
+}
 
 /* The node hook: m to remote id `to`. Ownership as nact_send. */
 static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int timeout_ms)
@@ -582,13 +1002,21 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 		if (p->rn > 0) {
 			nng_msg *t = p->ring[(p->rh + p->rn - 1) % RING];
 			uint8_t *tb = nng_msg_body(t);
-			if (tb[2] == K_DATA && nng_msg_len(t) + len + 4 <= FRAME_TARGET)
+			/* only within the room reserved: nng grows a message to
+			 * the exact size, copying it each time */
+			if (tb[2] == K_DATA && nng_msg_len(t) + len + 4 <= nng_msg_capacity(t))
 				f = t;
 		}
 		int e = 0;
 		if (f == NULL) {
+			/* the first frame of a burst on a lane is written soon,
+			 * often with one envelope: small (nng zeroes what it
+			 * reserves); the frames after it fill while it waits,
+			 * as on nng while a frame is in flight */
+			size_t want =
+			    p->lstate == L_UP && p->rn == 0 && !p->busy ? LANE_FRAME : FRAME_TARGET;
 			if ((e = frame_new(&f, K_DATA)) == 0) {
-				nng_msg_reserve(f, FRAME_TARGET < len + 8 ? len + 8 : FRAME_TARGET);
+				nng_msg_reserve(f, want < len + 8 ? len + 8 : want);
 				p->ring[(p->rh + p->rn) % RING] = f;
 				p->rn++;
 				p->qbytes += FR_HDR;
@@ -602,7 +1030,7 @@ static int node_send(nact_system *sys, nact_aid to, nact_msg *m, int ctl, int ti
 		}
 		if (e != 0)
 			rv = NACT_ENOMEM; /* a partly appended record: the frame is lost */
-		send_next_locked(p);
+		send_data_locked(sys, p);
 	}
 	nng_mtx_unlock(p->mtx);
 	atomic_fetch_sub_explicit(&sys->node_users, 1, memory_order_release);
@@ -641,6 +1069,7 @@ static struct peer *peer_new(struct nacti_node *n, const char *name, const char 
 		free(p);
 		return NULL;
 	}
+	p->lfd = -1;
 	p->no = (uint16_t)(n->npeers + 1);
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
 	snprintf(p->url, sizeof(p->url), "%s", url ? url : "");
@@ -682,7 +1111,8 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		msgpack_pack_uint32(&pk, n->proto);
 		msgpack_pack_str_with_body(&pk, n->name, strlen(n->name));
 		msgpack_pack_uint32(&pk,
-		    (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR | CAP_CREDIT);
+		    (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR | CAP_CREDIT |
+		        (n->lanes != NULL && strncmp(p->url, "tcp://", 6) == 0 ? CAP_LANE : 0));
 		msgpack_pack_bin_with_body(&pk, nc, NONCE);
 		msgpack_pack_str_with_body(&pk, n->adv, strlen(n->adv));
 		nng_mtx_lock(p->mtx);
@@ -693,6 +1123,7 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		p->out_state = OUT_HELLO;
 		p->out_pipe = pipe;
 		p->none_since = 0;
+		p->lport = 0;
 		nng_mtx_unlock(p->mtx);
 		NACTI_DEBUG(n->sys, "node %s: connected to %s (pipe %u), hello sent", n->name,
 		    p->url, nng_pipe_id(pipe));
@@ -700,13 +1131,17 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		nng_mtx_lock(p->mtx);
 		int was = (int)p->out_pipe.id == nng_pipe_id(pipe);
+		int busy = p->busy && p->lstate != L_UP; /* on nng's aio */
 		if (was) {
 			p->out_state = OUT_NONE;
 			p->out_pipe.id = 0;
 			p->none_since = now_ms();
 			queue_drop_locked(p);
+			if (p->lstate != L_NONE) {
+				lane_fail_locked(p);
+				p->lbroken.id = 0; /* closed already */
+			}
 		}
-		int busy = p->busy;
 		nng_mtx_unlock(p->mtx);
 		/* a frame still waiting in the socket must not go out first on
 		 * the next connection, before its handshake */
@@ -825,7 +1260,9 @@ static void peer_set_up(struct nacti_node *n, struct peer *p, int up)
 {
 	if (up) {
 		nng_mtx_lock(p->mtx);
-		int ok = p->out_state == OUT_AUTHED && p->in_pipe != 0;
+		/* OUT_LANE: authenticated, frames wait a moment for the lane */
+		int ok =
+		    (p->out_state == OUT_AUTHED || p->out_state == OUT_LANE) && p->in_pipe != 0;
 		nng_mtx_unlock(p->mtx);
 		if (ok && !atomic_load(&p->up)) {
 			atomic_store_explicit(&p->last_rx, now_ms(), memory_order_relaxed);
@@ -971,6 +1408,8 @@ static void out_handle(struct peer *p, nng_msg *m)
 		if (ok) {
 			p->out_state = OUT_AUTHED;
 			p->backoff = 0;
+			if (p->lport != 0)
+				lane_start_locked(p); /* frames wait for it (OUT_LANE) */
 			send_next_locked(p);
 		}
 		nng_mtx_unlock(p->mtx);
@@ -994,7 +1433,7 @@ static void out_handle(struct peer *p, nng_msg *m)
 	int rv = hs_reader(&r, m);
 	if (rv == 0)
 		rv = nact_read_array(&r, &cnt);
-	if (rv == 0 && cnt != 5)
+	if (rv == 0 && cnt != 5 && cnt != 6)
 		rv = NACT_EMALFORMED;
 	if (rv == 0)
 		rv = nact_read_uint(&r, &proto);
@@ -1008,6 +1447,9 @@ static void out_handle(struct peer *p, nng_msg *m)
 		rv = nact_read_bin(&r, &smac, &smacl);
 	if (rv == 0 && nsl != NONCE)
 		rv = NACT_EMALFORMED;
+	uint64_t lport = 0; /* the lane port, when the peer offers one */
+	if (rv == 0 && cnt == 6 && (rv = nact_read_uint(&r, &lport)) == 0 && lport > 65535)
+		rv = NACT_EMALFORMED;
 	if (rv != 0) {
 		nact_reader_fini(&r);
 		atomic_fetch_add(&n->bad, 1);
@@ -1018,6 +1460,7 @@ static void out_handle(struct peer *p, nng_msg *m)
 	memcpy(nsb, ns, NONCE);
 	nng_mtx_lock(p->mtx); /* netsec: the peer grants credits */
 	p->cr_on = (caps & CAP_CREDIT) != 0;
+	p->lport = (caps & CAP_LANE) != 0 && n->lanes != NULL ? (uint16_t)lport : 0;
 	nng_mtx_unlock(p->mtx);
 	int secure = (caps & CAP_HMAC) != 0;
 	int macok = 1;
@@ -1087,12 +1530,18 @@ static void out_handle(struct peer *p, nng_msg *m)
 	if (!n->insecure)
 		mac_compute(n, "nactor-node client", nc, nsb, n->name, sname, (uint32_t)proto,
 		    mymac);
+	uint8_t lh[NACTI_LANE_HELLO] = {FR_MAGIC, 'L', 1, 0};
+	nacti_put64(lh + 4, cid_of(nc));
+	if (!n->insecure)
+		mac_compute(n, "nactor-node lane", nc, nsb, n->name, sname, (uint32_t)proto,
+		    lh + 12);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, a, wr_nng);
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_bin_with_body(&pk, mymac, n->insecure ? 0 : MAC);
 	nng_mtx_lock(p->mtx);
 	p->out_state = OUT_AUTH_SENT; /* data may flow once the peer says OK */
+	memcpy(p->lhello, lh, sizeof(lh));
 	nng_pipe op = p->out_pipe;
 	nng_mtx_unlock(p->mtx);
 	send_now(p->out, a, op);
@@ -1272,13 +1721,18 @@ static void in_hello(struct nacti_node *n, struct inconn *c, nng_msg *m)
 		return;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, o, wr_nng);
-	msgpack_pack_array(&pk, 5);
+	/* a lane is offered to a dialer that can use one (docs/wire.md) */
+	int lane = n->lanes != NULL && (caps & CAP_LANE) != 0;
+	msgpack_pack_array(&pk, lane ? 6 : 5);
 	msgpack_pack_uint32(&pk, n->proto);
 	msgpack_pack_str_with_body(&pk, n->name, strlen(n->name));
 	msgpack_pack_uint32(&pk,
-	    (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR | CAP_CREDIT);
+	    (n->insecure ? 0 : CAP_HMAC) | CAP_BATCH | CAP_MONITOR | CAP_CREDIT |
+	        (lane ? CAP_LANE : 0));
 	msgpack_pack_bin_with_body(&pk, c->nonce_s, NONCE);
 	msgpack_pack_bin_with_body(&pk, mac, n->insecure ? 0 : MAC);
+	if (lane)
+		msgpack_pack_uint16(&pk, n->lport);
 	c->state = IN_CHALLENGED;
 	nng_pipe p = {c->pipe};
 	send_now(n->lsock, o, p);
@@ -1677,6 +2131,41 @@ static void in_link(struct nacti_node *n, struct peer *p, uint32_t pid, nng_msg 
 		    text[0] ? text : NULL);
 }
 
+/* A frame kind on an authenticated connection of peer p (inbound pipe
+ * pid, credit connection id cid; n->mtx not held). Returns NULL or why the
+ * frame is bad; *took = 1 when m was kept (queued in p's inbox). */
+static const char *in_frame(struct nacti_node *n, struct peer *p, uint32_t pid, uint64_t cid,
+    int credit, nng_msg *m, int *took)
+{
+	const uint8_t *b = nng_msg_body(m);
+	size_t len = nng_msg_len(m);
+	int kind = b[2];
+	const char *bad = NULL;
+	*took = 0;
+	atomic_store_explicit(&p->last_rx, now_ms(), memory_order_relaxed);
+	if (kind == K_DATA)
+		bad = in_data(n, p, cid, credit, m, took);
+	else if (kind == K_CREDIT)
+		bad = in_credit(n, p, m);
+	else if (kind == K_PING)
+		;
+	else if (kind == K_WHEREIS || kind == K_WHEREIS_R)
+		in_whereis(n, p, pid, m, kind == K_WHEREIS_R);
+	else if (kind == K_MONITOR)
+		in_monitor(n, p, pid, m);
+	else if (kind == K_DEMONITOR)
+		in_demonitor(n, p, pid, m);
+	else if (kind == K_LINK || kind == K_UNLINK || kind == K_EXIT)
+		in_link(n, p, pid, m, kind);
+	else if (kind == K_NAMES)
+		nacti_names_frame(n->sys, p->no, b + FR_HDR, len - FR_HDR);
+	else if (kind == K_SWIM)
+		nacti_members_receive(n->members, p->name, b + FR_HDR, len - FR_HDR);
+	else
+		bad = "unknown frame kind";
+	return bad;
+}
+
 static void in_recv_cb(void *arg)
 {
 	struct nacti_node *n = arg;
@@ -1715,32 +2204,11 @@ static void in_recv_cb(void *arg)
 			bad = "data before authentication";
 	} else {
 		struct peer *p = c->p;
-		int kind = b[2];
 		uint64_t cid = cid_of(c->nonce_c);
 		int credit = (c->caps & CAP_CREDIT) != 0;
 		nng_mtx_unlock(n->mtx);
-		atomic_store_explicit(&p->last_rx, now_ms(), memory_order_relaxed);
 		int took = 0;
-		if (kind == K_DATA)
-			bad = in_data(n, p, cid, credit, m, &took);
-		else if (kind == K_CREDIT)
-			bad = in_credit(n, p, m);
-		else if (kind == K_PING)
-			;
-		else if (kind == K_WHEREIS || kind == K_WHEREIS_R)
-			in_whereis(n, p, pid, m, kind == K_WHEREIS_R);
-		else if (kind == K_MONITOR)
-			in_monitor(n, p, pid, m);
-		else if (kind == K_DEMONITOR)
-			in_demonitor(n, p, pid, m);
-		else if (kind == K_LINK || kind == K_UNLINK || kind == K_EXIT)
-			in_link(n, p, pid, m, kind);
-		else if (kind == K_NAMES)
-			nacti_names_frame(n->sys, p->no, b + FR_HDR, len - FR_HDR);
-		else if (kind == K_SWIM)
-			nacti_members_receive(n->members, p->name, b + FR_HDR, len - FR_HDR);
-		else
-			bad = "unknown frame kind";
+		bad = in_frame(n, p, pid, cid, credit, m, &took);
 		if (bad != NULL)
 			in_bad(n, pid, bad);
 		if (took)
@@ -1830,6 +2298,16 @@ static void tick_main(void *arg)
 			int dclose = p->dclose_at != 0 && t >= p->dclose_at;
 			if (dclose)
 				p->dclose_at = 0;
+			/* lanes: one that does not connect in time is given up;
+			 * frames a writer left behind (a handler whose turn
+			 * never ended normally) go now */
+			if (p->lstate == L_CONNECTING && t - p->lconn_at > LANE_CONNECT_MS)
+				lane_giveup_locked(p, "connect timed out");
+			if (p->lstate == L_UP && !p->busy && p->rn > 0) {
+				p->lflushq = 0;
+				p->lkick = 0;
+				send_next_locked(p);
+			}
 			nng_dialer dd = p->dialer;
 			nng_mtx_unlock(p->mtx);
 			if (dclose)
@@ -1992,6 +2470,8 @@ void nact_node_opts_init(nact_node_opts *o)
 
 static void node_free(struct nacti_node *n)
 {
+	nacti_lanes_stop(n->lanes); /* NULL after nact_node_stop */
+	n->lanes = NULL;
 	nacti_credit_free(n->cr); /* netsec: stops the pump, frees inboxes */
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
@@ -2003,6 +2483,8 @@ static void node_free(struct nacti_node *n)
 		}
 		if (p->inflight != NULL) /* submitted after stop: never sent */
 			nng_msg_free(p->inflight);
+		if (p->lfd >= 0)
+			close(p->lfd); /* the lane thread is gone: no epoll to tell */
 		if (p->raio) {
 			nng_aio_stop(p->raio);
 			nng_aio_free(p->raio);
@@ -2117,6 +2599,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, in_pipe_cb, n);
 	if ((e = nng_aio_alloc(&n->lraio, in_recv_cb, n)) != 0)
 		goto fail_close;
+	nng_listener first_l = NNG_LISTENER_INITIALIZER;
 	for (uint32_t i = 0; i < o->nlisten; i++) {
 		nng_listener l;
 		if ((e = nacti_tls_listen(n->tls, n->lsock, o->listen[i], &l)) != 0) {
@@ -2127,6 +2610,8 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 		/* tcp://host:0: advertise the port the system chose */
 		size_t ul = strlen(o->listen[i]);
 		int port;
+		if (i == 0)
+			first_l = l;
 		if (i == 0 &&
 		    (strncmp(o->listen[i], "tcp://", 6) == 0 ||
 		        strncmp(o->listen[i], "tls+tcp://", 10) == 0) &&
@@ -2135,6 +2620,28 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 			snprintf(n->adv, sizeof(n->adv), "%.*s:%d", (int)(ul - 2), o->listen[i],
 			    port);
 	}
+	/* lanes: plain tcp:// only (TLS keeps every byte inside TLS) */
+	const char *env_lanes = getenv("NACTOR_LANES"); /* "0": off, for comparisons */
+	if (o->lanes >= 0 && n->tls == NULL && strncmp(o->listen[0], "tcp://", 6) == 0 &&
+	    (env_lanes == NULL || strcmp(env_lanes, "0") != 0)) {
+		nng_sockaddr la; /* the address the first listener is bound to */
+		uint16_t lp = 0;
+		if (nng_listener_get_addr(first_l, NNG_OPT_LOCADDR, &la) != 0)
+			la.s_family = NNG_AF_UNSPEC;
+		int lrv = la.s_family == NNG_AF_INET || la.s_family == NNG_AF_INET6 ?
+		    nacti_lanes_start(&n->lanes, &lane_ops, n, &la, &lp,
+		        o->lane_spin_us == 0              ? 50 :
+		            o->lane_spin_us == UINT32_MAX ? 0 :
+		                                            o->lane_spin_us,
+		        NACT_NODE_MAX_FRAME) :
+		    NACT_EINVAL;
+		if (lrv != 0) {
+			n->lanes = NULL;
+			nact_log(sys, NACT_LOG_WARN, "node %s: no lanes (%s): frames stay on nng",
+			    n->name, nact_strerror(lrv));
+		}
+		n->lport = lp;
+	}
 	if ((e = nng_thread_create(&n->tick, tick_main, n)) != 0)
 		goto fail_close;
 	atomic_store(&sys->node, n);
@@ -2142,6 +2649,10 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	atomic_store(&sys->node_monitor, node_monitor);
 	atomic_store(&sys->node_demonitor, node_demonitor);
 	atomic_store(&sys->node_link, node_link);
+	if (n->lanes != NULL) {
+		atomic_store(&sys->node_poll, node_poll_hook);
+		atomic_store(&sys->node_park, node_park_hook);
+	}
 	nng_mtx_lock(n->mtx);
 	for (uint32_t i = 0; i < o->nseeds; i++) {
 		struct peer *p = peer_new(n, NULL, o->seeds[i]);
@@ -2208,6 +2719,8 @@ void nact_node_stop(nact_system *sys)
 	nng_cv_wake(n->cv);
 	nng_mtx_unlock(n->mtx);
 	nng_thread_destroy(n->tick);
+	nacti_lanes_stop(n->lanes); /* no more lane frames or events */
+	n->lanes = NULL;
 	nacti_credit_stop(n->cr); /* netsec: no more deliveries or grants */
 	/* wait for whereis callers to leave */
 	nng_mtx_lock(n->mtx);

@@ -100,6 +100,15 @@ typedef struct nact_node_opts {
 	size_t credit_window;      /* bytes of DATA a peer may have in flight
 	                              to this node before it must wait for
 	                              credit (docs/wire.md); 0 = 1 MiB */
+	/* Lanes (docs/wire.md "Lanes"): between nodes on plain tcp://, once
+	 * a connection is authenticated its frames move to a direct TCP
+	 * connection written by the sending thread and read by one lane
+	 * thread per node, skipping nng's socket threads (several thread
+	 * hops per message). TLS nodes and ipc:// never use lanes. */
+	int lanes;             /* 0 = on where possible (default), -1 = off:
+	                          every frame stays on nng */
+	uint32_t lane_spin_us; /* how long the lane thread keeps polling after
+	                          traffic before it sleeps; 0 = 50 */
 } nact_node_opts;
 
 /* Defaults (no name, no URLs, no secret). */
