@@ -147,8 +147,11 @@ static const char *in_parse(struct nacti_lanes *L, struct lin *l)
 		}
 		memcpy(nng_msg_body(m), l->buf + off + 4, len);
 		off += 4 + (size_t)len;
-		if (L->ops->frame(L->node, l->pipe, m, &bad) != 0)
+		if (L->ops->frame(L->node, l->pipe, m, &bad) != 0) {
+			if (bad == NULL)
+				bad = "connection closed";
 			break;
+		}
 	}
 	if (off > 0) {
 		memmove(l->buf, l->buf + off, l->have - off);

@@ -39,10 +39,12 @@ typedef struct nacti_lane_ops {
 	 * it belongs to (> 0), or 0 to refuse and close it. */
 	uint32_t (*accept)(void *node, const uint8_t *hello);
 	/* A frame (len >= 4 bytes, the frame header first) arrived on the
-	 * lane of pipe; takes m. Nonzero: the frame was bad, close the lane
-	 * (why set to a static string). */
+	 * lane of pipe; takes m. Nonzero: close the lane; *why says why the
+	 * frame was bad (a static string), or NULL when the connection is
+	 * gone (then "connection closed" reaches closed). */
 	int (*frame)(void *node, uint32_t pipe, nng_msg *m, const char **why);
-	/* The inbound lane of pipe ended: EOF, error, or a bad frame (why). */
+	/* The inbound lane of pipe ended: why is "closed by peer",
+	 * "connection error", "connection closed", or what was bad. */
 	void (*closed)(void *node, uint32_t pipe, const char *why);
 	/* Events on an outbound lane registered with nacti_lane_watch. */
 	void (*out_event)(void *node, uint32_t token, uint32_t gen, unsigned ev);

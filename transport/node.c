@@ -227,7 +227,7 @@ struct nacti_node {
 	_Atomic int leaving;       /* nact_node_stop started: no more dials */
 	/* counters */
 	_Atomic uint64_t frames_out, frames_in, env_out, env_in, bad, refused, authfail, downs,
-	    dropped;
+	    dropped, lanes_out, lanes_in;
 };
 
 static struct nacti_node *node_get(nact_system *sys);
@@ -620,6 +620,7 @@ static void lane_out_event(void *node, uint32_t no, uint32_t gen, unsigned ev)
 				lane_giveup_locked(p, "hello not written");
 			} else {
 				NACTI_DEBUG(n->sys, "node %s: lane to %s up", n->name, p->name);
+				atomic_fetch_add(&n->lanes_out, 1);
 				p->lstate = L_UP;
 				nacti_lane_watch(n->lanes, p->lfd, p->no, p->lgen, 0);
 				if (p->out_state == OUT_LANE)
@@ -691,6 +692,7 @@ static uint32_t lane_accept(void *node, const uint8_t *h)
 		        ct_equal(want, h + 12, MAC))) {
 			c->laned = 1;
 			pid = c->pipe;
+			atomic_fetch_add(&n->lanes_in, 1);
 		} else {
 			auth = 1;
 		}
@@ -743,7 +745,7 @@ static void lane_closed(void *node, uint32_t pid, const char *why)
 {
 	struct nacti_node *n = node;
 	if (why != NULL && strcmp(why, "closed by peer") != 0 &&
-	    strcmp(why, "connection error") != 0) {
+	    strcmp(why, "connection error") != 0 && strcmp(why, "connection closed") != 0) {
 		in_bad(n, pid, why);
 		return;
 	}
@@ -2902,6 +2904,8 @@ int nact_node_stats_get(nact_system *sys, nact_node_stats *st)
 	st->auth_failed = atomic_load(&n->authfail);
 	st->nodedowns = atomic_load(&n->downs);
 	st->dropped = atomic_load(&n->dropped);
+	st->lanes_out = atomic_load(&n->lanes_out);
+	st->lanes_in = atomic_load(&n->lanes_in);
 	node_put(sys);
 	return 0;
 }

@@ -555,36 +555,6 @@ static void test_nactorctl_members(void)
 
 /* ---- hostile SWIM frames from a raw, authenticated (insecure) client ---- */
 
-static int raw_send(nng_socket s, const uint8_t *b, size_t len)
-{
-	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0)
-		return -1;
-	nng_msg_append(m, b, len);
-	if (nng_sendmsg(s, m, 0) != 0) {
-		nng_msg_free(m);
-		return -1;
-	}
-	return 0;
-}
-
-static int raw_kind(nng_socket s)
-{
-	nng_msg *m;
-	if (nng_recvmsg(s, &m, 0) != 0)
-		return -1;
-	int k = nng_msg_len(m) >= 4 ? ((uint8_t *)nng_msg_body(m))[2] : -1;
-	nng_msg_free(m);
-	return k;
-}
-
-static atomic_int g_raw_closed;
-
-static void raw_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	atomic_store(&g_raw_closed, 1);
-}
-
 /* Bytes of a SWIM frame (kind 21) with payload p. */
 static size_t swim_frame(uint8_t *o, const char *p, size_t pl)
 {
@@ -639,32 +609,19 @@ static void test_bad_swim_frames(void)
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	mchild c;
 	REQUIRE(mc_start_x(&c, "bx", NULL, NULL, 200, "insecure") == 0);
-	nng_socket s;
-	REQUIRE(nng_pair1_open(&s) == 0);
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration)nt_slow(5000));
-	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 600000);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 600000);
-	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, raw_pipe_cb, NULL);
-	atomic_store(&g_raw_closed, 0);
-	REQUIRE(nng_dial(s, c.url, NULL, 0) == 0);
 	/* HELLO [1, 1, "raw", caps = BATCH, nonce, ""], then AUTH [bin 0] */
-	uint8_t h[64] = {0xA8, 1, 1, 0, 0x96, 1, 1, 0xa3, 'r', 'a', 'w', 2, 0xc4, 32};
-	memset(h + 14, 7, 32);
-	h[46] = 0xa0;
-	REQUIRE(raw_send(s, h, 47) == 0 && raw_kind(s) == 2);
-	uint8_t a[] = {0xA8, 1, 3, 0, 0x91, 0xc4, 0};
-	REQUIRE(raw_send(s, a, sizeof(a)) == 0 && raw_kind(s) == 4);
+	struct raw r;
+	REQUIRE(raw_open(&r, c.url, 1) == 0);
 	unsigned long long bad0 = child_stat(&c, 7), rcv0 = child_stat(&c, 1);
 	for (size_t i = 0; i < nrows; i++) {
 		uint8_t f[64];
 		size_t fl = swim_frame(f, rows[i].bytes, rows[i].len);
-		CHECK(raw_send(s, f, fl) == 0);
+		CHECK(raw_send(&r, f, fl) == 0);
 		int counted = NT_WAIT(child_stat(&c, 7) == bad0 + i + 1, 5000);
 		CHECK(counted);
 		if (!counted)
 			printf("row %zu (%s): not counted as bad\n", i, rows[i].what);
-		CHECK(!atomic_load(&g_raw_closed));
+		CHECK(!atomic_load(&r.closed));
 	}
 	CHECK(child_stat(&c, 1) == rcv0); /* nothing accepted */
 	char st[16];
@@ -673,11 +630,11 @@ static void test_bad_swim_frames(void)
 	 * ack finds no URL to dial back: dropped) */
 	static const char good[] = "\x96\x01\x01\x07\x93\xa3raw\xa1x\x00\xc0\x90";
 	uint8_t f[64];
-	CHECK(raw_send(s, f, swim_frame(f, good, sizeof(good) - 1)) == 0);
+	CHECK(raw_send(&r, f, swim_frame(f, good, sizeof(good) - 1)) == 0);
 	CHECK(NT_WAIT(child_stat(&c, 1) == rcv0 + 1, 5000));
 	CHECK(child_stat(&c, 7) == bad0 + nrows);
-	CHECK(!atomic_load(&g_raw_closed));
-	nng_close(s);
+	CHECK(!atomic_load(&r.closed));
+	nng_close(r.s);
 	mc_stop(&c);
 }
 
