@@ -289,7 +289,8 @@ static int poll_locked(struct nacti_lanes *L)
 
 int nacti_lanes_poll(struct nacti_lanes *L)
 {
-	if (pthread_mutex_trylock(&L->poll) != 0)
+	if (atomic_load_explicit(&L->stopping, memory_order_relaxed) ||
+	    pthread_mutex_trylock(&L->poll) != 0)
 		return 0; /* someone else is polling */
 	int n = poll_locked(L);
 	pthread_mutex_unlock(&L->poll);
@@ -436,7 +437,7 @@ void nacti_lanes_handoff(struct nacti_lanes *L)
 
 void nacti_lanes_stop(struct nacti_lanes *L)
 {
-	if (L == NULL)
+	if (L == NULL || L->thr == NULL)
 		return;
 	atomic_store(&L->stopping, 1);
 	nacti_lanes_handoff(L);
@@ -444,13 +445,22 @@ void nacti_lanes_stop(struct nacti_lanes *L)
 	if (write(L->kfd, &one, sizeof(one)) < 0)
 		(void)0; /* the counter is full: the thread wakes anyway */
 	nng_thread_destroy(L->thr);
+	L->thr = NULL;
 	while (L->ins != NULL) {
 		struct lin *l = L->ins;
 		L->ins = l->next;
+		epoll_ctl(L->ep, EPOLL_CTL_DEL, l->fd, NULL);
 		close(l->fd);
 		free(l->buf);
 		free(l);
 	}
+}
+
+void nacti_lanes_free(struct nacti_lanes *L)
+{
+	if (L == NULL)
+		return;
+	nacti_lanes_stop(L);
 	close(L->lfd);
 	close(L->kfd);
 	close(L->ep);
@@ -463,7 +473,7 @@ void nacti_lanes_stop(struct nacti_lanes *L)
 
 void nacti_lanes_kick(struct nacti_lanes *L)
 {
-	if (L == NULL)
+	if (L == NULL || atomic_load(&L->stopping))
 		return;
 	if (atomic_exchange(&L->kicked, 1))
 		return; /* a kick is pending already */
@@ -515,7 +525,7 @@ int nacti_lane_connect(struct nacti_lanes *L, const nng_sockaddr *sa, uint16_t p
 
 int nacti_lane_watch(struct nacti_lanes *L, int fd, uint32_t token, uint32_t gen, int want_out)
 {
-	if (L == NULL)
+	if (L == NULL || atomic_load(&L->stopping))
 		return NACT_ECLOSED;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0)};
 	ev.data.u64 = (uint64_t)TAG_OUT << 62 | (uint64_t)(token & 0xFFFFu) << 32 | gen;
@@ -526,7 +536,7 @@ int nacti_lane_watch(struct nacti_lanes *L, int fd, uint32_t token, uint32_t gen
 
 void nacti_lane_close(struct nacti_lanes *L, int fd)
 {
-	if (L != NULL)
+	if (L != NULL && !atomic_load(&L->stopping))
 		epoll_ctl(L->ep, EPOLL_CTL_DEL, fd, NULL);
 	close(fd);
 }

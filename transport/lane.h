@@ -62,9 +62,13 @@ typedef struct nacti_lane_ops {
  * frame accepted. Errors: NACT_ENOMEM, NACT_ESYSERR (logged by caller). */
 int nacti_lanes_start(struct nacti_lanes **lp, const nacti_lane_ops *ops, void *node,
     const nng_sockaddr *addr, uint16_t *port, uint32_t spin_us, size_t max_frame);
-/* Stop the thread and close every inbound lane and the listener.
- * Outbound fds stay the node's to close. NULL-safe. */
+/* Stop the thread and close every inbound lane; from then on the calls
+ * below do nothing (nacti_lane_close still closes its fd) and
+ * nacti_lanes_poll finds nothing. L stays valid until nacti_lanes_free.
+ * Outbound fds stay the node's to close. NULL-safe, idempotent. */
 void nacti_lanes_stop(struct nacti_lanes *L);
+/* Stop if need be, close the listener, free L. NULL-safe. */
+void nacti_lanes_free(struct nacti_lanes *L);
 
 /* Handle whatever lane events are ready, on the calling thread, unless
  * another thread is at it. Returns how many there were (0: none, or busy
@@ -89,8 +93,8 @@ int nacti_lane_connect(struct nacti_lanes *L, const nng_sockaddr *sa, uint16_t p
     uint32_t gen);
 /* Watch fd for errors, and for writability when want_out. */
 int nacti_lane_watch(struct nacti_lanes *L, int fd, uint32_t token, uint32_t gen, int want_out);
-/* Stop watching fd and close it (L may be NULL once stopped). The
- * functions below and nacti_lanes_kick are NULL-safe too. */
+/* Stop watching fd and close it. This and the functions below, and
+ * nacti_lanes_kick, accept L == NULL (no lanes). */
 void nacti_lane_close(struct nacti_lanes *L, int fd);
 /* 0 when fd's non-blocking connect succeeded, else the errno. */
 int nacti_lane_connected(int fd);

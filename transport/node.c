@@ -713,8 +713,8 @@ static int lane_frame(void *node, uint32_t pid, nng_msg *m, const char **why)
 	struct nacti_node *n = node;
 	const uint8_t *b = nng_msg_body(m);
 	if (b[0] != FR_MAGIC || b[1] != FR_VER) {
-		nng_msg_free(m);
 		*why = b[0] != FR_MAGIC ? "garbage" : "unknown frame version";
+		nng_msg_free(m);
 		return -1;
 	}
 	nng_mtx_lock(n->mtx);
@@ -2472,9 +2472,8 @@ void nact_node_opts_init(nact_node_opts *o)
 
 static void node_free(struct nacti_node *n)
 {
-	nacti_lanes_stop(n->lanes); /* NULL after nact_node_stop */
-	n->lanes = NULL;
-	nacti_credit_free(n->cr); /* netsec: stops the pump, frees inboxes */
+	nacti_lanes_free(n->lanes); /* stops it first if need be */
+	nacti_credit_free(n->cr);   /* netsec: stops the pump, frees inboxes */
 	for (uint32_t i = 1; i <= n->npeers; i++) {
 		struct peer *p = n->peers[i];
 		if (p->out_open)
@@ -2722,8 +2721,7 @@ void nact_node_stop(nact_system *sys)
 	nng_mtx_unlock(n->mtx);
 	nng_thread_destroy(n->tick);
 	nacti_lanes_stop(n->lanes); /* no more lane frames or events */
-	n->lanes = NULL;
-	nacti_credit_stop(n->cr); /* netsec: no more deliveries or grants */
+	nacti_credit_stop(n->cr);   /* netsec: no more deliveries or grants */
 	/* wait for whereis callers to leave */
 	nng_mtx_lock(n->mtx);
 	while (n->wreqs != NULL)

@@ -427,7 +427,7 @@ static void test_condition_and_combined(void)
 struct server {
 	nact_system *sys;
 	nact_aid next;            /* middle_fn: where sub-requests go */
-	int hold;                 /* 1: keep the request, reply on T_RELEASE */
+	_Atomic int hold;         /* 1: keep the request, reply on T_RELEASE */
 	nact_msg *held;           /* the held request (owned) */
 	atomic_uint_fast64_t op;  /* opid of the request being served */
 	atomic_uint_fast64_t dl;  /* its deadline */
