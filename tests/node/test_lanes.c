@@ -422,6 +422,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return nt_child_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	(void)nt_child_kill9;
 	static const nt_case cases[] = {NT_CASE(test_lanes_used), NT_CASE(test_lanes_off),
 	    NT_CASE(test_raw_lane), {NULL, NULL}};
 	int rv = nt_run(argc, argv, cases);
