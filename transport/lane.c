@@ -429,6 +429,8 @@ fail:
 
 void nacti_lanes_handoff(struct nacti_lanes *L)
 {
+	if (L == NULL)
+		return;
 	pthread_mutex_lock(&L->hmtx);
 	L->handoff = 1;
 	pthread_cond_signal(&L->hcv);

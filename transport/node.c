@@ -528,6 +528,8 @@ static void lane_send_locked(struct peer *p)
 		if (p->lstate == L_UP) { /* the socket is full: wait for room */
 			p->busy = 1;
 			nacti_lane_watch(p->node->lanes, p->lfd, p->no, p->lgen, 1);
+			/* busy workers poll nothing: the lane thread watches */
+			nacti_lanes_handoff(p->node->lanes);
 		}
 		return;
 	}
@@ -906,7 +908,13 @@ static void send_data_locked(nact_system *sys, struct peer *p)
 		send_next_locked(p);
 		return;
 	}
-	if (p->busy || p->lflushq || p->lkick)
+	if (p->busy)
+		return; /* the socket is full: the write resumes when it has room */
+	if (p->rn > 1 || p->qbytes >= FRAME_TARGET) {
+		send_next_locked(p); /* a full frame waits: no reason to hold it */
+		return;
+	}
+	if (p->lflushq || p->lkick)
 		return; /* a write is pending already: it takes this too */
 	if (nacti_cur != NULL) {
 		if (tl_flush.n == TL_FLUSH_MAX || (tl_flush.sys != sys && tl_flush.n > 0)) {

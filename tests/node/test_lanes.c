@@ -39,6 +39,8 @@ static nact_system *open_sys(void)
 	return sys;
 }
 
+static size_t g_queue_max; /* 0 = default */
+
 static int node_start(nact_system *sys, const char *name, const char *seed, int lanes)
 {
 	nact_node_opts o;
@@ -53,6 +55,7 @@ static int node_start(nact_system *sys, const char *name, const char *seed, int 
 	o.secret = SECRET;
 	o.secret_len = strlen(SECRET);
 	o.lanes = lanes;
+	o.queue_max = g_queue_max;
 	return nact_node_start(sys, &o);
 }
 
@@ -194,6 +197,68 @@ static void test_lanes_off(void)
 	CHECK_EQ_U64(sb.lanes_out, 0);
 	CHECK_EQ_U64(sb.lanes_in, 0);
 	CHECK(sa.envelopes_out >= 20000);
+	nact_node_stop(b);
+	nact_node_stop(a);
+	nact_system_close(b, 2000);
+	nact_system_close(a, 2000);
+}
+
+/* One handler turn that sends far more than queue_max: a worker holds a
+ * turn's sends to write them at its end, but not past a full frame, so
+ * the queue never fills and no send fails. */
+struct burster {
+	nact_aid to;
+	uint64_t n;
+	_Atomic uint64_t failed;
+	_Atomic int done;
+};
+
+static int burster_fn(nact_ctx *ctx, nact_msg *m)
+{
+	struct burster *b = nact_state(ctx);
+	(void)m;
+	for (uint64_t i = 0; i < b->n; i++) {
+		nact_msg *q;
+		if (nact_msg_alloc(&q, nact_sys(ctx), T_SEQ) != 0) {
+			atomic_fetch_add(&b->failed, 1);
+			continue;
+		}
+		nact_pack pk;
+		nact_pack_init(&pk, q);
+		nact_pack_uint(&pk, i);
+		if (nact_send(nact_sys(ctx), b->to, q) != 0) {
+			nact_msg_free(q);
+			atomic_fetch_add(&b->failed, 1);
+		}
+	}
+	atomic_store(&b->done, 1);
+	return 0;
+}
+
+static void test_turn_over_queue_max(void)
+{
+	nact_system *a, *b;
+	uint16_t bno;
+	g_queue_max = 256 * 1024;
+	two_nodes(&a, &b, 0, 0, &bno);
+	g_queue_max = 0;
+	nact_aid s, sr, ba;
+	nact_spawn_opts so = {.name = "seq"};
+	REQUIRE_RV(nact_spawn(&s, b, seq_fn, calloc(1, sizeof(struct seq)), free, &so));
+	REQUIRE_RV(nact_node_whereis(a, bno, "seq", &sr, (int)nt_slow(5000)));
+	static struct burster bu;
+	bu.to = sr;
+	bu.n = 20000; /* ~1.3 MB of envelopes, 5x queue_max */
+	REQUIRE_RV(nact_spawn(&ba, a, burster_fn, &bu, NULL, NULL));
+	nact_msg *go;
+	REQUIRE_RV(nact_msg_alloc(&go, a, 1));
+	REQUIRE_RV(nact_send(a, ba, go));
+	CHECK(NT_WAIT(atomic_load(&bu.done), NT_LONG_MS));
+	CHECK_EQ_U64(atomic_load(&bu.failed), 0);
+	uint64_t got = 0, bad = 0;
+	CHECK(NT_WAIT(call2(a, sr, T_SEQ_GET, &got, &bad) == 0 && got == bu.n, NT_LONG_MS));
+	CHECK_EQ_U64(got, bu.n);
+	CHECK_EQ_U64(bad, 0);
 	nact_node_stop(b);
 	nact_node_stop(a);
 	nact_system_close(b, 2000);
@@ -424,7 +489,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	(void)nt_child_kill9;
 	static const nt_case cases[] = {NT_CASE(test_lanes_used), NT_CASE(test_lanes_off),
-	    NT_CASE(test_raw_lane), {NULL, NULL}};
+	    NT_CASE(test_turn_over_queue_max), NT_CASE(test_raw_lane), {NULL, NULL}};
 	int rv = nt_run(argc, argv, cases);
 	nng_fini(); /* see nt_child_main */
 	return rv;
