@@ -67,6 +67,7 @@
 #define SRV_SUP_KIDS 256                   /* "tree": children shown per supervisor */
 #define SRV_SUP_ASK_MS 500                 /* "tree": wait for one supervisor's answer */
 #define SRV_SUP_BUDGET_MS 1500             /* "tree": all of them (under nactorctl's 2 s) */
+#define SRV_SEND_MAX_MS 5000               /* "send": longest wait for a reply */
 
 struct nacti_regsrv {
 	nact_system *s_sys;
@@ -158,6 +159,12 @@ struct req {
 	size_t verbn, statusn, namen, messagen;
 	const char *sort; /* "actors" */
 	size_t sortn;
+	/* "send" */
+	int has_type, has_timeout;
+	uint64_t type, timeout_ms;
+	const void *body;
+	size_t bodyn;
+	int has_body;
 };
 
 static int keyis(const char *k, size_t kn, const char *want)
@@ -225,6 +232,16 @@ static const char *req_decode(nact_reader *r, const void *buf, size_t len, struc
 		else if (keyis(k, kn, "limit"))
 			err = arg_uint(r, &q->limit, &q->has_limit,
 			    "\"limit\" must be an unsigned integer");
+		else if (keyis(k, kn, "type"))
+			err = arg_uint(r, &q->type, &q->has_type, "\"type\" must be an unsigned integer");
+		else if (keyis(k, kn, "timeout_ms"))
+			err = arg_uint(r, &q->timeout_ms, &q->has_timeout,
+			    "\"timeout_ms\" must be an unsigned integer");
+		else if (keyis(k, kn, "body")) {
+			err = nact_read_bin(r, &q->body, &q->bodyn) == 0 ? NULL :
+			                                                   "\"body\" must be bin";
+			q->has_body = err == NULL;
+		}
 		else if (nact_read_object(r, &o) != 0) /* unknown keys are ignored */
 			err = "malformed map";
 		if (err != NULL)
@@ -353,6 +370,78 @@ static void do_cancel(struct nacti_regsrv *sv, const struct req *q, msgpack_pack
 		return;
 	}
 	pk_head(pk, 0, 1);
+}
+
+/* "send": a message to a named actor of this node, from a script or any
+ * nng+msgpack client (docs/registry-protocol.md, "The send verb"). With
+ * timeout_ms > 0 it is a request and the reply's type and body come back;
+ * the wait is bounded (SRV_SEND_MAX_MS), the server answers nobody else
+ * meanwhile. */
+static void do_send(struct nacti_regsrv *sv, const struct req *q, msgpack_packer *pk)
+{
+	char name[128];
+	if (q->name == NULL || !cstr(name, sizeof(name), q->name, q->namen)) {
+		pk_error(pk, q->name == NULL ? "missing \"name\"" : "bad \"name\"");
+		return;
+	}
+	if (!q->has_type) {
+		pk_error(pk, "missing \"type\"");
+		return;
+	}
+	if (q->type >= NACT_T_SYSTEM) {
+		pk_error(pk, "\"type\" is reserved for the runtime");
+		return;
+	}
+	nact_limits lim = nact_limits_default();
+	if (q->has_body && q->bodyn > 0 && nact_msgpack_validate(q->body, q->bodyn, &lim) != 0) {
+		pk_error(pk, "\"body\" is not one msgpack value within limits");
+		return;
+	}
+	nact_aid to = nact_whereis(sv->s_sys, name);
+	if (to.v == 0) {
+		pk_error(pk, "no actor by that name");
+		return;
+	}
+	nact_msg *m;
+	if (nact_msg_alloc(&m, sv->s_sys, (uint32_t)q->type) != 0) {
+		pk_error(pk, "out of memory");
+		return;
+	}
+	if (q->has_body && q->bodyn > 0 && nng_msg_append(m->nm, q->body, q->bodyn) != 0) {
+		nact_msg_free(m);
+		pk_error(pk, "out of memory");
+		return;
+	}
+	if (!q->has_timeout || q->timeout_ms == 0) {
+		int rv = nact_send(sv->s_sys, to, m);
+		if (rv != 0) {
+			nact_msg_free(m);
+			pk_error(pk, nact_strerror(rv));
+			return;
+		}
+		pk_head(pk, 1, 1);
+		pk_str(pk, "actor");
+		msgpack_pack_uint64(pk, to.v);
+		return;
+	}
+	uint64_t tmo = q->timeout_ms < SRV_SEND_MAX_MS ? q->timeout_ms : SRV_SEND_MAX_MS;
+	nact_msg *r = NULL;
+	int rv = nact_call(sv->s_sys, to, m, (int)tmo, &r);
+	if (rv != 0) {
+		pk_error(pk, nact_strerror(rv));
+		return;
+	}
+	size_t bl = 0;
+	const void *b = nact_msg_body(r, &bl);
+	pk_head(pk, 3, 1);
+	pk_str(pk, "actor");
+	msgpack_pack_uint64(pk, to.v);
+	pk_str(pk, "type");
+	msgpack_pack_uint64(pk, nact_msg_type(r));
+	pk_str(pk, "body");
+	msgpack_pack_bin(pk, bl);
+	msgpack_pack_bin_body(pk, b, bl);
+	nact_msg_free(r);
 }
 
 static void do_stats(struct nacti_regsrv *sv, msgpack_packer *pk)
@@ -814,6 +903,8 @@ static void answer(struct nacti_regsrv *sv, const void *buf, size_t len, nng_msg
 		do_tree(sv, &pk);
 	else if (keyis(q.verb, q.verbn, "members"))
 		do_members(sv, &pk);
+	else if (keyis(q.verb, q.verbn, "send"))
+		do_send(sv, &q, &pk);
 	else if (keyis(q.verb, q.verbn, "actors")) { /* actors/monitor_srv.c */
 		const char *aerr = nacti_mon_pack_actors(sv->s_sys, q.sort, q.sortn, q.has_limit,
 		    q.limit, SRV_PROTO_V, &pk);

@@ -102,6 +102,24 @@ check "$tmp/bad" 'r == {"v": 1, "ok": False, "error": "request must be a map"}'
 request "$tmp/stats" '{"v": 1, "verb": "stats"}'
 check "$tmp/stats" 'r["ok"] and r["node"] == "interop" and r["ops_live"] == 0 and r["ops_history"] == 3'
 
+# send: a message to the named actor "echo" (docs/registry-protocol.md,
+# "The send verb"). A request gets its reply's type and body back; a
+# one-way message is seen through its side effect (echo counts type 7).
+request "$tmp/call" '{"v": 1, "verb": "send", "name": "echo", "type": 5, "body": msgpack.packb("hello from nngcat"), "timeout_ms": 2000}'
+check "$tmp/call" 'r["ok"] and r["type"] == 5 and msgpack.unpackb(r["body"], raw=False) == "hello from nngcat"'
+for i in 1 2 3; do
+	request "$tmp/tell" '{"v": 1, "verb": "send", "name": "echo", "type": 7, "body": msgpack.packb(1)}'
+	check "$tmp/tell" 'r["ok"] is True and r["actor"] > 0'
+done
+request "$tmp/count" '{"v": 1, "verb": "send", "name": "echo", "type": 8, "timeout_ms": 2000}'
+check "$tmp/count" 'r["ok"] and msgpack.unpackb(r["body"]) == [3]'
+request "$tmp/noname" '{"v": 1, "verb": "send", "name": "nobody", "type": 7}'
+check "$tmp/noname" 'r == {"v": 1, "ok": False, "error": "no actor by that name"}'
+request "$tmp/reserved" '{"v": 1, "verb": "send", "name": "echo", "type": 0xFFFF0001}'
+check "$tmp/reserved" 'r["ok"] is False and "reserved" in r["error"]'
+request "$tmp/badbody" '{"v": 1, "verb": "send", "name": "echo", "type": 7, "body": b"\xc1"}'
+check "$tmp/badbody" 'r["ok"] is False and "msgpack" in r["error"]'
+
 # SIGTERM: an orderly stop that removes the socket file.
 sock=${url#ipc://}
 [ -S "$sock" ] || fail "no socket file at $sock"

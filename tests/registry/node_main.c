@@ -163,6 +163,61 @@ static int busy_start(nact_system *sys, struct feeder *f)
 	return rv;
 }
 
+static int echo_fn(nact_ctx *ctx, nact_msg *m);
+
+static int echo_start(nact_system *sys)
+{
+	nact_aid id;
+	nact_spawn_opts o = {.name = "echo"};
+	return nact_spawn(&id, sys, echo_fn, calloc(1, sizeof(uint64_t)), free, &o);
+}
+
+/* "echo", for the registry's send verb: a request gets its own type and
+ * body back; type 7 one-way is counted; a request of type 8 gets [count]. */
+static int echo_fn(nact_ctx *ctx, nact_msg *m)
+{
+	uint64_t *count = nact_state(ctx);
+	nact_system *sys = nact_sys(ctx);
+	if (!(nact_msg_flags(m) & NACT_MF_REQUEST)) {
+		if (nact_msg_type(m) == 7)
+			(*count)++;
+		return 0;
+	}
+	nact_msg *r;
+	if (nact_msg_type(m) == 8) {
+		if (nact_msg_alloc(&r, sys, 8) != 0)
+			return 0;
+		nact_pack pk;
+		nact_pack_init(&pk, r);
+		nact_pack_array(&pk, 1);
+		nact_pack_uint(&pk, *count);
+	} else {
+		size_t n = 0;
+		const void *b = nact_msg_body(m, &n);
+		if (nact_msg_alloc(&r, sys, nact_msg_type(m)) != 0)
+			return 0;
+		nact_reader rd;
+		msgpack_object o;
+		nact_pack pk;
+		nact_pack_init(&pk, r);
+		/* re-pack the one value of the body */
+		if (n > 0 && nact_reader_init_buf(&rd, b, n, NULL) == 0) {
+			if (nact_read_object(&rd, &o) != 0)
+				nact_pack_nil(&pk);
+			else if (o.type == MSGPACK_OBJECT_STR)
+				nact_pack_strn(&pk, o.via.str.ptr, o.via.str.size);
+			else if (o.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				nact_pack_uint(&pk, o.via.u64);
+			else
+				nact_pack_nil(&pk);
+			nact_reader_fini(&rd);
+		}
+	}
+	if (nact_reply(sys, m, r) != 0)
+		nact_msg_free(r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	nact_system *sys = NULL;
@@ -194,7 +249,7 @@ int main(int argc, char **argv)
 	    (rv = nact_op_create(&b, sys, "backup-index", a, NULL)) != 0 ||
 	    (rv = nact_op_create(&c, sys, "cleanup", NACT_OPID_NONE, NULL)) != 0 ||
 	    (rv = nact_op_start(sys, c)) != 0 || (rv = nact_op_complete(sys, c)) != 0 ||
-	    (busy && (rv = busy_start(sys, &fd)) != 0) ||
+	    (busy && (rv = busy_start(sys, &fd)) != 0) || (rv = echo_start(sys)) != 0 ||
 	    (rv = nact_registry_serve(sys, argv[1], url, sizeof(url))) != 0) {
 		fprintf(stderr, "node_main: %s\n", nact_strerror(rv));
 		nact_system_close(sys, 1000);
