@@ -233,7 +233,8 @@ static const char *req_decode(nact_reader *r, const void *buf, size_t len, struc
 			err = arg_uint(r, &q->limit, &q->has_limit,
 			    "\"limit\" must be an unsigned integer");
 		else if (keyis(k, kn, "type"))
-			err = arg_uint(r, &q->type, &q->has_type, "\"type\" must be an unsigned integer");
+			err = arg_uint(r, &q->type, &q->has_type,
+			    "\"type\" must be an unsigned integer");
 		else if (keyis(k, kn, "timeout_ms"))
 			err = arg_uint(r, &q->timeout_ms, &q->has_timeout,
 			    "\"timeout_ms\" must be an unsigned integer");
@@ -241,8 +242,7 @@ static const char *req_decode(nact_reader *r, const void *buf, size_t len, struc
 			err = nact_read_bin(r, &q->body, &q->bodyn) == 0 ? NULL :
 			                                                   "\"body\" must be bin";
 			q->has_body = err == NULL;
-		}
-		else if (nact_read_object(r, &o) != 0) /* unknown keys are ignored */
+		} else if (nact_read_object(r, &o) != 0) /* unknown keys are ignored */
 			err = "malformed map";
 		if (err != NULL)
 			return err;

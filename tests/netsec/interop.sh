@@ -5,9 +5,12 @@
 # it numbers; interop_node prints the running sum, which must reach the
 # expected total. Exit 0 pass, 1 fail, 77 skipped (python3-msgpack missing).
 #
-# nngcat (nng-utils) cannot be the client: one nngcat run sends one payload
-# (repeated with --count) on a fresh connection and cannot answer the
-# node's CHALLENGE / OK, so the handshake of docs/wire.md needs a program.
+# nngcat (nng-utils) cannot speak the node protocol: one nngcat run sends
+# one payload on a fresh connection and cannot answer the node's CHALLENGE
+# / OK. It reaches the same actor through the node's registry socket
+# instead: a python3-msgpack-encoded "send" request (docs/registry-protocol.md)
+# adds 100, and the sum must reach 142. Skipped (with a message) without
+# nngcat.
 set -u
 node_bin=${1:?usage: interop.sh PATH/TO/interop_node}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +35,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-"$node_bin" < "$fifo" > "$tmp/out" 2> "$tmp/err" &
+XDG_RUNTIME_DIR=$tmp "$node_bin" < "$fifo" > "$tmp/out" 2> "$tmp/err" &
 node_pid=$!
 exec 3> "$fifo" # keeps the node's stdin open
 url=
@@ -50,5 +53,21 @@ done
 cat "$tmp/out"
 grep -q '^SUM 42$' "$tmp/out" || { echo "FAIL: sum 42 not reached"; cat "$tmp/err"; exit 1; }
 grep -q '^BAD' "$tmp/out" || { echo "FAIL: bad body not reported"; exit 1; }
+if command -v nngcat >/dev/null 2>&1; then
+	reg=$(sed -n 's/^REG //p' "$tmp/out")
+	"$py" -c 'import msgpack, sys; sys.stdout.buffer.write(msgpack.packb({"v": 1, "verb": "send", "name": "adder", "type": 3, "body": msgpack.packb([100])}))' >"$tmp/req.bin"
+	timeout 20 nngcat --req --dial "$reg" --file "$tmp/req.bin" --raw >"$tmp/rep.bin" ||
+		{ echo "FAIL: nngcat"; exit 1; }
+	"$py" -c 'import msgpack, sys; r = msgpack.unpackb(open(sys.argv[1], "rb").read()); sys.exit(0 if r["ok"] is True else 1)' "$tmp/rep.bin" ||
+		{ echo "FAIL: send verb refused"; exit 1; }
+	for i in $(seq 1 100); do
+		grep -q '^SUM 142$' "$tmp/out" && break
+		sleep 0.1
+	done
+	grep -q '^SUM 142$' "$tmp/out" || { echo "FAIL: nngcat's 100 did not reach adder"; cat "$tmp/out"; exit 1; }
+	echo "nngcat: SUM 142"
+else
+	echo "nngcat not found (apt-get install nng-utils): its part is skipped"
+fi
 kill -0 "$node_pid" || { echo "FAIL: node died"; exit 1; }
 echo "PASS"

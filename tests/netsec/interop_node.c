@@ -3,7 +3,9 @@
  * runs insecure (allow_insecure) on tcp://127.0.0.1:0, prints
  * "URL <url>", and hosts the actor "adder": a message of type 3 with body
  * [n (int)] adds n to a sum and prints "SUM <sum>"; a body of another
- * shape prints "BAD <error>". Stops when stdin reaches EOF.
+ * shape prints "BAD <error>". It also serves its registry (prints
+ * "REG <ipc url>"), whose send verb reaches "adder" too. Stops when stdin
+ * reaches EOF.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <nactor/node.h>
+#include <nactor/registry.h>
 
 static int adder(nact_ctx *ctx, nact_msg *m)
 {
@@ -61,13 +64,16 @@ int main(void)
 	o.nlisten = 1;
 	if (nact_node_start(sys, &o) != 0)
 		return 1;
-	char url[256];
+	char url[256], reg[256];
 	nact_node_url(sys, url, sizeof(url));
-	printf("URL %s\nAID %llu\n", url, (unsigned long long)id.v);
+	if (nact_registry_serve(sys, "interop", reg, sizeof(reg)) != 0)
+		return 1;
+	printf("URL %s\nAID %llu\nREG %s\n", url, (unsigned long long)id.v, reg);
 	fflush(stdout);
 	char c;
 	while (read(0, &c, 1) > 0)
 		;
+	nact_registry_unserve(sys);
 	nact_node_stop(sys);
 	nact_system_close(sys, 2000);
 	return 0;
