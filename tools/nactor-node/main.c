@@ -41,6 +41,7 @@ struct cfg {
 	struct list listen, seed, load;
 	char *secret_file;
 	int allow_insecure;
+	int no_lanes;
 	char *registry;
 	char *log_file;
 	int log_level;
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 	    "usage: nactor-node [--config FILE] [--name NAME] [--listen URL]... [--seed URL]...\n"
 	    "                   [--secret-file FILE | --allow-insecure] [--load LIB.so]...\n"
 	    "                   [--registry NODE] [--log-file FILE] [--log-level LEVEL]\n"
+	    "                   [--lanes on|off]\n"
 	    "Starts a nactor node and serves until SIGTERM or SIGINT (see nactor-node(1)).\n"
 	    "Config file: one `key = value` per line, keys as the long options without\n"
 	    "the dashes (secret-file is secret_file, and so on); # starts a comment.\n");
@@ -122,6 +124,11 @@ static const char *apply(struct cfg *c, const char *key, const char *val)
 		if (b < 0)
 			return "allow_insecure takes 0/1, true/false, yes/no or on/off";
 		c->allow_insecure = b;
+	} else if (strcmp(key, "lanes") == 0) {
+		int b = parse_bool(val);
+		if (b < 0)
+			return "lanes takes 0/1, true/false, yes/no or on/off";
+		c->no_lanes = !b;
 	} else if (strcmp(key, "registry") == 0) {
 		set_str(&c->registry, val);
 	} else if (strcmp(key, "log_file") == 0 || strcmp(key, "log-file") == 0) {
@@ -427,6 +434,7 @@ int main(int argc, char **argv)
 	o.secret = secret;
 	o.secret_len = secret_len;
 	o.allow_insecure = c.allow_insecure;
+	o.lanes = c.no_lanes ? -1 : 0;
 	if ((rv = nact_node_start(sys, &o)) != 0) {
 		nact_log(sys, NACT_LOG_ERROR, "nactor-node: cannot start node %s: %s", c.name,
 		    nact_strerror(rv));
