@@ -137,6 +137,11 @@ static void pair_case(const char *cert_b, const char *ca_b, const char *secret, 
 				CHECK_RV(call_echo(b, pa));
 			if (pb != 0)
 				CHECK_RV(call_echo(a, pb));
+			/* TLS nodes keep every frame inside TLS: no lanes */
+			nact_node_stats sa, sb;
+			CHECK_RV(nact_node_stats_get(a, &sa));
+			CHECK_RV(nact_node_stats_get(b, &sb));
+			CHECK_EQ_U64(sa.lanes_out + sa.lanes_in + sb.lanes_out + sb.lanes_in, 0);
 		} else {
 			/* the TLS handshake fails: the peers never learn names */
 			CHECK_ERR(nact_node_peer(b, "a", &pa, (int)nt_slow(1500)), NACT_ENOENT);
