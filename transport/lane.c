@@ -297,6 +297,25 @@ int nacti_lanes_poll(struct nacti_lanes *L)
 	return n;
 }
 
+void nacti_lanes_drain(struct nacti_lanes *L, uint32_t pipe)
+{
+	if (L == NULL || atomic_load(&L->stopping))
+		return;
+	/* bounded: the caller may be where a poller waits for it */
+	uint64_t until = mono_ns() + 200000000u;
+	while (pthread_mutex_trylock(&L->poll) != 0) {
+		if (mono_ns() > until)
+			return;
+		sched_yield();
+	}
+	for (struct lin *l = L->ins; l != NULL; l = l->next)
+		if (l->pipe == pipe) {
+			in_readable(L, l); /* may close and free l */
+			break;
+		}
+	pthread_mutex_unlock(&L->poll);
+}
+
 static void lane_main(void *arg)
 {
 	struct nacti_lanes *L = arg;

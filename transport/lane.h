@@ -77,6 +77,12 @@ void nacti_lanes_free(struct nacti_lanes *L);
  * with no thread hop at all. Never blocks. */
 int nacti_lanes_poll(struct nacti_lanes *L);
 
+/* Read and hand over what has arrived on the inbound lane of pipe, now,
+ * on the calling thread (n->mtx must not be held): the pipe is closing,
+ * and what its peer wrote before closing (a graceful leave) must be seen
+ * before the close is. Waits at most 200 ms for a poller to finish. */
+void nacti_lanes_drain(struct nacti_lanes *L, uint32_t pipe);
+
 /* The caller stops polling (an idle worker about to park): the lane
  * thread watches the sockets again. */
 void nacti_lanes_handoff(struct nacti_lanes *L);

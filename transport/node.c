@@ -1604,6 +1604,17 @@ static void in_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct nacti_node *n = arg;
 	uint32_t id = nng_pipe_id(pipe);
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		/* frames its lane brought in before the close come first (the
+		 * lane is another TCP connection: its last bytes can still be
+		 * unread when nng reports this one closed) */
+		nng_mtx_lock(n->mtx);
+		struct inconn *c = in_find(n, id);
+		int laned = c != NULL && c->laned;
+		nng_mtx_unlock(n->mtx);
+		if (laned)
+			nacti_lanes_drain(n->lanes, id);
+	}
 	nng_mtx_lock(n->mtx);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		if (in_get(n, id) == NULL) {

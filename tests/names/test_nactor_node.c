@@ -209,7 +209,8 @@ static void test_bad_config(void)
 	    {"name = x\nlisten\n", ":2: expected `key = value`"},
 	    {"# c\n\nlog_level = loud\n", ":3: log_level"},
 	    {"allow_insecure = maybe\n", ":1: allow_insecure"}, {"name = x\n = 3\n", ":2:"},
-	    {"lanes = sometimes\n", ":1: lanes: lanes takes 0/1"}, {"name =\n", ":1: name: empty value"},
+	    {"lanes = sometimes\n", ":1: lanes: lanes takes 0/1"},
+	    {"name =\n", ":1: name: empty value"},
 	    {"name = 0123456789012345678901234567890123456789012345678901234567890123456789\n",
 	        ":1: name"},
 	    {"name = x\nlisten = tcp://127.0.0.1:0\n", "give secret_file"}, /* no secret */
