@@ -218,7 +218,9 @@ struct nacti_node {
 	uint32_t nrmons, caprmons;
 	struct rlink *rlinks; /* links between local and remote actors (mtx) */
 	uint32_t nrlinks, caprlinks;
-	nng_mtx *rmtx; /* drbg */
+	nng_mtx *rmtx;  /* drbg */
+	nng_mtx *rxmtx; /* rx_off and every re-arm of lraio and the peers' raio */
+	int rx_off;     /* nact_node_stop closes the sockets: no more re-arms */
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
 	nacti_members *members;    /* set before receiving starts */
@@ -1557,6 +1559,21 @@ static void out_handle(struct peer *p, nng_msg *m)
 	send_now(p->out, a, op);
 }
 
+/* Re-arm a receive callback's aio unless nact_node_stop is closing the
+ * sockets. Under rxmtx, so that no nng_recv_aio overlaps the nng_close of
+ * its socket: nng 1.5.2 can append a receive that found the socket before
+ * the close to the socket's receive queue after the close has failed the
+ * waiting ones; nng_close then frees the queue with the aio still on it,
+ * and the nng_aio_stop after it runs the aio's cancel on the freed queue
+ * (the panic "pthread_mutex_lock: Invalid argument" in nact_node_stop). */
+static void rx_rearm(struct nacti_node *n, nng_socket s, nng_aio *aio)
+{
+	nng_mtx_lock(n->rxmtx);
+	if (!n->rx_off)
+		nng_recv_aio(s, aio);
+	nng_mtx_unlock(n->rxmtx);
+}
+
 static void out_recv_cb(void *arg)
 {
 	struct peer *p = arg;
@@ -1565,7 +1582,7 @@ static void out_recv_cb(void *arg)
 	nng_msg *m = nng_aio_get_msg(p->raio);
 	out_handle(p, m);
 	nng_msg_free(m);
-	nng_recv_aio(p->out, p->raio);
+	rx_rearm(p->node, p->out, p->raio);
 }
 
 /* ---- listener side ---- */
@@ -2243,7 +2260,7 @@ out:
 	if (m != NULL)
 		nng_msg_free(m);
 	flush_closes(n);
-	nng_recv_aio(n->lsock, n->lraio);
+	rx_rearm(n, n->lsock, n->lraio);
 }
 
 /* ---- tick: heartbeats, silence, refused pipes ---- */
@@ -2541,6 +2558,8 @@ static void node_free(struct nacti_node *n)
 		nng_mtx_free(n->mtx);
 	if (n->rmtx)
 		nng_mtx_free(n->rmtx);
+	if (n->rxmtx)
+		nng_mtx_free(n->rxmtx);
 	free(n);
 }
 
@@ -2586,7 +2605,7 @@ int nact_node_start(nact_system *sys, const nact_node_opts *o)
 	mbedtls_ctr_drbg_init(&n->drbg);
 	rv = NACT_ENOMEM;
 	if (nng_mtx_alloc(&n->mtx) != 0 || nng_cv_alloc(&n->cv, n->mtx) != 0 ||
-	    nng_mtx_alloc(&n->rmtx) != 0)
+	    nng_mtx_alloc(&n->rmtx) != 0 || nng_mtx_alloc(&n->rxmtx) != 0)
 		goto fail;
 	if (!n->insecure) {
 		if ((n->secret = malloc(o->secret_len)) == NULL)
@@ -2749,7 +2768,11 @@ void nact_node_stop(nact_system *sys)
 	/* close first, then wait for the callbacks: with the receive aio
 	 * stopped first, frames still arriving fill pair1's receive queue and
 	 * nng 1.5.2's nng_close can wait for them forever (netsec: seen with
-	 * CREDIT traffic) */
+	 * CREDIT traffic); a callback running now does not re-arm its aio
+	 * (rx_rearm) */
+	nng_mtx_lock(n->rxmtx);
+	n->rx_off = 1;
+	nng_mtx_unlock(n->rxmtx);
 	nng_close(n->lsock);
 	nng_aio_stop(n->lraio);
 	nacti_members_close(n->members); /* no more receives: stop ticking */

@@ -243,7 +243,8 @@ enum { CM_HOLD = 0, CM_FAIL = 1, CM_SILENT = 2 };
 enum { T_GO = 1, T_RELEASE = 2 };
 
 /* A compute actor that keeps the requests it gets and answers them when
- * told (T_RELEASE), with an error (CM_FAIL), or never (CM_SILENT). */
+ * told (T_RELEASE), with a value (CM_HOLD) or an error (CM_FAIL, which
+ * answers at once after the release), or never (CM_SILENT). */
 typedef struct compute_st {
 	int mode;
 	atomic_int calls;
@@ -251,18 +252,25 @@ typedef struct compute_st {
 	uint64_t corr[64];
 	char key[64][32];
 	int n;
+	int released; /* CM_FAIL: T_RELEASE seen */
 } compute_st;
 
 static void compute_answer(nact_system *sys, compute_st *s, int i)
 {
 	nact_msg *m;
-	if (nact_msg_alloc(&m, sys, 7) != 0)
+	if (nact_msg_alloc(&m, sys, s->mode == CM_FAIL ? NACT_T_ERROR : 7) != 0)
 		return;
 	nact_pack p;
 	nact_pack_init(&p, m);
-	char v[48];
-	snprintf(v, sizeof(v), "computed:%s", s->key[i]);
-	nact_pack_str(&p, v);
+	if (s->mode == CM_FAIL) { /* as nact_reply_error */
+		nact_pack_array(&p, 2);
+		nact_pack_int(&p, NACT_EINVAL);
+		nact_pack_str(&p, "no such thing");
+	} else {
+		char v[48];
+		snprintf(v, sizeof(v), "computed:%s", s->key[i]);
+		nact_pack_str(&p, v);
+	}
 	if (nact_reply_to(sys, s->to[i], s->corr[i], m) != 0)
 		nact_msg_free(m);
 }
@@ -275,6 +283,7 @@ static int compute_fn(nact_ctx *ctx, nact_msg *m)
 		for (int i = 0; i < s->n; i++)
 			compute_answer(sys, s, i);
 		s->n = 0;
+		s->released = 1;
 		return 0;
 	}
 	const void *k;
@@ -284,7 +293,7 @@ static int compute_fn(nact_ctx *ctx, nact_msg *m)
 		return 0;
 	}
 	atomic_fetch_add(&s->calls, 1);
-	if (s->mode == CM_FAIL) {
+	if (s->mode == CM_FAIL && s->released) {
 		nact_reply_error(sys, m, NACT_EINVAL, "no such thing");
 		return 0;
 	}
@@ -377,8 +386,10 @@ static void run_compute(int mode, int compute_ms)
 	REQUIRE_RV(nact_spawn(&cl, sys, client_fn, &cli, NULL, NULL));
 	go(sys, cl, T_GO);
 	CHECK(NT_WAIT(atomic_load(&cs.calls) == 1, NT_LONG_MS));
-	if (mode == CM_HOLD) {
-		/* Every request is queued behind the one computation. */
+	if (mode == CM_HOLD || mode == CM_FAIL) {
+		/* Every request is queued behind the one computation (a
+		 * failure answered before the client has sent them all would
+		 * let the later ones start a computation of their own). */
 		CHECK(NT_WAIT(stats(sys, c).misses == 50, NT_LONG_MS));
 		CHECK_EQ_INT(atomic_load(&cli.replies), 0);
 		go(sys, cp, T_RELEASE);

@@ -428,8 +428,12 @@ static void test_replicated_kill9(void)
 	CHECK_EQ_INT(write_keys(c.dc, "r2", n, 2), n);
 	/* n3 stops answering (SIGSTOP: its connections stay open, so it is
 	 * still up until the silence is noticed): keys whose first owner is
-	 * n3 time out there and are read from the second owner */
-	kill(c.ch[1].pid, SIGSTOP);
+	 * n3 time out there and are read from the second owner. Wait for the
+	 * stop itself: threads of n3 still running after kill() would answer */
+	rv = nt_child_sigstop(&c.ch[1]);
+	CHECK_EQ_INT(rv, 0);
+	if (rv != 0)
+		goto out;
 	uint32_t early = 0, early_ok = 0, asked_live = 0;
 	for (uint32_t i = 0; i < n && early < 3; i++) {
 		char k[32];

@@ -203,9 +203,16 @@ static void test_slow_remote_actor(void)
 		}
 		nng_msleep(1);
 	}
-	/* nact_send_wait blocks while the queue is full, then times out */
-	int waits = 0, timeouts = 0;
-	for (int i = 0; i < 50 && timeouts == 0; i++) {
+	/* nact_send_wait blocks while the queue is full, then times out. b is
+	 * stopped meanwhile: the slow actor still frees room every few
+	 * messages, often within the 1 ms wait, so with b running a wait that
+	 * times out needs a pause of b's credit grants. Stopped, b frees none:
+	 * the queue fills (at most queue_max / PAD more messages) and stays
+	 * full. The pause is far below down_after_ms. */
+	int stopped = nt_child_sigstop(&ch) == 0;
+	CHECK(stopped);
+	int waits = 0, timeouts = 0, maxw = (int)(o.queue_max / PAD) + 50;
+	for (int i = 0; i < maxw && timeouts == 0; i++) {
 		nact_msg *m = seq_msg(sys, seq);
 		REQUIRE(m != NULL);
 		int rv = nact_send_wait(sys, slow, m, 1);
@@ -218,6 +225,8 @@ static void test_slow_remote_actor(void)
 				timeouts++;
 		}
 	}
+	if (stopped)
+		kill(ch.pid, SIGCONT);
 	printf("accepted %llu, EFULL %llu, other errors %llu, send_wait ok %d timed out %d; "
 	       "child RSS %ld kB at start, %ld kB max\n",
 	    (unsigned long long)seq, (unsigned long long)efull, (unsigned long long)other, waits,

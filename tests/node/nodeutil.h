@@ -313,6 +313,22 @@ static void nt_child_kill9(nt_child *ch)
 	ch->pid = -1;
 }
 
+/* Stop the child with SIGSTOP and wait until it has stopped. kill() only
+ * queues the signal: until every thread of the child has entered the stop,
+ * the ones still running go on serving (and answer requests sent after
+ * kill() returned). waitpid(WUNTRACED) reports the completed group stop.
+ * 0 on success, -1 otherwise. */
+static inline int nt_child_sigstop(nt_child *ch)
+{
+	if (ch->pid <= 0 || kill(ch->pid, SIGSTOP) != 0)
+		return -1;
+	int st = 0;
+	pid_t r;
+	while ((r = waitpid(ch->pid, &st, WUNTRACED)) < 0 && errno == EINTR)
+		;
+	return r == ch->pid && WIFSTOPPED(st) ? 0 : -1;
+}
+
 /* Start this process's node "a" with one seed. */
 static int nt_node_start(nact_system *sys, const char *name, const char *secret, int proto,
     const char *seed)

@@ -427,7 +427,8 @@ static void test_condition_and_combined(void)
 struct server {
 	nact_system *sys;
 	nact_aid next;            /* middle_fn: where sub-requests go */
-	_Atomic int hold;         /* 1: keep the request, reply on T_RELEASE */
+	atomic_int hold;          /* 1: keep the request, reply on T_RELEASE (the
+	                           * test thread changes it while the actor runs) */
 	nact_msg *held;           /* the held request (owned) */
 	atomic_uint_fast64_t op;  /* opid of the request being served */
 	atomic_uint_fast64_t dl;  /* its deadline */
@@ -461,7 +462,7 @@ static int server_fn(nact_ctx *ctx, nact_msg *m)
 		atomic_store(&s->op, nact_msg_opid(m));
 		atomic_store(&s->dl, nact_msg_deadline(m));
 		atomic_fetch_add(&s->got, 1);
-		if (s->hold) {
+		if (atomic_load(&s->hold)) {
 			nact_msg_free(s->held);
 			/* keep a copy of the request: the header is what
 			 * nact_reply needs */
@@ -592,7 +593,7 @@ static void test_request_ops(void)
 	CHECK_ERR(nact_op_get(sys, (nact_opid){rop}, &in), NACT_ENOENT);
 
 	/* 2. the caller times out: the callee's op is cancelled (timedout) */
-	sv.hold = 1; /* written before the message that reads it is sent */
+	atomic_store(&sv.hold, 1); /* before the message that reads it is sent */
 	REQUIRE_RV(ask(sys, c, 30));
 	CHECK(NT_WAIT(atomic_load(&cl.timeouts) == 1, NT_LONG_MS));
 	rop = atomic_load(&sv.op);
@@ -635,7 +636,7 @@ static void test_request_chain(void)
 	nact_op_opts oo = op_opts("client");
 
 	leaf.sys = mid.sys = sys;
-	leaf.hold = 1;
+	atomic_store(&leaf.hold, 1);
 	REQUIRE_RV(nact_spawn(&l, sys, server_fn, &leaf, server_fini, NULL));
 	mid.next = l;
 	REQUIRE_RV(nact_spawn(&md, sys, middle_fn, &mid, NULL, NULL));
@@ -666,7 +667,7 @@ static void test_request_chain(void)
 	nact_opid co2;
 	cl2.server = md;
 	REQUIRE_RV(nact_spawn_op(&c2, &co2, sys, client_fn, &cl2, NULL, NULL, &oo));
-	leaf.hold = 0;
+	atomic_store(&leaf.hold, 0); /* the leaf may still be in its first handler */
 	REQUIRE_RV(nact_op_cancel(sys, co2, NACT_CANCEL_MANUAL, NULL));
 	/* the client's op is cancelled: its own next request is refused
 	 * (the actor itself ended: grace 1 s, it ignores cancels; send
