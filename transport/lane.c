@@ -82,6 +82,42 @@ static uint32_t le32(const uint8_t *b)
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
+/* nng's address (network byte order, as nng keeps it) with port into ss.
+ * Returns its length, 0 if it is not an IP address. */
+static socklen_t to_sockaddr(const nng_sockaddr *sa, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (sa->s_family == NNG_AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = sa->s_in.sa_addr;
+		s4->sin_port = htons(port);
+		return sizeof(*s4);
+	}
+	if (sa->s_family == NNG_AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, sa->s_in6.sa_addr, 16);
+		s6->sin6_scope_id = sa->s_in6.sa_scope;
+		s6->sin6_port = htons(port);
+		return sizeof(*s6);
+	}
+	return 0;
+}
+
+/* Close what L holds (fds < 0 are skipped) and free it. */
+static void lanes_release(struct nacti_lanes *L)
+{
+	int fds[] = {L->lfd, L->kfd, L->ep, L->outer};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	pthread_mutex_destroy(&L->poll);
+	pthread_mutex_destroy(&L->hmtx);
+	pthread_cond_destroy(&L->hcv);
+	free(L);
+}
+
 static void in_close(struct nacti_lanes *L, struct lin *l, const char *why)
 {
 	for (struct lin **pp = &L->ins; *pp != NULL; pp = &(*pp)->next)
@@ -384,27 +420,11 @@ int nacti_lanes_start(struct nacti_lanes **lp, const nacti_lane_ops *ops, void *
 	pthread_mutex_init(&L->poll, NULL);
 	pthread_mutex_init(&L->hmtx, NULL);
 	pthread_cond_init(&L->hcv, NULL);
+	L->lfd = -1;
 	struct sockaddr_storage ss;
-	socklen_t sl;
-	memset(&ss, 0, sizeof(ss));
-	if (addr->s_family == NNG_AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = addr->s_in.sa_addr; /* network order, as nng keeps it */
-		sl = sizeof(*s4);
-	} else if (addr->s_family == NNG_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, addr->s_in6.sa_addr, 16);
-		sl = sizeof(*s6);
-	} else {
-		close(L->ep);
-		close(L->outer);
-		close(L->kfd);
-		pthread_mutex_destroy(&L->poll);
-		pthread_mutex_destroy(&L->hmtx);
-		pthread_cond_destroy(&L->hcv);
-		free(L);
+	socklen_t sl = to_sockaddr(addr, 0, &ss);
+	if (sl == 0) {
+		lanes_release(L);
 		return NACT_EINVAL;
 	}
 	L->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -431,18 +451,7 @@ int nacti_lanes_start(struct nacti_lanes **lp, const nacti_lane_ops *ops, void *
 	*lp = L;
 	return 0;
 fail:
-	if (L->lfd >= 0)
-		close(L->lfd);
-	if (L->kfd >= 0)
-		close(L->kfd);
-	if (L->ep >= 0)
-		close(L->ep);
-	if (L->outer >= 0)
-		close(L->outer);
-	pthread_mutex_destroy(&L->poll);
-	pthread_mutex_destroy(&L->hmtx);
-	pthread_cond_destroy(&L->hcv);
-	free(L);
+	lanes_release(L);
 	return NACT_ESYSERR;
 }
 
@@ -482,14 +491,7 @@ void nacti_lanes_free(struct nacti_lanes *L)
 	if (L == NULL)
 		return;
 	nacti_lanes_stop(L);
-	close(L->lfd);
-	close(L->kfd);
-	close(L->ep);
-	close(L->outer);
-	pthread_mutex_destroy(&L->poll);
-	pthread_mutex_destroy(&L->hmtx);
-	pthread_cond_destroy(&L->hcv);
-	free(L);
+	lanes_release(L);
 }
 
 void nacti_lanes_kick(struct nacti_lanes *L)
@@ -510,24 +512,9 @@ int nacti_lane_connect(struct nacti_lanes *L, const nng_sockaddr *sa, uint16_t p
     uint32_t gen)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl;
-	memset(&ss, 0, sizeof(ss));
-	if (sa->s_family == NNG_AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = sa->s_in.sa_addr;
-		s4->sin_port = htons(port);
-		sl = sizeof(*s4);
-	} else if (sa->s_family == NNG_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, sa->s_in6.sa_addr, 16);
-		s6->sin6_scope_id = sa->s_in6.sa_scope;
-		s6->sin6_port = htons(port);
-		sl = sizeof(*s6);
-	} else {
+	socklen_t sl = to_sockaddr(sa, port, &ss);
+	if (sl == 0)
 		return NACT_EINVAL;
-	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NACT_ESYSERR;

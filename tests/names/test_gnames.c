@@ -12,6 +12,7 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "namesutil.h"
+#include "rawpeer.h"
 
 static nact_system *open_sys(void)
 {
@@ -471,69 +472,6 @@ out:
 
 /* ---- malformed NAMES frames from a raw peer ---- */
 
-struct raw {
-	nng_socket s;
-	_Atomic int closed;
-};
-
-static void raw_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct raw *r = arg;
-	(void)p;
-	if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_store(&r->closed, 1);
-}
-
-static int raw_send(struct raw *r, const void *b, size_t len)
-{
-	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0)
-		return -1;
-	nng_msg_append(m, b, len);
-	if (nng_sendmsg(r->s, m, 0) != 0) {
-		nng_msg_free(m);
-		return -1;
-	}
-	return 0;
-}
-
-static int raw_recv_kind(struct raw *r)
-{
-	nng_msg *m;
-	if (nng_recvmsg(r->s, &m, 0) != 0)
-		return -1;
-	int k = nng_msg_len(m) >= 4 ? ((uint8_t *)nng_msg_body(m))[2] : -1;
-	nng_msg_free(m);
-	return k;
-}
-
-/* Connect to an insecure node and do the handshake as node "raw"
- * (docs/wire.md: HELLO, CHALLENGE, AUTH with an empty MAC, OK). */
-static int raw_open(struct raw *r, const char *url)
-{
-	atomic_store(&r->closed, 0);
-	if (nng_pair1_open(&r->s) != 0)
-		return -1;
-	nng_socket_set_ms(r->s, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
-	nng_socket_set_ms(r->s, NNG_OPT_SENDTIMEO, (nng_duration)nt_slow(5000));
-	nng_pipe_notify(r->s, NNG_PIPE_EV_REM_POST, raw_pipe_cb, r);
-	nng_socket_set_ms(r->s, NNG_OPT_RECONNMINT, 600000);
-	nng_socket_set_ms(r->s, NNG_OPT_RECONNMAXT, 600000);
-	if (nng_dial(r->s, url, NULL, 0) != 0)
-		return -1;
-	uint8_t h[128] = {0xA8, 1, 1, 0, 0x96, 1, 1, 0xa3, 'r', 'a', 'w', 2, 0xc4, 32};
-	size_t n = 14;
-	memset(h + n, 7, 32);
-	n += 32;
-	h[n++] = 0xa0;
-	if (raw_send(r, h, n) != 0 || raw_recv_kind(r) != 2)
-		return -1;
-	uint8_t a[] = {0xA8, 1, 3, 0, 0x91, 0xc4, 0};
-	if (raw_send(r, a, sizeof(a)) != 0 || raw_recv_kind(r) != 4)
-		return -1;
-	return 0;
-}
-
 static void test_bad_names_frames(void)
 {
 	static uint8_t longname[400], deep[64], f[1024];
@@ -579,7 +517,7 @@ static void test_bad_names_frames(void)
 	int x = -1, y = -1;
 	REQUIRE(nm_child_start(&b, "b", NULL, NULL) == 0);
 	struct raw r;
-	if (raw_open(&r, b.url) != 0) {
+	if (raw_open(&r, b.url, 1) != 0) {
 		CHECK(!"raw handshake");
 		nng_close(r.s);
 		goto out;

@@ -34,6 +34,8 @@
 
 #include <nactor/node.h>
 
+#include "rawpeer.h"
+
 #define ECHO_PING 1u
 #define ECHO_PONG 2u
 #define CNT_ADD 3u
@@ -352,107 +354,50 @@ static int nt_node_start(nact_system *sys, const char *name, const char *secret,
 	return nact_node_start(sys, &o);
 }
 
-/* ---- a raw peer: a pair1 socket that speaks the handshake itself ---- */
-
-struct raw {
-	nng_socket s;
-	_Atomic int closed;
-};
-
-static inline void raw_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* A request of `type` to `to`: the reply's uint (idx < 0), or element idx
+ * of its array; UINT64_MAX on any failure. */
+static inline uint64_t nt_call_u64(nact_system *sys, nact_aid to, uint32_t type, int idx)
 {
-	struct raw *r = arg;
-	(void)p;
-	if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_store(&r->closed, 1);
-}
-
-static inline int raw_send(struct raw *r, const void *b, size_t len)
-{
-	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0)
-		return -1;
-	nng_msg_append(m, b, len);
-	if (nng_sendmsg(r->s, m, 0) != 0) {
-		nng_msg_free(m);
-		return -1;
+	nact_msg *q, *r = NULL;
+	if (nact_msg_alloc(&q, sys, type) != 0)
+		return UINT64_MAX;
+	if (nact_call(sys, to, q, (int)nt_slow(5000), &r) != 0)
+		return UINT64_MAX;
+	nact_reader rd;
+	uint64_t v = UINT64_MAX;
+	uint32_t n;
+	if (nact_reader_init(&rd, r, NULL) == 0) {
+		if (idx < 0) {
+			nact_read_uint(&rd, &v);
+		} else if (nact_read_array(&rd, &n) == 0) {
+			for (int i = 0; i <= idx; i++)
+				nact_read_uint(&rd, &v);
+		}
+		nact_reader_fini(&rd);
 	}
-	return 0;
+	nact_msg_free(r);
+	return v;
 }
 
-/* Receive a frame: its kind in *kind; with lport, the lane port a
- * CHALLENGE offers (its 6th element, a msgpack uint16: 0xcd hi lo), or 0. */
-static inline int raw_recv_port(struct raw *r, uint8_t *kind, uint16_t *lport)
+/* For the raw-peer tests: start an insecure child "b", this process's
+ * insecure node "a" dialing it, and find b's "counter" and "stats"; *cl
+ * gets the counter's id as b knows it (for frames written by hand).
+ * Returns 0, or -1 (a check failed; *sysp may need closing). */
+static inline int nt_raw_setup(nt_child *ch, nact_system **sysp, uint16_t *b, nact_aid *counter,
+    nact_aid *stats, uint64_t *cl)
 {
-	nng_msg *m;
-	if (nng_recvmsg(r->s, &m, 0) != 0)
+	*sysp = NULL;
+	if (nt_child_start(ch, "b", NULL, 0, NULL, NULL) != 0 || nt_open(sysp, 2, 0) != 0)
 		return -1;
-	const uint8_t *b = nng_msg_body(m);
-	size_t len = nng_msg_len(m);
-	int ok = len >= 4;
-	if (ok)
-		*kind = b[2];
-	if (ok && lport != NULL)
-		*lport = len > 8 && b[4] == 0x96 && b[len - 3] == 0xcd ?
-		    (uint16_t)(b[len - 2] << 8 | b[len - 1]) :
-		    0;
-	nng_msg_free(m);
-	return ok ? 0 : -1;
-}
-
-static inline int raw_recv(struct raw *r, uint8_t *kind)
-{
-	return raw_recv_port(r, kind, NULL);
-}
-
-/* Connect to url; with hs, do the insecure handshake as node "raw" with
- * capabilities caps (2 = batch; | 0x10 = can use a lane) and the nonce
- * 32 x 7 (connection id 0x0707070707070707). *lport (if not NULL): the
- * lane port the node offered, 0 = none. */
-static inline int raw_open_caps(struct raw *r, const char *url, int hs, uint8_t caps,
-    uint16_t *lport)
-{
-	atomic_store(&r->closed, 0);
-	if (nng_pair1_open(&r->s) != 0)
-		return -1;
-	nng_socket_set_ms(r->s, NNG_OPT_RECVTIMEO, (nng_duration)nt_slow(5000));
-	nng_socket_set_ms(r->s, NNG_OPT_SENDTIMEO, (nng_duration)nt_slow(5000));
-	nng_pipe_notify(r->s, NNG_PIPE_EV_REM_POST, raw_pipe_cb, r);
-	/* no redial between the node closing us and nng_close (a dial in
-	 * progress at close can leave nng's dialer objects unreclaimed) */
-	nng_socket_set_ms(r->s, NNG_OPT_RECONNMINT, 600000);
-	nng_socket_set_ms(r->s, NNG_OPT_RECONNMAXT, 600000);
-	if (nng_dial(r->s, url, NULL, 0) != 0)
-		return -1;
-	if (!hs)
-		return 0;
-	/* HELLO [1, 1, "raw", caps, nonce, ""] */
-	uint8_t h[128] = {0xA8, 1, 1, 0};
-	size_t n = 4;
-	h[n++] = 0x96;
-	h[n++] = 1;
-	h[n++] = 1;
-	h[n++] = 0xa3;
-	memcpy(h + n, "raw", 3);
-	n += 3;
-	h[n++] = caps;
-	h[n++] = 0xc4;
-	h[n++] = 32;
-	memset(h + n, 7, 32);
-	n += 32;
-	h[n++] = 0xa0;
-	uint8_t k = 0;
-	if (raw_send(r, h, n) != 0 || raw_recv_port(r, &k, lport) != 0 || k != 2)
-		return -1;
-	uint8_t a[] = {0xA8, 1, 3, 0, 0x91, 0xc4, 0};
-	if (raw_send(r, a, sizeof(a)) != 0 || raw_recv(r, &k) != 0 || k != 4)
-		return -1;
-	return 0;
-}
-
-static inline int raw_open(struct raw *r, const char *url, int hs)
-{
-	return raw_open_caps(r, url, hs, 2, NULL);
+	int rv = nt_node_start(*sysp, "a", NULL, 0, ch->url);
+	if (rv == 0)
+		rv = nact_node_peer(*sysp, "b", b, (int)nt_slow(NT_LONG_MS));
+	if (rv == 0)
+		rv = nact_node_whereis(*sysp, *b, "counter", counter, (int)nt_slow(5000));
+	if (rv == 0)
+		rv = nact_node_whereis(*sysp, *b, "stats", stats, (int)nt_slow(5000));
+	*cl = counter->v & ((UINT64_C(1) << 48) - 1);
+	return rv == 0 ? 0 : -1;
 }
 
 #endif

@@ -31,12 +31,7 @@
 static nact_system *open_sys(void)
 {
 	nact_system *sys = NULL;
-	nact_config cfg;
-	nact_config_init(&cfg);
-	cfg.workers = 2;
-	if (nact_system_open(&sys, &cfg) != 0)
-		return NULL;
-	return sys;
+	return nt_open(&sys, 2, 0) == 0 ? sys : NULL;
 }
 
 static size_t g_queue_max; /* 0 = default */
@@ -267,27 +262,6 @@ static void test_turn_over_queue_max(void)
 
 /* ---- a raw lane ---- */
 
-static uint64_t call_idx(nact_system *sys, nact_aid to, uint32_t type, int idx)
-{
-	nact_msg *q, *r = NULL;
-	if (nact_msg_alloc(&q, sys, type) != 0 || nact_call(sys, to, q, (int)nt_slow(5000), &r))
-		return UINT64_MAX;
-	nact_reader rd;
-	uint64_t v = UINT64_MAX;
-	uint32_t n;
-	if (nact_reader_init(&rd, r, NULL) == 0) {
-		if (idx < 0) {
-			nact_read_uint(&rd, &v);
-		} else if (nact_read_array(&rd, &n) == 0) {
-			for (int i = 0; i <= idx; i++)
-				nact_read_uint(&rd, &v);
-		}
-		nact_reader_fini(&rd);
-	}
-	nact_msg_free(r);
-	return v;
-}
-
 static int tcp_connect(uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -353,18 +327,13 @@ static void test_raw_lane(void)
 {
 	const uint64_t cid = UINT64_C(0x0707070707070707);
 	nt_child ch;
-	REQUIRE(nt_child_start(&ch, "b", NULL, 0, NULL, NULL) == 0);
-	nact_system *sys = open_sys();
-	REQUIRE(sys != NULL);
-	REQUIRE_RV(nt_node_start(sys, "a", NULL, 0, ch.url));
+	nact_system *sys;
 	uint16_t b;
-	REQUIRE_RV(nact_node_peer(sys, "b", &b, (int)nt_slow(NT_LONG_MS)));
 	nact_aid counter, stats;
-	REQUIRE_RV(nact_node_whereis(sys, b, "counter", &counter, (int)nt_slow(5000)));
-	REQUIRE_RV(nact_node_whereis(sys, b, "stats", &stats, (int)nt_slow(5000)));
-	uint64_t cl = counter.v & ((UINT64_C(1) << 48) - 1); /* as b knows it */
-	uint64_t bad0 = call_idx(sys, stats, 1, 0);
-	uint64_t in0 = call_idx(sys, stats, 1, 4);
+	uint64_t cl; /* the counter as b knows it */
+	REQUIRE(nt_raw_setup(&ch, &sys, &b, &counter, &stats, &cl) == 0);
+	uint64_t bad0 = nt_call_u64(sys, stats, 1, 0);
+	uint64_t in0 = nt_call_u64(sys, stats, 1, 4);
 	CHECK(bad0 != UINT64_MAX && in0 != UINT64_MAX);
 
 	/* without the lane capability, no lane is offered */
@@ -386,8 +355,8 @@ static void test_raw_lane(void)
 	size_t n = lane_data(buf, cl, (const uint8_t *)"\x01", 1);
 	n += lane_data(buf + n, cl, (const uint8_t *)"\x02", 1);
 	CHECK(send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n);
-	CHECK(NT_WAIT(call_idx(sys, counter, CNT_GET, -1) == 2, NT_LONG_MS));
-	CHECK_EQ_U64(call_idx(sys, stats, 1, 4) - in0, 1);
+	CHECK(NT_WAIT(nt_call_u64(sys, counter, CNT_GET, -1) == 2, NT_LONG_MS));
+	CHECK_EQ_U64(nt_call_u64(sys, stats, 1, 4) - in0, 1);
 	/* a second lane for the same connection is refused */
 	int fd2 = tcp_connect(lport);
 	REQUIRE(fd2 >= 0);
@@ -474,9 +443,9 @@ static void test_raw_lane(void)
 		/* the node keeps serving the others */
 		CHECK(nact_node_up(sys, b));
 	}
-	CHECK(NT_WAIT(call_idx(sys, stats, 1, 0) - bad0 == want_bad, NT_LONG_MS));
-	CHECK_EQ_U64(call_idx(sys, stats, 1, 0) - bad0, want_bad);
-	CHECK_EQ_U64(call_idx(sys, counter, CNT_GET, -1), 2);
+	CHECK(NT_WAIT(nt_call_u64(sys, stats, 1, 0) - bad0 == want_bad, NT_LONG_MS));
+	CHECK_EQ_U64(nt_call_u64(sys, stats, 1, 0) - bad0, want_bad);
+	CHECK_EQ_U64(nt_call_u64(sys, counter, CNT_GET, -1), 2);
 	nact_node_stop(sys);
 	nact_system_close(sys, 2000);
 	nt_child_stop(&ch);

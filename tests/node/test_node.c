@@ -331,43 +331,15 @@ static size_t rec(uint8_t *o, uint64_t target, uint16_t flags, const uint8_t *bo
 	return 4 + NACT_HDR_SIZE + bl;
 }
 
-static uint64_t call_u64(nact_system *sys, nact_aid to, uint32_t type, int idx)
-{
-	nact_msg *q, *r = NULL;
-	if (nact_msg_alloc(&q, sys, type) != 0)
-		return UINT64_MAX;
-	if (nact_call(sys, to, q, (int)nt_slow(5000), &r) != 0)
-		return UINT64_MAX;
-	nact_reader rd;
-	uint64_t v = UINT64_MAX;
-	uint32_t n;
-	if (nact_reader_init(&rd, r, NULL) == 0) {
-		if (idx < 0) {
-			nact_read_uint(&rd, &v);
-		} else if (nact_read_array(&rd, &n) == 0) {
-			for (int i = 0; i <= idx; i++)
-				nact_read_uint(&rd, &v);
-		}
-		nact_reader_fini(&rd);
-	}
-	nact_msg_free(r);
-	return v;
-}
-
 static void test_bad_frames(void)
 {
 	nt_child ch;
-	REQUIRE(nt_child_start(&ch, "b", NULL, 0, NULL, NULL) == 0);
-	nact_system *sys = open_sys();
-	REQUIRE(sys != NULL);
-	REQUIRE_RV(nt_node_start(sys, "a", NULL, 0, ch.url));
+	nact_system *sys;
 	uint16_t b;
-	REQUIRE_RV(nact_node_peer(sys, "b", &b, (int)nt_slow(NT_LONG_MS)));
 	nact_aid counter, stats;
-	REQUIRE_RV(nact_node_whereis(sys, b, "counter", &counter, (int)nt_slow(5000)));
-	REQUIRE_RV(nact_node_whereis(sys, b, "stats", &stats, (int)nt_slow(5000)));
-	uint64_t cl = counter.v & ((UINT64_C(1) << 48) - 1); /* as b knows it */
-	uint64_t bad0 = call_u64(sys, stats, 1, 0);
+	uint64_t cl; /* the counter as b knows it */
+	REQUIRE(nt_raw_setup(&ch, &sys, &b, &counter, &stats, &cl) == 0);
+	uint64_t bad0 = nt_call_u64(sys, stats, 1, 0);
 	CHECK(bad0 != UINT64_MAX);
 
 	/* a valid frame from the raw socket is delivered: two envelopes */
@@ -379,7 +351,7 @@ static void test_bad_frames(void)
 	n += rec(f + n, cl, 0, (const uint8_t *)"\x01", 1);
 	n += rec(f + n, cl, 0, (const uint8_t *)"", 0);
 	CHECK(raw_send(&r, f, n) == 0);
-	CHECK(NT_WAIT(call_u64(sys, counter, CNT_GET, -1) == 2, NT_LONG_MS));
+	CHECK(NT_WAIT(nt_call_u64(sys, counter, CNT_GET, -1) == 2, NT_LONG_MS));
 	CHECK_EQ_INT(atomic_load(&r.closed), 0);
 	nng_close(r.s);
 
@@ -523,9 +495,9 @@ static void test_bad_frames(void)
 			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		}
 	}
-	uint64_t bad = call_u64(sys, stats, 1, 0);
+	uint64_t bad = nt_call_u64(sys, stats, 1, 0);
 	CHECK_EQ_U64(bad - bad0, want_bad);
-	CHECK_EQ_U64(call_u64(sys, counter, CNT_GET, -1), 2);
+	CHECK_EQ_U64(nt_call_u64(sys, counter, CNT_GET, -1), 2);
 	nact_node_stop(sys);
 	nact_system_close(sys, 2000);
 	nt_child_stop(&ch);
