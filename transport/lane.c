@@ -66,7 +66,8 @@ struct nacti_lanes {
 	struct lin *ins; /* lane thread only */
 	_Atomic int stopping;
 	_Atomic int kicked;
-	_Atomic int polling; /* the thread is spinning, not blocked */
+	_Atomic uint32_t nin; /* inbound lanes whose hello was accepted */
+	_Atomic int polling;  /* the thread is spinning, not blocked */
 	nng_thread *thr;
 };
 
@@ -127,8 +128,10 @@ static void in_close(struct nacti_lanes *L, struct lin *l, const char *why)
 		}
 	epoll_ctl(L->ep, EPOLL_CTL_DEL, l->fd, NULL);
 	close(l->fd);
-	if (l->pipe != 0)
+	if (l->pipe != 0) {
+		atomic_fetch_sub(&L->nin, 1);
 		L->ops->closed(L->node, l->pipe, why);
+	}
 	free(l->buf);
 	free(l);
 }
@@ -149,6 +152,7 @@ static const char *in_parse(struct nacti_lanes *L, struct lin *l)
 				bad = "refused hello";
 				break;
 			}
+			atomic_fetch_add(&L->nin, 1);
 			off += NACTI_LANE_HELLO;
 			continue;
 		}
@@ -263,7 +267,9 @@ static void do_accept(struct nacti_lanes *L)
 	}
 }
 
-/* Inbound lanes that never said hello are closed after HELLO_MS. */
+/* Inbound lanes that never said hello are closed after HELLO_MS, and
+ * those whose connection is gone (closed without a word from the peer:
+ * a partition, a silent peer) once the node says so. */
 static void reap_silent(struct nacti_lanes *L)
 {
 	uint64_t now = mono_ns() / 1000000u;
@@ -272,6 +278,8 @@ static void reap_silent(struct nacti_lanes *L)
 		struct lin *next = l->next;
 		if (l->pipe == 0 && now - l->born_ms > HELLO_MS)
 			in_close(L, l, "no hello");
+		else if (l->pipe != 0 && !L->ops->alive(L->node, l->pipe))
+			in_close(L, l, "connection closed");
 		l = next;
 	}
 }
@@ -492,6 +500,11 @@ void nacti_lanes_free(struct nacti_lanes *L)
 		return;
 	nacti_lanes_stop(L);
 	lanes_release(L);
+}
+
+uint32_t nacti_lanes_inbound(struct nacti_lanes *L)
+{
+	return L != NULL && !atomic_load(&L->stopping) ? atomic_load(&L->nin) : 0;
 }
 
 void nacti_lanes_kick(struct nacti_lanes *L)

@@ -48,6 +48,9 @@ typedef struct nacti_lane_ops {
 	void (*closed)(void *node, uint32_t pipe, const char *why);
 	/* Events on an outbound lane registered with nacti_lane_watch. */
 	void (*out_event)(void *node, uint32_t token, uint32_t gen, unsigned ev);
+	/* Is the connection of inbound pipe still open? (checked every
+	 * second: a lane whose connection is gone is closed) */
+	int (*alive)(void *node, uint32_t pipe);
 	/* nacti_lanes_kick was called: flush what the node queued. */
 	void (*kick)(void *node);
 	/* 1 while some other thread polls (nacti_lanes_poll) often: the lane
@@ -86,6 +89,9 @@ void nacti_lanes_drain(struct nacti_lanes *L, uint32_t pipe);
 /* The caller stops polling (an idle worker about to park): the lane
  * thread watches the sockets again. */
 void nacti_lanes_handoff(struct nacti_lanes *L);
+
+/* Inbound lanes open now (their hello accepted). */
+uint32_t nacti_lanes_inbound(struct nacti_lanes *L);
 
 /* Ask the lane thread to call ops->kick soon (no syscall while it is
  * polling). Any thread. */

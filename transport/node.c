@@ -788,8 +788,20 @@ static int lane_covered(void *node)
 	return atomic_load_explicit(&n->sys->n_spinning, memory_order_seq_cst) > 0;
 }
 
+/* Lane thread: is inbound pipe pid still an open connection? */
+static int lane_alive(void *node, uint32_t pid)
+{
+	struct nacti_node *n = node;
+	nng_mtx_lock(n->mtx);
+	struct inconn *c = in_find(n, pid);
+	int alive = c != NULL && c->state == IN_AUTHED;
+	nng_mtx_unlock(n->mtx);
+	return alive;
+}
+
 static const nacti_lane_ops lane_ops = {
     .covered = lane_covered,
+    .alive = lane_alive,
     .accept = lane_accept,
     .frame = lane_frame,
     .closed = lane_closed,
@@ -2946,6 +2958,14 @@ int nact_node_stats_get(nact_system *sys, nact_node_stats *st)
 	st->dropped = atomic_load(&n->dropped);
 	st->lanes_out = atomic_load(&n->lanes_out);
 	st->lanes_in = atomic_load(&n->lanes_in);
+	st->lanes_open = nacti_lanes_inbound(n->lanes);
+	struct peer *p;
+	for (uint32_t i = 1; i <= NACT_NODE_MAX_PEERS && (p = peer_at(n, (uint16_t)i)) != NULL;
+	     i++) {
+		nng_mtx_lock(p->mtx);
+		st->lanes_open += p->lstate == L_UP;
+		nng_mtx_unlock(p->mtx);
+	}
 	node_put(sys);
 	return 0;
 }

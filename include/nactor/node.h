@@ -183,6 +183,7 @@ typedef struct nact_node_stats {
 	uint64_t nodedowns;                   /* peers declared down */
 	uint64_t dropped;                     /* envelopes dropped (peer down, queue full) */
 	uint64_t lanes_out, lanes_in;         /* lanes made to peers, accepted from them */
+	uint64_t lanes_open;                  /* lanes open now, both directions */
 } nact_node_stats;
 
 /* Counters since start. NACT_ESTATE if sys is not a node. */

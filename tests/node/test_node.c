@@ -683,6 +683,10 @@ static void test_nodedown_silent(void)
 	uint64_t dt = nt_now_ms() - t0;
 	printf("silent peer declared down after %llu ms (bound 1700 ms)\n", (unsigned long long)dt);
 	CHECK_EQ_INT(atomic_load(&w->reason), NACT_EXIT_NODEDOWN);
+	/* the lanes go with the connections, the inbound one too (the
+	 * stopped peer sends no FIN: the node notices the connection gone) */
+	nact_node_stats st;
+	CHECK(NT_WAIT(nact_node_stats_get(sys, &st) == 0 && st.lanes_open == 0, NT_LONG_MS));
 	/* the resumed peer must not take its own stall for the silence of
 	 * others (it used to close connections with frames arriving, which
 	 * could wedge nng 1.5.2 and keep it away for good): it rejoins within
@@ -697,6 +701,8 @@ static void test_nodedown_silent(void)
 	r = NULL;
 	CHECK_RV(nact_call(sys, w->target, q, (int)nt_slow(5000), &r));
 	nact_msg_free(r);
+	/* and new lanes come with the new connections */
+	CHECK(NT_WAIT(nact_node_stats_get(sys, &st) == 0 && st.lanes_open == 2, NT_LONG_MS));
 	pair_down(sys, &ch);
 }
 
