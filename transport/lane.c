@@ -484,6 +484,8 @@ void nacti_lanes_stop(struct nacti_lanes *L)
 		(void)0; /* the counter is full: the thread wakes anyway */
 	nng_thread_destroy(L->thr);
 	L->thr = NULL;
+	/* under the poll lock: a worker or a drain may be at it still */
+	pthread_mutex_lock(&L->poll);
 	while (L->ins != NULL) {
 		struct lin *l = L->ins;
 		L->ins = l->next;
@@ -492,6 +494,8 @@ void nacti_lanes_stop(struct nacti_lanes *L)
 		free(l->buf);
 		free(l);
 	}
+	atomic_store(&L->nin, 0);
+	pthread_mutex_unlock(&L->poll);
 }
 
 void nacti_lanes_free(struct nacti_lanes *L)
