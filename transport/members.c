@@ -155,19 +155,6 @@ void nacti_members_leave(nacti_members *m)
 	nng_mtx_unlock(m->mtx);
 }
 
-void nacti_members_stop(nacti_members *m)
-{
-	if (m == NULL)
-		return;
-	if (m->mtx != NULL) {
-		nng_mtx_lock(m->mtx);
-		m->closing = 1;
-		nng_mtx_unlock(m->mtx);
-	}
-	if (m->aio != NULL)
-		nng_aio_stop(m->aio);
-}
-
 void nacti_members_close(nacti_members *m)
 {
 	if (m == NULL)

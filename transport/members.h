@@ -34,9 +34,6 @@ int nacti_members_open(nacti_members **out, struct nacti_node *n, nact_system *s
 void nacti_members_leave(nacti_members *m);
 /* Stop ticking and free (NULL-safe). The node calls it without its lock. */
 void nacti_members_close(nacti_members *m);
-/* Stop ticking and ignore what is received from now on (m stays valid
- * until nacti_members_close). NULL-safe. */
-void nacti_members_stop(nacti_members *m);
 /* A K_SWIM frame body from the authenticated peer from_name. */
 void nacti_members_receive(nacti_members *m, const char *from_name, const void *buf, size_t len);
 

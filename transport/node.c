@@ -20,7 +20,6 @@
  *
  * Lock order: node->mtx, then peer->mtx.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +89,6 @@ enum {
 enum { OUT_NONE = 0, OUT_HELLO, OUT_AUTH_SENT, OUT_LANE, OUT_AUTHED };
 /* Lane states (dialer side): OUT_LANE while L_CONNECTING. */
 enum { L_NONE = 0, L_CONNECTING, L_UP };
-#define NODE_CLOSE_MS 5000   /* nact_node_stop waits this long for nng_close */
 #define LANE_FRAME 4096      /* room reserved in a new DATA frame for a lane */
 #define LANE_CONNECT_MS 3000 /* a lane not up by then: frames stay on nng */
 #define LANE_DIRECT_NS 20000 /* a thread outside actors writes itself at most this often */
@@ -229,7 +227,6 @@ struct nacti_node {
 	struct nacti_lanes *lanes; /* lane thread, NULL = no lanes (TLS, ipc, opts) */
 	uint16_t lport;            /* the port lanes to this node connect to */
 	_Atomic int leaving;       /* nact_node_stop started: no more dials */
-	_Atomic int detached;      /* nact_node_stop gave up waiting for nng_close */
 	/* counters */
 	_Atomic uint64_t frames_out, frames_in, env_out, env_in, bad, refused, authfail, downs,
 	    dropped, lanes_out, lanes_in;
@@ -1124,8 +1121,6 @@ static void out_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct peer *p = arg;
 	struct nacti_node *n = p->node;
-	if (atomic_load(&n->detached))
-		return; /* the system may be gone (nact_node_stop) */
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		nng_msg *m;
 		uint8_t nc[NONCE];
@@ -1597,10 +1592,6 @@ static void out_recv_cb(void *arg)
 	if (nng_aio_result(p->raio) != 0)
 		return; /* socket closed */
 	nng_msg *m = nng_aio_get_msg(p->raio);
-	if (atomic_load(&p->node->detached)) { /* the system may be gone */
-		nng_msg_free(m);
-		return;
-	}
 	out_handle(p, m);
 	nng_msg_free(m);
 	rx_rearm(p->node, p->out, p->raio);
@@ -1642,8 +1633,6 @@ static void in_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct nacti_node *n = arg;
 	uint32_t id = nng_pipe_id(pipe);
-	if (atomic_load(&n->detached))
-		return; /* the system may be gone (nact_node_stop) */
 	if (ev == NNG_PIPE_EV_REM_POST) {
 		/* frames its lane brought in before the close come first (the
 		 * lane is another TCP connection: its last bytes can still be
@@ -2233,10 +2222,6 @@ static void in_recv_cb(void *arg)
 	if (nng_aio_result(n->lraio) != 0)
 		return; /* closed */
 	nng_msg *m = nng_aio_get_msg(n->lraio);
-	if (atomic_load(&n->detached)) { /* the system may be gone */
-		nng_msg_free(m);
-		return;
-	}
 	uint32_t pid = nng_pipe_id(nng_msg_get_pipe(m));
 	size_t len = nng_msg_len(m);
 	const uint8_t *b = nng_msg_body(m);
@@ -2533,19 +2518,6 @@ void nact_node_opts_init(nact_node_opts *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* This node stopped: local actors' links to remote ones break (the only
- * part of freeing a node that touches the system). Idempotent. */
-static void node_links_break(struct nacti_node *n)
-{
-	for (uint32_t i = 0; i < n->nrlinks; i++) {
-		struct rlink l = n->rlinks[i];
-		if (nacti_link_take(n->sys, l.local, l.remote))
-			nacti_send_exitinfo(n->sys, l.local, NACTI_T_EXITSIG, 0, l.remote, l.remote,
-			    NACT_EXIT_NODEDOWN, "nodedown");
-	}
-	n->nrlinks = 0;
-}
-
 static void node_free(struct nacti_node *n)
 {
 	nacti_lanes_free(n->lanes); /* stops it first if need be */
@@ -2582,7 +2554,13 @@ static void node_free(struct nacti_node *n)
 	}
 	free(n->in);
 	free(n->rmons);
-	node_links_break(n);
+	/* this node stopped: local actors' links to remote ones break */
+	for (uint32_t i = 0; i < n->nrlinks; i++) {
+		struct rlink l = n->rlinks[i];
+		if (nacti_link_take(n->sys, l.local, l.remote))
+			nacti_send_exitinfo(n->sys, l.local, NACTI_T_EXITSIG, 0, l.remote, l.remote,
+			    NACT_EXIT_NODEDOWN, "nodedown");
+	}
 	free(n->rlinks);
 	free(n->cl_pipes);
 	free(n->cl_dialers);
@@ -2755,81 +2733,6 @@ fail:
 	return rv;
 }
 
-/* nact_node_stop's last step, on a thread of its own so that the stop is
- * bounded: close the sockets and wait for their callbacks. */
-struct closer {
-	struct nacti_node *n;
-	nng_mtx *mtx;
-	nng_cv *cv;
-	int done;
-	int abandoned; /* the stopper returned: the closer frees everything */
-	int stall_ms;  /* test hook, see close_sockets */
-};
-
-static void closer_free(struct closer *c)
-{
-	if (c->cv)
-		nng_cv_free(c->cv);
-	if (c->mtx)
-		nng_mtx_free(c->mtx);
-	free(c);
-}
-
-/* How long nact_node_stop waits for nng_close: NODE_CLOSE_MS, or (a test
- * hook) NACTOR_TEST_CLOSE_WAIT_MS. */
-static int close_wait_ms(void)
-{
-	const char *e = getenv("NACTOR_TEST_CLOSE_WAIT_MS");
-	return e != NULL && atoi(e) > 0 ? atoi(e) : NODE_CLOSE_MS;
-}
-
-/* stall_ms: a test hook (NACTOR_TEST_CLOSE_STALL_MS), a close that takes
- * this long, as nng's sometimes does. */
-static void close_sockets(struct nacti_node *n, int stall_ms)
-{
-	if (stall_ms > 0)
-		nng_msleep((nng_duration)stall_ms);
-	/* close first, then wait for the callbacks: with the receive aio
-	 * stopped first, frames still arriving fill pair1's receive queue and
-	 * nng 1.5.2's nng_close can wait for them forever (netsec: seen with
-	 * CREDIT traffic); a callback running now does not re-arm its aio
-	 * (rx_rearm) */
-	nng_mtx_lock(n->rxmtx);
-	n->rx_off = 1;
-	nng_mtx_unlock(n->rxmtx);
-	nng_close(n->lsock);
-	nng_aio_stop(n->lraio);
-	nacti_members_close(n->members); /* no more receives: stop ticking */
-	n->members = NULL;
-	for (uint32_t i = 1; i <= n->npeers; i++) {
-		struct peer *p = n->peers[i];
-		if (p->out_open) {
-			nng_close(p->out);
-			p->out_open = 0;
-		}
-		if (p->raio)
-			nng_aio_stop(p->raio);
-		if (p->saio)
-			nng_aio_stop(p->saio);
-	}
-}
-
-static void *closer_main(void *arg)
-{
-	struct closer *c = arg;
-	close_sockets(c->n, c->stall_ms);
-	nng_mtx_lock(c->mtx);
-	c->done = 1;
-	int abandoned = c->abandoned;
-	nng_cv_wake(c->cv);
-	nng_mtx_unlock(c->mtx);
-	if (abandoned) { /* late: the stopper left, nothing touches the system */
-		node_free(c->n);
-		closer_free(c);
-	}
-	return NULL;
-}
-
 void nact_node_stop(nact_system *sys)
 {
 	if (sys == NULL)
@@ -2874,43 +2777,29 @@ void nact_node_stop(nact_system *sys)
 	while (n->wreqs != NULL)
 		nng_cv_until(n->cv, nng_clock() + 10);
 	nng_mtx_unlock(n->mtx);
-	/* nng 1.5.2 can, rarely, never return from nng_close (its reaper
-	 * waits on a pipe's receive that nobody completes): wait for the
-	 * closes a bounded time; past it the node is left to the closing
-	 * thread, which frees it if nng ever returns, and nothing of it
-	 * touches the system any more (callbacks check n->detached) */
-	node_links_break(n);
-	nacti_members_stop(n->members); /* no more ticks or gossip (its log needs sys) */
-	struct closer *c = calloc(1, sizeof(*c));
-	pthread_t ct;
-	const char *st = getenv("NACTOR_TEST_CLOSE_STALL_MS");
-	int stall = st != NULL && atoi(st) > 0 ? atoi(st) : 0;
-	if (c == NULL || nng_mtx_alloc(&c->mtx) != 0 || nng_cv_alloc(&c->cv, c->mtx) != 0 ||
-	    (c->n = n, c->stall_ms = stall, pthread_create(&ct, NULL, closer_main, c)) != 0) {
-		close_sockets(n, stall); /* no thread: close here, unbounded */
-	} else {
-		nng_time until = nng_clock() + (nng_time)close_wait_ms();
-		nng_mtx_lock(c->mtx);
-		while (!c->done && nng_cv_until(c->cv, until) != NNG_ETIMEDOUT)
-			;
-		int done = c->done;
-		if (!done) {
-			c->abandoned = 1;
-			atomic_store(&n->detached, 1);
+	/* close first, then wait for the callbacks: with the receive aio
+	 * stopped first, frames still arriving fill pair1's receive queue and
+	 * nng 1.5.2's nng_close can wait for them forever (netsec: seen with
+	 * CREDIT traffic); a callback running now does not re-arm its aio
+	 * (rx_rearm) */
+	nng_mtx_lock(n->rxmtx);
+	n->rx_off = 1;
+	nng_mtx_unlock(n->rxmtx);
+	nng_close(n->lsock);
+	nng_aio_stop(n->lraio);
+	nacti_members_close(n->members); /* no more receives: stop ticking */
+	n->members = NULL;
+	for (uint32_t i = 1; i <= n->npeers; i++) {
+		struct peer *p = n->peers[i];
+		if (p->out_open) {
+			nng_close(p->out);
+			p->out_open = 0;
 		}
-		nng_mtx_unlock(c->mtx);
-		if (!done) {
-			nact_log(sys, NACT_LOG_ERROR,
-			    "node %s: nng_close did not return within %d ms (an nng 1.5.2 "
-			    "defect): the node's sockets are left to a background thread",
-			    n->name, close_wait_ms());
-			pthread_detach(ct); /* it frees the node and c if nng returns */
-			return;
-		}
-		pthread_join(ct, NULL);
+		if (p->raio)
+			nng_aio_stop(p->raio);
+		if (p->saio)
+			nng_aio_stop(p->saio);
 	}
-	if (c != NULL)
-		closer_free(c);
 	node_free(n);
 }
 

@@ -125,10 +125,7 @@ NACT_DECL int nact_node_start(nact_system *sys, const nact_node_opts *opts);
 /* Close every connection, stop routing (later remote sends become dead
  * letters), free the node. Pending nact_node_whereis calls fail with
  * NACT_ECLOSED. Call before nact_system_close; nact_system_close does not
- * do it. NULL-safe, idempotent. Outside actors only. Bounded: nng 1.5.2's
- * nng_close can, rarely, never return; after 5 s the stop logs an error
- * and returns, leaving the sockets to a background thread that frees the
- * node if nng ever returns and never touches the system again. */
+ * do it. NULL-safe, idempotent. Outside actors only. */
 NACT_DECL void nact_node_stop(nact_system *sys);
 
 /* The URL this node advertises to peers (its first listen URL; with
