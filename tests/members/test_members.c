@@ -676,5 +676,8 @@ int main(int argc, char **argv)
 	    NT_CASE(test_nactorctl_members),
 #endif
 	    {NULL, NULL}};
-	return nt_run(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
+	nng_fini(); /* nng frees closed listeners and dialers later, on its
+		     * own threads: let it finish before LeakSanitizer runs */
+	return rv;
 }

@@ -586,5 +586,8 @@ int main(int argc, char **argv)
 	static const nt_case cases[] = {NT_CASE(test_local), NT_CASE(test_remote_spawn),
 	    NT_CASE(test_global), NT_CASE(test_conflict), NT_CASE(test_bad_names_frames),
 	    {NULL, NULL}};
-	return nt_run(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
+	nng_fini(); /* nng frees closed listeners and dialers later, on its
+		     * own threads: let it finish before LeakSanitizer runs */
+	return rv;
 }

@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 	    NT_CASE(f_tls_other_ca), NT_CASE(f_tls_wrong_trust), NT_CASE(f_plain_client_refused),
 	    NT_CASE(test_bad_options), {NULL, NULL}};
 	int rv = nt_run(argc, argv, cases);
+	nng_fini(); /* see test_node.c */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
