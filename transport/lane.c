@@ -119,7 +119,9 @@ static void lanes_release(struct nacti_lanes *L)
 	free(L);
 }
 
-static void in_close(struct nacti_lanes *L, struct lin *l, const char *why)
+/* bad: the peer broke the protocol (else EOF, an error, the connection
+ * gone, no memory). */
+static void in_close(struct nacti_lanes *L, struct lin *l, const char *why, int bad)
 {
 	for (struct lin **pp = &L->ins; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == l) {
@@ -130,18 +132,19 @@ static void in_close(struct nacti_lanes *L, struct lin *l, const char *why)
 	close(l->fd);
 	if (l->pipe != 0) {
 		atomic_fetch_sub(&L->nin, 1);
-		L->ops->closed(L->node, l->pipe, why);
+		L->ops->closed(L->node, l->pipe, why, bad);
 	}
 	free(l->buf);
 	free(l);
 }
 
 /* Split l's buffer into hello and frames. Returns NULL, or why l must
- * close. */
-static const char *in_parse(struct nacti_lanes *L, struct lin *l)
+ * close; *proto = 1 when that is the peer's fault. */
+static const char *in_parse(struct nacti_lanes *L, struct lin *l, int *proto)
 {
 	size_t off = 0;
 	const char *bad = NULL;
+	*proto = 1;
 	for (;;) {
 		size_t left = l->have - off;
 		if (l->pipe == 0) {
@@ -169,6 +172,7 @@ static const char *in_parse(struct nacti_lanes *L, struct lin *l)
 				uint8_t *nb = malloc(cap);
 				if (nb == NULL) {
 					bad = "out of memory";
+					*proto = 0;
 					break;
 				}
 				memcpy(nb, l->buf + off, left);
@@ -183,13 +187,16 @@ static const char *in_parse(struct nacti_lanes *L, struct lin *l)
 		nng_msg *m;
 		if (nng_msg_alloc(&m, len) != 0) {
 			bad = "out of memory";
+			*proto = 0;
 			break;
 		}
 		memcpy(nng_msg_body(m), l->buf + off + 4, len);
 		off += 4 + (size_t)len;
 		if (L->ops->frame(L->node, l->pipe, m, &bad) != 0) {
-			if (bad == NULL)
+			if (bad == NULL) {
 				bad = "connection closed";
+				*proto = 0;
+			}
 			break;
 		}
 	}
@@ -216,20 +223,21 @@ static void in_readable(struct nacti_lanes *L, struct lin *l)
 		size_t want = l->cap - l->have;
 		ssize_t r = recv(l->fd, l->buf + l->have, want, MSG_DONTWAIT);
 		if (r == 0) {
-			in_close(L, l, "closed by peer");
+			in_close(L, l, "closed by peer", 0);
 			return;
 		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				in_close(L, l, "connection error");
+				in_close(L, l, "connection error", 0);
 			return;
 		}
 		l->have += (size_t)r;
-		const char *bad = in_parse(L, l);
+		int proto;
+		const char *bad = in_parse(L, l, &proto);
 		if (bad != NULL) {
-			in_close(L, l, bad);
+			in_close(L, l, bad, proto);
 			return;
 		}
 		if ((size_t)r < want)
@@ -277,9 +285,9 @@ static void reap_silent(struct nacti_lanes *L)
 	while (l != NULL) {
 		struct lin *next = l->next;
 		if (l->pipe == 0 && now - l->born_ms > HELLO_MS)
-			in_close(L, l, "no hello");
+			in_close(L, l, "no hello", 1);
 		else if (l->pipe != 0 && !L->ops->alive(L->node, l->pipe))
-			in_close(L, l, "connection closed");
+			in_close(L, l, "connection closed", 0);
 		l = next;
 	}
 }
@@ -312,7 +320,7 @@ static int poll_locked(struct nacti_lanes *L)
 			if (e & EPOLLIN)
 				in_readable(L, l);
 			else if (e & (EPOLLERR | EPOLLHUP))
-				in_close(L, l, "connection error");
+				in_close(L, l, "connection error", 0);
 			break;
 		}
 		default: {

@@ -43,9 +43,10 @@ typedef struct nacti_lane_ops {
 	 * frame was bad (a static string), or NULL when the connection is
 	 * gone (then "connection closed" reaches closed). */
 	int (*frame)(void *node, uint32_t pipe, nng_msg *m, const char **why);
-	/* The inbound lane of pipe ended: why is "closed by peer",
-	 * "connection error", "connection closed", or what was bad. */
-	void (*closed)(void *node, uint32_t pipe, const char *why);
+	/* The inbound lane of pipe ended, for reason why; bad = 1 when the
+	 * peer broke the protocol (a bad frame: count it), 0 for EOF, an
+	 * error, the connection gone or no memory. */
+	void (*closed)(void *node, uint32_t pipe, const char *why, int bad);
 	/* Events on an outbound lane registered with nacti_lane_watch. */
 	void (*out_event)(void *node, uint32_t token, uint32_t gen, unsigned ev);
 	/* Is the connection of inbound pipe still open? (checked every

@@ -18,7 +18,14 @@
  * thread hop per direction beyond nng's own). A tick thread sends
  * heartbeats, detects silent peers and closes refused pipes.
  *
- * Lock order: node->mtx, then peer->mtx.
+ * Lanes (plain tcp, transport/lane.c, docs/wire.md "Lanes"): once a
+ * connection is authenticated its frames go to a TCP connection of ours
+ * instead: written under the peer's lock by the sending thread (a worker
+ * at the end of its actor's turn, see send_data_locked), read by idle
+ * workers (sys->node_poll) or the lane thread, and handed to in_frame
+ * like frames from nng.
+ *
+ * Lock order: the lanes' poll lock, then node->mtx, then peer->mtx.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -745,16 +752,14 @@ static int lane_frame(void *node, uint32_t pid, nng_msg *m, const char **why)
 /* Lane thread: the lane of inbound pipe pid ended. A bad frame counts and
  * is logged; either way the connection closes with it (the dialer then
  * reconnects, and a new lane comes with the new handshake). */
-static void lane_closed(void *node, uint32_t pid, const char *why)
+static void lane_closed(void *node, uint32_t pid, const char *why, int bad)
 {
 	struct nacti_node *n = node;
-	if (why != NULL && strcmp(why, "closed by peer") != 0 &&
-	    strcmp(why, "connection error") != 0 && strcmp(why, "connection closed") != 0) {
+	if (bad) {
 		in_bad(n, pid, why);
 		return;
 	}
-	NACTI_DEBUG(n->sys, "node %s: lane of connection %u ended (%s)", n->name, pid,
-	    why ? why : "connection gone");
+	NACTI_DEBUG(n->sys, "node %s: lane of connection %u ended (%s)", n->name, pid, why);
 	nng_pipe pp = {pid};
 	nng_pipe_close(pp);
 }
