@@ -151,66 +151,24 @@ typedef struct mchild {
  * deadline / EOF. */
 static int mc_line(mchild *c, char *line, size_t cap, uint64_t wait_ms)
 {
-	uint64_t dl = nt_now_ms() + wait_ms;
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->got);
-		if (nl != NULL) {
-			size_t l = (size_t)(nl - c->buf);
-			snprintf(line, cap, "%.*s", (int)l, c->buf);
-			memmove(c->buf, nl + 1, c->got - l - 1);
-			c->got -= l + 1;
-			return 0;
-		}
-		uint64_t now = nt_now_ms();
-		struct pollfd pf = {c->out, POLLIN, 0};
-		if (now >= dl || c->got == sizeof(c->buf) || poll(&pf, 1, (int)(dl - now)) <= 0)
-			return -1;
-		ssize_t r = read(c->out, c->buf + c->got, sizeof(c->buf) - c->got);
-		if (r <= 0)
-			return -1;
-		c->got += (size_t)r;
-	}
+	return nt_read_line(c->out, c->buf, sizeof(c->buf), &c->got, line, cap, wait_ms);
 }
 
 static int mc_start_x(mchild *c, const char *name, const char *listen, const char *seed, int period,
     const char *extra)
 {
-	int in[2], out[2];
 	memset(c, 0, sizeof(*c));
 	c->pid = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	if (pipe(in) != 0)
-		return -1;
-	if (pipe(out) != 0) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
 	char pb[16];
 	snprintf(pb, sizeof(pb), "%d", period);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/proc/self/exe", "members-child", "--mchild", name,
-		    listen ? listen : "tcp://127.0.0.1:0", seed ? seed : "-", pb, extra,
-		    (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (pid < 0) {
-		close(in[1]);
-		close(out[0]);
+	char *argv[] = {"members-child", "--mchild", (char *)name,
+	    (char *)(listen ? listen : "tcp://127.0.0.1:0"), (char *)(seed ? seed : "-"), pb,
+	    (char *)extra, NULL};
+	pid_t pid = nt_spawn_self(argv, &c->in, &c->out);
+	if (pid < 0)
 		return -1;
-	}
 	c->pid = pid;
-	c->in = in[1];
-	c->out = out[0];
 	nt_child_track(pid, 1);
 	char line[300];
 	if (mc_line(c, line, sizeof(line), nt_slow(NT_LONG_MS)) != 0 ||

@@ -33,6 +33,8 @@
 
 #include <nactor/node.h>
 
+#include "childproc.h"
+
 typedef struct nm_child {
 	pid_t pid;
 	int in, out;   /* its stdin (write end), its stdout (read end) */
@@ -251,25 +253,7 @@ static int nm_child_main(int argc, char **argv)
 /* Read one line of the child's output within ms into line. 0 or -1. */
 static int nm_line(nm_child *ch, char *line, size_t cap, int ms)
 {
-	uint64_t dl = nt_now_ms() + (uint64_t)ms;
-	for (;;) {
-		char *nl = memchr(ch->buf, '\n', ch->got);
-		if (nl != NULL) {
-			size_t n = (size_t)(nl - ch->buf);
-			snprintf(line, cap, "%.*s", (int)n, ch->buf);
-			memmove(ch->buf, nl + 1, ch->got - n - 1);
-			ch->got -= n + 1;
-			return 0;
-		}
-		uint64_t now = nt_now_ms();
-		struct pollfd pf = {ch->out, POLLIN, 0};
-		if (now >= dl || ch->got == sizeof(ch->buf) || poll(&pf, 1, (int)(dl - now)) <= 0)
-			return -1;
-		ssize_t r = read(ch->out, ch->buf + ch->got, sizeof(ch->buf) - ch->got);
-		if (r <= 0)
-			return -1;
-		ch->got += (size_t)r;
-	}
+	return nt_read_line(ch->out, ch->buf, sizeof(ch->buf), &ch->got, line, cap, (uint64_t)ms);
 }
 
 /* Send a command, read the answer's numbers: returns how many were read
@@ -293,38 +277,14 @@ static int nm_cmd(nm_child *ch, const char *cmd, int *a, int *b)
 
 static int nm_child_start(nm_child *ch, const char *name, const char *seeds, const char *prereg)
 {
-	int in[2], out[2];
 	memset(ch, 0, sizeof(*ch));
 	ch->pid = -1;
-	if (pipe(in) != 0)
+	char *argv[] = {"names-child", "--nchild", (char *)name, (char *)(seeds ? seeds : "-"),
+	    (char *)(prereg ? prereg : "-"), NULL};
+	pid_t pid = nt_spawn_self(argv, &ch->in, &ch->out);
+	if (pid < 0)
 		return -1;
-	if (pipe(out) != 0) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/proc/self/exe", "names-child", "--nchild", name, seeds ? seeds : "-",
-		    prereg ? prereg : "-", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (pid < 0) {
-		close(in[1]);
-		close(out[0]);
-		return -1;
-	}
 	ch->pid = pid;
-	ch->in = in[1];
-	ch->out = out[0];
 	nm_track(pid, 1);
 	char line[300];
 	if (nm_line(ch, line, sizeof(line), (int)nt_slow(NT_LONG_MS)) != 0 ||

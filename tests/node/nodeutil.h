@@ -34,6 +34,7 @@
 
 #include <nactor/node.h>
 
+#include "childproc.h"
 #include "rawpeer.h"
 
 #define ECHO_PING 1u
@@ -221,61 +222,27 @@ static int nt_child_main(int argc, char **argv)
 static int nt_child_start(nt_child *ch, const char *name, const char *secret, int proto,
     const char *listen, const char *seed)
 {
-	int in[2], out[2];
 	memset(ch, 0, sizeof(*ch));
 	ch->pid = -1;
-	if (pipe(in) != 0)
-		return -1;
-	if (pipe(out) != 0) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
 	char pbuf[16];
 	snprintf(pbuf, sizeof(pbuf), "%d", proto);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/proc/self/exe", "node-child", "--child", name, secret ? secret : "-", pbuf,
-		    listen ? listen : "tcp://127.0.0.1:0", seed ? seed : "-", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (pid < 0) {
-		close(in[1]);
-		close(out[0]);
+	char *argv[] = {"node-child", "--child", (char *)name, (char *)(secret ? secret : "-"),
+	    pbuf, (char *)(listen ? listen : "tcp://127.0.0.1:0"), (char *)(seed ? seed : "-"),
+	    NULL};
+	int out;
+	pid_t pid = nt_spawn_self(argv, &ch->in, &out);
+	if (pid < 0)
 		return -1;
-	}
 	ch->pid = pid;
-	ch->in = in[1];
 	nt_child_track(pid, 1);
-	/* read "URL ...\n" within the deadline */
-	char buf[300];
+	/* "URL ...\n" within the deadline */
+	char buf[300], line[300];
 	size_t got = 0;
-	uint64_t dl = nt_now_ms() + nt_slow(NT_LONG_MS);
-	while (got < sizeof(buf) - 1 && memchr(buf, '\n', got) == NULL) {
-		struct pollfd pf = {out[0], POLLIN, 0};
-		uint64_t now = nt_now_ms();
-		if (now >= dl || poll(&pf, 1, (int)(dl - now)) <= 0)
-			break;
-		ssize_t r = read(out[0], buf + got, sizeof(buf) - 1 - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(out[0]);
-	buf[got] = '\0';
-	char *nl = strchr(buf, '\n');
-	if (nl == NULL || strncmp(buf, "URL ", 4) != 0)
+	int rv = nt_read_line(out, buf, sizeof(buf), &got, line, sizeof(line), nt_slow(NT_LONG_MS));
+	close(out);
+	if (rv != 0 || strncmp(line, "URL ", 4) != 0)
 		return -1;
-	*nl = '\0';
-	snprintf(ch->url, sizeof(ch->url), "%.255s", buf + 4);
+	snprintf(ch->url, sizeof(ch->url), "%.255s", line + 4);
 	return 0;
 }
 
