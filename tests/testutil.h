@@ -42,17 +42,13 @@
 #define NACT_TESTUTIL_H
 
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
@@ -179,92 +175,6 @@ static inline int nt_run(int argc, char **argv, const nt_case *cases)
 		printf("---- %s\n", c->name);
 		c->fn();
 		int nf = atomic_load(&nt_fail_count);
-		printf("%s %s (%" PRIu64 " ms)\n", nf ? "FAIL" : "ok  ", c->name, nt_now_ms() - t0);
-		if (nf)
-			failed++;
-		else
-			passed++;
-	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
-}
-
-/* ---- cases in child processes (node tests) ----
- *
- * Known issue (README "Distributed nodes", docs/netsec.md): nng 1.5.2 now
- * and then never returns from nng_close (its reaper waits inside libnng).
- * nt_run_forked runs each case in a forked child (the parent itself never
- * touches nng, so each child starts it fresh). A case calls
- * nt_teardown_mark() when its checks are done and its nodes stop: a child
- * that hangs after that is killed and reported with a WARNING line, not
- * failed; one that hangs before it fails. */
-static int nt_teardown_fd = -1;
-static inline double nt_env_double(const char *name, double dflt);
-
-static inline void nt_teardown_mark(void)
-{
-	if (nt_teardown_fd >= 0 && write(nt_teardown_fd, "T", 1) != 1)
-		nt_teardown_fd = -1;
-}
-
-/* Run c in a child (see above); the number of failures, as c->fn's. */
-static inline int nt_case_forked(const nt_case *c)
-{
-	int pf[2];
-	if (pipe(pf) != 0)
-		return 1;
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid == 0) {
-		close(pf[0]);
-		nt_teardown_fd = pf[1];
-		c->fn();
-		fflush(stdout);
-		_exit(atomic_load(&nt_fail_count) == 0 ? 0 : 1);
-	}
-	close(pf[1]);
-	int st = 0, done = 0, marked = 0, nf = 0;
-	/* under ctest's own per-test timeout */
-	uint64_t dl = nt_now_ms() + (uint64_t)(nt_env_double("NT_CASE_TIMEOUT_S", 120) * 1000);
-	while (!done && nt_now_ms() < dl) {
-		char ch;
-		struct pollfd p = {pf[0], POLLIN, 0};
-		if (poll(&p, 1, 50) > 0 && read(pf[0], &ch, 1) == 1)
-			marked = 1;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			done = 1;
-	}
-	if (!done) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		if (marked) {
-			printf("WARNING: %s: nact_node_stop hung in nng_close (nng 1.5.2, known "
-			       "issue): killed after its checks passed\n",
-			    c->name);
-		} else {
-			printf("  %s: hung before its teardown\n", c->name);
-			nf = 1;
-		}
-	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		nf = 1;
-	}
-	close(pf[0]);
-	return nf;
-}
-
-static inline int nt_run_forked(int argc, char **argv, const nt_case *cases)
-{
-	int passed = 0, failed = 0;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (const nt_case *c = cases; c->name != NULL; c++) {
-		if (argc > 1 && strstr(c->name, argv[1]) == NULL)
-			continue;
-		uint64_t t0 = nt_now_ms();
-		printf("---- %s\n", c->name);
-		int nf = nt_case_forked(c);
 		printf("%s %s (%" PRIu64 " ms)\n", nf ? "FAIL" : "ok  ", c->name, nt_now_ms() - t0);
 		if (nf)
 			failed++;

@@ -358,7 +358,6 @@ static int cluster_up(struct cluster *c, uint32_t replicas)
 
 static void cluster_down(struct cluster *c)
 {
-	nt_teardown_mark();
 	if (c->sys != NULL)
 		nact_node_stop(c->sys);
 	nact_dcache_close(c->dc);
@@ -557,7 +556,7 @@ int main(int argc, char **argv)
 	static const nt_case cases[] = {NT_CASE(test_single_node), NT_CASE(test_in_handler),
 	    NT_CASE(test_open_errors), NT_CASE(test_placement), NT_CASE(test_replicated_kill9),
 	    NT_CASE(test_single_copy_kill9), {NULL, NULL}};
-	int rv = nt_run_forked(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
 	nng_fini(); /* nng frees closed listeners and dialers later, on its
 		     * own threads: let it finish before LeakSanitizer runs */
 	return rv;

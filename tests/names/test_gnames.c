@@ -292,7 +292,6 @@ static void test_remote_spawn(void)
 	    NACT_ENODEDOWN);
 	CHECK_ERR(spawn_from_actor(sys, &e, bn, 1), NACT_ENODEDOWN);
 out:
-	nt_teardown_mark();
 	if (sys != NULL) {
 		nact_node_stop(sys);
 		nact_system_close(sys, 2000);
@@ -407,7 +406,6 @@ static void test_global(void)
 	CHECK(nm_cmd(&nb, "reg svc2", &x, NULL) == 1 && x == 0);
 	CHECK(NT_WAIT(where_node(sys, "svc2") == bn, nt_slow(NT_LONG_MS)));
 out:
-	nt_teardown_mark();
 	if (sys != NULL) {
 		nact_node_stop(sys);
 		nact_system_close(sys, 2000);
@@ -464,7 +462,6 @@ static void test_conflict(void)
 	CHECK(nm_cmd(&nd, "peer nf", &x, NULL) >= 1 && x == 0);
 	CHECK(nm_cmd(&ne, "peer nf", &x, NULL) >= 1 && x == 0);
 out:
-	nt_teardown_mark();
 	if (sys != NULL) {
 		nact_node_stop(sys);
 		nact_system_close(sys, 2000);
@@ -574,7 +571,6 @@ static void test_bad_names_frames(void)
 	call_echo(sys, e, "1", "ok:1");
 	CHECK(nm_cmd(&b, "peer a", &x, NULL) >= 1 && x == 0);
 out:
-	nt_teardown_mark();
 	if (sys != NULL) {
 		nact_node_stop(sys);
 		nact_system_close(sys, 2000);
@@ -590,7 +586,7 @@ int main(int argc, char **argv)
 	static const nt_case cases[] = {NT_CASE(test_local), NT_CASE(test_remote_spawn),
 	    NT_CASE(test_global), NT_CASE(test_conflict), NT_CASE(test_bad_names_frames),
 	    {NULL, NULL}};
-	int rv = nt_run_forked(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
 	nng_fini(); /* nng frees closed listeners and dialers later, on its
 		     * own threads: let it finish before LeakSanitizer runs */
 	return rv;

@@ -171,7 +171,6 @@ static void test_lanes_used(void)
 	CHECK(sa.frames_out - f0 < 200000 / 4);
 	CHECK_EQ_U64(sa.lanes_out, 1);
 	CHECK_EQ_U64(sa.dropped, 0);
-	nt_teardown_mark();
 	nact_node_stop(b);
 	nact_node_stop(a);
 	nact_system_close(b, 2000);
@@ -193,7 +192,6 @@ static void test_lanes_off(void)
 	CHECK_EQ_U64(sb.lanes_out, 0);
 	CHECK_EQ_U64(sb.lanes_in, 0);
 	CHECK(sa.envelopes_out >= 20000);
-	nt_teardown_mark();
 	nact_node_stop(b);
 	nact_node_stop(a);
 	nact_system_close(b, 2000);
@@ -256,7 +254,6 @@ static void test_turn_over_queue_max(void)
 	CHECK(NT_WAIT(call2(a, sr, T_SEQ_GET, &got, &bad) == 0 && got == bu.n, NT_LONG_MS));
 	CHECK_EQ_U64(got, bu.n);
 	CHECK_EQ_U64(bad, 0);
-	nt_teardown_mark();
 	nact_node_stop(b);
 	nact_node_stop(a);
 	nact_system_close(b, 2000);
@@ -449,7 +446,6 @@ static void test_raw_lane(void)
 	CHECK(NT_WAIT(nt_call_u64(sys, stats, 1, 0) - bad0 == want_bad, NT_LONG_MS));
 	CHECK_EQ_U64(nt_call_u64(sys, stats, 1, 0) - bad0, want_bad);
 	CHECK_EQ_U64(nt_call_u64(sys, counter, CNT_GET, -1), 2);
-	nt_teardown_mark();
 	nact_node_stop(sys);
 	nact_system_close(sys, 2000);
 	nt_child_stop(&ch);
@@ -463,7 +459,7 @@ int main(int argc, char **argv)
 	(void)nt_child_kill9;
 	static const nt_case cases[] = {NT_CASE(test_lanes_used), NT_CASE(test_lanes_off),
 	    NT_CASE(test_turn_over_queue_max), NT_CASE(test_raw_lane), {NULL, NULL}};
-	int rv = nt_run_forked(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
 	nng_fini(); /* see nt_child_main */
 	return rv;
 }

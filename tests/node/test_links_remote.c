@@ -130,7 +130,6 @@ static int two_up(struct two *t)
 
 static void two_down(struct two *t)
 {
-	nt_teardown_mark();
 	if (t->b != NULL) {
 		nact_node_stop(t->b);
 		nact_system_close(t->b, 2000);
@@ -572,7 +571,7 @@ int main(int argc, char **argv)
 	static const nt_case cases[] = {NT_CASE(test_abnormal_both_ways), NT_CASE(test_trap),
 	    NT_CASE(test_normal_and_unlink), NT_CASE(test_link_gone), NT_CASE(test_stop),
 	    NT_CASE(test_nodedown), NT_CASE(test_bad_link_frames), {NULL, NULL}};
-	int rv = nt_run_forked(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
 	nng_fini(); /* nng frees closed listeners and dialers later, on its
 		     * own threads: let it finish before LeakSanitizer runs */
 	return rv;

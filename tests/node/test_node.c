@@ -43,7 +43,6 @@ static int pair_up(nact_system **sysp, nt_child *ch, uint16_t *bp)
 
 static void pair_down(nact_system *sys, nt_child *ch)
 {
-	nt_teardown_mark();
 	nact_node_stop(sys);
 	nact_system_close(sys, 2000);
 	nt_child_stop(ch);
@@ -499,7 +498,6 @@ static void test_bad_frames(void)
 	uint64_t bad = nt_call_u64(sys, stats, 1, 0);
 	CHECK_EQ_U64(bad - bad0, want_bad);
 	CHECK_EQ_U64(nt_call_u64(sys, counter, CNT_GET, -1), 2);
-	nt_teardown_mark();
 	nact_node_stop(sys);
 	nact_system_close(sys, 2000);
 	nt_child_stop(&ch);
@@ -775,7 +773,7 @@ int main(int argc, char **argv)
 	    NT_CASE(test_insecure_refused), NT_CASE(test_version_mismatch),
 	    NT_CASE(test_bad_frames), NT_CASE(test_remote_monitor), NT_CASE(test_nodedown_kill9),
 	    NT_CASE(test_nodedown_silent), {NULL, NULL}};
-	int rv = nt_run_forked(argc, argv, cases);
+	int rv = nt_run(argc, argv, cases);
 	nng_fini(); /* see nt_child_main */
 	return rv;
 }
